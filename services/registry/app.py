@@ -1,0 +1,21 @@
+"""Registry service app."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from shared.service import create_service_app
+from shared.settings import ServiceSettings, settings_for
+
+from .models import kernel
+
+
+def create_app(settings: ServiceSettings | None = None, **kwargs) -> FastAPI:
+    settings = settings or settings_for("registry")
+    return create_service_app(
+        "registry",
+        "Spotcheck 名录库服务（检查对象名录库、执法检查人员名录库）",
+        settings,
+        kernel,
+        routers=[],
+        **kwargs,
+    )

@@ -1,0 +1,1 @@
+"""Spotcheck shared kernel: settings, db, events, auth, errors, audit, calendar."""

@@ -1,0 +1,83 @@
+"""One NATS connection per process, established lazily and re-established when lost."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import nats
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from .envelope import stream_name
+
+log = logging.getLogger("spotcheck.bus")
+
+
+class EventBus:
+    def __init__(self, url: str, prefix: str = "spotcheck", duplicate_window: float = 600.0):
+        self.url = url
+        self.prefix = prefix
+        self.stream = stream_name(prefix)
+        self.duplicate_window = duplicate_window
+        self._nc: nats.NATS | None = None
+        self._js = None
+        self._lock = asyncio.Lock()
+        self._stream_ready = False
+
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    async def jetstream(self):
+        """The JetStream context; connects (and creates the stream) on first use.
+
+        Raises when NATS cannot be reached, so callers retry later."""
+        if self._js is not None and self._nc is not None and not self._nc.is_closed:
+            if not self._nc.is_connected:
+                raise ConnectionError("NATS 连接已断开，正在重连")
+            if not self._stream_ready:
+                await self._ensure_stream()
+            return self._js
+        async with self._lock:
+            if self._js is None or self._nc is None or self._nc.is_closed:
+                self._nc = await nats.connect(
+                    self.url,
+                    connect_timeout=2,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    error_cb=self._on_error,
+                    disconnected_cb=self._on_disconnect,
+                )
+                self._js = self._nc.jetstream(timeout=5)
+                self._stream_ready = False
+            await self._ensure_stream()
+        return self._js
+
+    async def _ensure_stream(self) -> None:
+        try:
+            await self._js.stream_info(self.stream)
+        except NotFoundError:
+            await self._js.add_stream(
+                StreamConfig(
+                    name=self.stream,
+                    subjects=[f"{self.prefix}.>"],
+                    storage=StorageType.FILE,
+                    duplicate_window=self.duplicate_window,
+                )
+            )
+        self._stream_ready = True
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.debug("nats: %s", exc)
+
+    async def _on_disconnect(self) -> None:
+        log.info("nats: disconnected from %s", self.url)
+
+    async def close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            try:
+                await asyncio.wait_for(self._nc.close(), 3)
+            except Exception:  # noqa: BLE001 - closing a dead connection
+                pass
+        self._nc, self._js = None, None

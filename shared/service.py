@@ -1,0 +1,163 @@
+"""The frame every service app is built on: db, token verifier, outbox relay, consumers,
+problem+json errors, request ids, and the operations endpoints (health, audit, parked events)."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from . import audit
+from .auth import Principal, PrincipalDep, TokenVerifier, require_roles
+from .db import Database
+from .errors import install_error_handlers
+from .events.bus import EventBus
+from .events.consumer import Consumer, ConsumerRunner, replay_parked
+from .events.outbox import OutboxRelay, emit
+from .observability import RequestContextMiddleware, setup_logging
+from .settings import ServiceSettings
+from .tables import KernelTables
+
+
+@dataclass
+class ServiceContext:
+    name: str
+    settings: ServiceSettings
+    kernel: KernelTables
+    db: Database
+    bus: EventBus
+    relay: OutboxRelay
+    runner: ConsumerRunner
+    verifier: TokenVerifier
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def emit(self, session: AsyncSession, entity: str, verb: str, data: dict, *, subject_id: str | None = None, request_id: str | None = None, actor: str | None = None) -> dict:
+        return await emit(
+            session, self.kernel, self.name, entity, verb, data,
+            prefix=self.settings.events_prefix, subject_id=subject_id, request_id=request_id, actor=actor,
+        )
+
+    async def audit(self, session: AsyncSession, principal: Principal | str, action: str, entity_type: str, entity_id: str, *, before: Any = None, after: Any = None, detail: dict | None = None, request_id: str | None = None) -> dict:
+        actor = principal if isinstance(principal, str) else principal.sub
+        return await audit.append(
+            session, self.kernel, actor=actor, action=action, entity_type=entity_type, entity_id=entity_id,
+            before=before, after=after, detail=detail, request_id=request_id,
+        )
+
+
+def get_ctx(request: Request) -> ServiceContext:
+    return request.app.state.ctx
+
+
+CtxDep = Annotated[ServiceContext, Depends(get_ctx)]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.ctx.db.session() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def ops_router(ctx_getter=get_ctx) -> APIRouter:
+    router = APIRouter(tags=["运维与审计"])
+
+    @router.get("/health", summary="存活检查")
+    async def health():
+        return {"status": "ok"}
+
+    @router.get("/ready", summary="就绪检查（数据库、NATS、待发事件）")
+    async def ready(ctx: CtxDep):
+        async with ctx.db.session() as s:
+            await s.execute(text("SELECT 1"))
+        return {"status": "ok", "nats_connected": ctx.bus.connected, "outbox_pending": await ctx.relay.pending()}
+
+    @router.get("/audit", summary="审计日志（哈希链）", dependencies=[require_roles("discipline", "province_admin")])
+    async def audit_list(
+        ctx: CtxDep,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        entity_id: str | None = None,
+    ):
+        async with ctx.db.session() as s:
+            items = await audit.list_entries(s, ctx.kernel, after=after, limit=limit, entity_id=entity_id)
+        return {"items": items, "next_after": items[-1]["seq"] if len(items) == limit else None}
+
+    @router.get("/audit/verify", summary="校验审计哈希链", dependencies=[require_roles("discipline", "province_admin")])
+    async def audit_verify(ctx: CtxDep):
+        async with ctx.db.session() as s:
+            return (await audit.verify(s, ctx.kernel)).as_dict()
+
+    @router.get("/admin/parked", summary="滞留（处理失败）的事件", dependencies=[require_roles("province_admin")])
+    async def parked(ctx: CtxDep, limit: Annotated[int, Query(ge=1, le=500)] = 100):
+        t = ctx.kernel.parked
+        async with ctx.db.session() as s:
+            rows = (await s.execute(select(t).order_by(t.c.id.desc()).limit(limit))).all()
+            total = (await s.execute(select(func.count()).select_from(t).where(t.c.replayed_at.is_(None)))).scalar_one()
+        return {"open": total, "items": [dict(r._mapping) for r in rows]}
+
+    @router.post("/admin/parked/{parked_id}/replay", summary="重放滞留事件", dependencies=[require_roles("province_admin")])
+    async def replay(parked_id: int, ctx: CtxDep):
+        return await replay_parked(ctx.db, ctx.kernel, ctx.runner.consumers, parked_id)
+
+    return router
+
+
+def create_service_app(
+    name: str,
+    title: str,
+    settings: ServiceSettings,
+    kernel: KernelTables,
+    routers: list[APIRouter],
+    consumers: list[Consumer] | None = None,
+    verifier: TokenVerifier | None = None,
+    on_startup: Callable[[ServiceContext], Awaitable[None]] | None = None,
+    description: str = "",
+    start_background: bool = True,
+) -> FastAPI:
+    setup_logging(settings.log_level)
+    db = Database(settings.resolved_database_url())
+    bus = EventBus(settings.nats_url, settings.events_prefix)
+    relay = OutboxRelay(db, kernel, bus, interval=settings.relay_interval_seconds)
+    runner = ConsumerRunner(db, kernel, bus, consumers or [])
+    verifier = verifier or TokenVerifier(
+        settings.jwt_issuer, settings.jwt_audience, jwks_file=settings.resolved_jwks_file(), jwks_url=settings.jwks_url
+    )
+    ctx = ServiceContext(name, settings, kernel, db, bus, relay, runner, verifier)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if on_startup:
+            await on_startup(ctx)
+        if start_background:
+            relay.start()
+            runner.start()
+        try:
+            yield
+        finally:
+            await runner.stop()
+            await relay.stop()
+            await bus.close()
+            await db.dispose()
+
+    app = FastAPI(title=title, description=description, lifespan=lifespan, version="0.1.0")
+    app.state.ctx = ctx
+    app.state.verifier = verifier
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, service=name, max_body=settings.max_body_bytes, on_mutation=relay.wake)
+    app.include_router(ops_router())
+    for r in routers:
+        app.include_router(r)
+    return app
+
+
+__all__ = ["ServiceContext", "CtxDep", "SessionDep", "PrincipalDep", "create_service_app", "request_id", "get_ctx"]
