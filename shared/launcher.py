@@ -1,0 +1,157 @@
+"""``spotcheck run``: migrate, start NATS (or reuse one), load demo data once, start every
+service and the gateway as uvicorn processes, print the URL and demo logins; Ctrl-C stops all."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from .natsproc import ensure_nats
+from .settings import CommonSettings, settings_for, var_dir
+from .topology import GATEWAY_PORT, SERVICES, enabled_services
+
+DEMO_LOGINS = [
+    ("demo_province", "省局管理员 province_admin · 140000"),
+    ("demo_taiyuan", "太原市局管理员 city_admin · 140100"),
+    ("demo_datong", "大同市局管理员 city_admin · 140200"),
+    ("demo_xiaodian", "小店区局管理员 county_admin · 140105"),
+    ("demo_inspector", "执法人员 inspector · insp-0001"),
+    ("demo_expert", "技术专家 expert · exp-0001"),
+    ("demo_discipline", "驻局纪检监察组 discipline"),
+]
+
+
+def migrate_all() -> None:
+    from .migrations import upgrade
+
+    upgrade("gateway", settings_for("gateway").resolved_database_url())
+    for name in enabled_services():
+        upgrade(SERVICES[name][0], settings_for(name).resolved_database_url())
+
+
+async def load_demo() -> None:
+    """Load the demo registry and demo accounts (each loader is idempotent)."""
+    from .db import Database
+
+    from gateway.demo import seed_demo
+    from services.registry.demo import load_demo as load_registry
+
+    reg = Database(settings_for("registry").resolved_database_url())
+    gw = Database(settings_for("gateway").resolved_database_url())
+    try:
+        await load_registry(reg)
+        await seed_demo(gw)
+    finally:
+        await reg.dispose()
+        await gw.dispose()
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def run(args) -> int:
+    common = CommonSettings()
+    vd = var_dir()
+    print(f"数据目录: {vd}")
+    nats_url, nats_proc = ensure_nats(common.nats_url, vd / "nats")
+    print(f"NATS: {nats_url}" + ("（已启动本地 nats-server）" if nats_proc else "（复用已有服务器）"))
+    env = dict(os.environ, NATS_URL=nats_url, SPOTCHECK_VAR_DIR=str(vd))
+    os.environ.update(env)
+
+    from .keys import load_or_create
+
+    if common.mode != "production":
+        load_or_create(vd / "keys")
+    print("执行数据库迁移 …")
+    migrate_all()
+    if common.mode != "production" and not args.no_demo:
+        print("载入山西演示数据（仅首次）…")
+        asyncio.run(load_demo())
+
+    procs: list[tuple[str, subprocess.Popen]] = []
+    gateway_port = int(os.environ.get("GATEWAY_PORT", GATEWAY_PORT))
+    host = os.environ.get("SPOTCHECK_HOST", "127.0.0.1")
+    targets = [(name, SERVICES[name][0] + ".app:create_app", SERVICES[name][1]) for name in enabled_services()]
+    targets.append(("gateway", "gateway.app:create_app", gateway_port))
+    for name, factory, port in targets:
+        log = open(vd / f"{name}.log", "ab")
+        bind = host if name == "gateway" else "127.0.0.1"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", bind, "--port", str(port), "--no-access-log"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        procs.append((name, proc))
+
+    def shutdown(*_):
+        for _, p in procs:
+            if p.poll() is None:
+                p.terminate()
+        for _, p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if nats_proc:
+            nats_proc.stop()
+
+    signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        for (name, proc), (_, _, port) in zip(procs, targets):
+            if not _wait_healthy(f"http://127.0.0.1:{port}/health", proc):
+                print(f"✗ {name} 启动失败，见 {vd / (name + '.log')}", file=sys.stderr)
+                shutdown()
+                return 1
+            print(f"✓ {name} 已启动 (127.0.0.1:{port})")
+        print()
+        print(f"Spotcheck 已就绪: http://{host}:{gateway_port}   API 文档: http://{host}:{gateway_port}/docs")
+        if common.mode != "production":
+            print("演示账号（密码 spotcheck-demo）:")
+            for user, what in DEMO_LOGINS:
+                print(f"  {user:<16} {what}")
+            print("  演示客户端 demo_credit_system / demo-credit-secret（client_credentials）")
+        print("按 Ctrl-C 停止全部服务。")
+        while True:
+            for name, proc in procs:
+                if proc.poll() is not None:
+                    print(f"✗ {name} 意外退出（退出码 {proc.returncode}），见日志", file=sys.stderr)
+                    shutdown()
+                    return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\n正在停止 …")
+        shutdown()
+        return 0
+
+
+def demo(args) -> int:
+    migrate_all()
+    asyncio.run(load_demo())
+    print("演示数据已载入。")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="启动全部服务（NATS、各服务、网关），首次载入演示数据")
+    p.add_argument("--no-demo", action="store_true", help="不载入演示数据")
+    p.set_defaults(func=run)
+    p = sub.add_parser("demo-data", help="迁移并载入演示数据（幂等）")
+    p.set_defaults(func=demo)
