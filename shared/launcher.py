@@ -13,7 +13,7 @@ import httpx
 
 from .natsproc import ensure_nats
 from .settings import CommonSettings, settings_for, var_dir
-from .topology import GATEWAY_PORT, SERVICES, enabled_services
+from .topology import SERVICES, enabled_services, service_port
 
 DEMO_LOGINS = [
     ("demo_province", "省局管理员 province_admin · 140000"),
@@ -85,9 +85,9 @@ def run(args) -> int:
         asyncio.run(load_demo())
 
     procs: list[tuple[str, subprocess.Popen]] = []
-    gateway_port = int(os.environ.get("GATEWAY_PORT", GATEWAY_PORT))
+    gateway_port = service_port("gateway")
     host = os.environ.get("SPOTCHECK_HOST", "127.0.0.1")
-    targets = [(name, SERVICES[name][0] + ".app:create_app", SERVICES[name][1]) for name in enabled_services()]
+    targets = [(name, SERVICES[name][0] + ".app:create_app", service_port(name)) for name in enabled_services()]
     targets.append(("gateway", "gateway.app:create_app", gateway_port))
     for name, factory, port in targets:
         log = open(vd / f"{name}.log", "ab")

@@ -21,9 +21,16 @@ def enabled_services() -> list[str]:
     return [name for name, (pkg, _) in SERVICES.items() if importlib.util.find_spec(pkg + ".app") is not None]
 
 
+def service_port(name: str) -> int:
+    """``SPOTCHECK_<NAME>_PORT`` or the default port (``GATEWAY_PORT`` for the gateway)."""
+    if name == "gateway":
+        return int(os.environ.get("GATEWAY_PORT", GATEWAY_PORT))
+    return int(os.environ.get(f"SPOTCHECK_{name.upper()}_PORT", SERVICES[name][1]))
+
+
 def service_url(name: str) -> str:
-    """``SPOTCHECK_<NAME>_URL`` or the local default."""
+    """``SPOTCHECK_<NAME>_URL``, else the local default on ``service_port(name)``."""
     env = os.environ.get(f"SPOTCHECK_{name.upper()}_URL")
     if env:
         return env.rstrip("/")
-    return f"http://127.0.0.1:{SERVICES[name][1]}"
+    return f"http://127.0.0.1:{service_port(name)}"
