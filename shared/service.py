@@ -18,7 +18,7 @@ from .errors import install_error_handlers
 from .events.bus import EventBus
 from .events.consumer import Consumer, ConsumerRunner, replay_parked
 from .events.outbox import OutboxRelay, emit
-from .observability import RequestContextMiddleware, setup_logging
+from .observability import RequestContextMiddleware, request_id_var, setup_logging
 from .settings import ServiceSettings
 from .tables import KernelTables
 
@@ -38,14 +38,15 @@ class ServiceContext:
     async def emit(self, session: AsyncSession, entity: str, verb: str, data: dict, *, subject_id: str | None = None, request_id: str | None = None, actor: str | None = None) -> dict:
         return await emit(
             session, self.kernel, self.name, entity, verb, data,
-            prefix=self.settings.events_prefix, subject_id=subject_id, request_id=request_id, actor=actor,
+            prefix=self.settings.events_prefix, subject_id=subject_id,
+            request_id=request_id or request_id_var.get(), actor=actor,
         )
 
     async def audit(self, session: AsyncSession, principal: Principal | str, action: str, entity_type: str, entity_id: str, *, before: Any = None, after: Any = None, detail: dict | None = None, request_id: str | None = None) -> dict:
         actor = principal if isinstance(principal, str) else principal.sub
         return await audit.append(
             session, self.kernel, actor=actor, action=action, entity_type=entity_type, entity_id=entity_id,
-            before=before, after=after, detail=detail, request_id=request_id,
+            before=before, after=after, detail=detail, request_id=request_id or request_id_var.get(),
         )
 
 
