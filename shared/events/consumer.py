@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import Database, utcnow
 from ..errors import Problem
+from ..observability import request_id_var
 from ..tables import KernelTables
 from .bus import EventBus
 
@@ -41,7 +42,18 @@ class Consumer:
 
 
 async def process(db: Database, kernel: KernelTables, consumer: Consumer, event: dict, subject: str) -> bool:
-    """Apply ``event`` once. Returns False when it had already been processed."""
+    """Apply ``event`` once. Returns False when it had already been processed.
+
+    The event's request id becomes the context's, so effects (audit, further events) carry it."""
+    inbox = kernel.inbox
+    token = request_id_var.set(event.get("requestid"))
+    try:
+        return await _process(db, kernel, consumer, event, subject)
+    finally:
+        request_id_var.reset(token)
+
+
+async def _process(db: Database, kernel: KernelTables, consumer: Consumer, event: dict, subject: str) -> bool:
     inbox = kernel.inbox
     try:
         async with db.transaction() as s:
