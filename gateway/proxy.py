@@ -1,0 +1,161 @@
+"""Routing ``/api/v1/<service>/<path>`` to the services through ONE pooled httpx client:
+request and response bodies streamed, hop-by-hop headers stripped, request id passed on,
+503 when a service cannot be reached, 504 when it does not answer in time."""
+from __future__ import annotations
+
+import http.cookiejar
+import logging
+
+import httpx
+from fastapi import APIRouter, Request
+from starlette.background import BackgroundTask
+from starlette.responses import StreamingResponse
+
+from shared.errors import Problem
+from shared.service import request_id
+from shared.topology import SERVICES, service_url
+
+log = logging.getLogger("spotcheck.gateway.proxy")
+
+# RFC 9110 §7.6.1 connection-specific headers, never forwarded
+HOP_BY_HOP = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+    "te", "trailer", "trailers", "transfer-encoding", "upgrade",
+}
+# set by the gateway itself
+REQUEST_DROP = HOP_BY_HOP | {"host", "x-request-id", "content-length", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
+RESPONSE_DROP = HOP_BY_HOP | {"x-request-id", "server", "date"}
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """The shared client serves every caller: it must never keep one caller's cookies."""
+
+    def set_ok(self, cookie, request):
+        return False
+
+    def return_ok(self, cookie, request):
+        return False
+
+
+class Upstreams:
+    """The routing table (service name → base URL) and the one shared client."""
+
+    def __init__(self, connect_timeout: float, read_timeout: float,
+                 transports: dict[str, httpx.AsyncBaseTransport] | None = None):
+        self.urls = {name: service_url(name) for name in SERVICES}
+        mounts = {}
+        for name, transport in (transports or {}).items():
+            if name not in self.urls:
+                raise ValueError(f"unknown service {name}")
+            mounts[self.urls[name]] = transport
+        self.timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout)
+        self.client = httpx.AsyncClient(
+            mounts=mounts or None,
+            timeout=self.timeout,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30),
+            cookies=http.cookiejar.CookieJar(policy=_NoCookies()),
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    def base(self, service: str) -> str:
+        url = self.urls.get(service)
+        if url is None:
+            raise Problem(404, "unknown-service", "服务不存在", detail=f"没有名为 {service} 的服务",
+                          errors=[{"field": "service", "message": f"可用的服务：{'、'.join(self.urls)}"}])
+        return url
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def _connection_listed(headers) -> set[str]:
+    listed = set()
+    for value in headers.get_list("connection") if hasattr(headers, "get_list") else [headers.get("connection", "")]:
+        listed |= {v.strip().lower() for v in value.split(",") if v.strip()}
+    return listed
+
+
+def forward_request_headers(request: Request, rid: str | None) -> list[tuple[str, str]]:
+    drop = REQUEST_DROP | _connection_listed(request.headers)
+    out = [(k, v) for k, v in request.headers.items() if k.lower() not in drop]
+    if "content-length" in request.headers:
+        out.append(("content-length", request.headers["content-length"]))
+    if rid:
+        out.append(("x-request-id", rid))
+    client = request.client.host if request.client else None
+    prior = request.headers.get("x-forwarded-for")
+    if client:
+        out.append(("x-forwarded-for", f"{prior}, {client}" if prior else client))
+    out.append(("x-forwarded-proto", request.url.scheme))
+    if "host" in request.headers:
+        out.append(("x-forwarded-host", request.headers["host"]))
+    return out
+
+
+def forward_response_headers(resp: httpx.Response) -> list[tuple[str, str]]:
+    drop = RESPONSE_DROP | _connection_listed(resp.headers)
+    return [(k, v) for k, v in resp.headers.multi_items() if k.lower() not in drop]
+
+
+router = APIRouter()
+
+
+@router.api_route("/api/v1/{service}/{path:path}", methods=METHODS, include_in_schema=False)
+async def proxy(service: str, path: str, request: Request):
+    upstreams: Upstreams = request.app.state.upstreams
+    base = upstreams.base(service)
+    raw_path = request.scope.get("raw_path")
+    # keep the caller's percent-encoding of the path
+    prefix = f"/api/v1/{service}".encode()
+    tail = raw_path[len(prefix):].decode("latin-1") if raw_path and raw_path.startswith(prefix) else "/" + path
+    url = base + (tail or "/")
+    query = request.url.query
+    if query:
+        url += "?" + query
+    rid = request_id(request)
+    has_body = request.method not in ("GET", "HEAD", "OPTIONS") or "content-length" in request.headers or "transfer-encoding" in request.headers
+    upstream_req = upstreams.client.build_request(
+        request.method, httpx.URL(url), headers=forward_request_headers(request, rid),
+        content=request.stream() if has_body else None,
+    )
+    try:
+        resp = await upstreams.client.send(upstream_req, stream=True)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        log.warning("service %s unreachable: %s", service, exc)
+        raise Problem(503, "service-unavailable", "服务暂不可用", detail=f"{service} 服务暂时无法连接，请稍后再试",
+                      headers={"Retry-After": "5"}, service=service) from None
+    except httpx.TimeoutException:
+        raise Problem(504, "gateway-timeout", "上游服务超时", detail=f"{service} 服务未在规定时间内响应", service=service) from None
+    except httpx.TransportError as exc:
+        log.warning("service %s transport error: %s", service, exc)
+        raise Problem(502, "bad-gateway", "上游服务响应错误", detail=f"{service} 服务的响应无法读取", service=service) from None
+    pairs = forward_response_headers(resp)
+    response = StreamingResponse(
+        _body(resp, service), status_code=resp.status_code, headers=_merge(pairs),
+        background=BackgroundTask(resp.aclose),
+    )
+    response.raw_headers.extend((b"set-cookie", v.encode("latin-1")) for k, v in pairs if k.lower() == "set-cookie")
+    return response
+
+
+def _merge(pairs: list[tuple[str, str]]):
+    # StreamingResponse takes a mapping; repeated headers other than Set-Cookie are comma-joined
+    merged: dict[str, str] = {}
+    for k, v in pairs:
+        k = k.lower()
+        if k == "set-cookie":
+            continue
+        merged[k] = f"{merged[k]}, {v}" if k in merged else v
+    return merged
+
+
+async def _body(resp: httpx.Response, service: str):
+    try:
+        async for chunk in resp.aiter_raw():
+            yield chunk
+    except httpx.HTTPError as exc:
+        # the status line is already sent: all we can do is cut the response short and log it
+        log.error("service %s response body broke off: %s", service, exc)
+        raise

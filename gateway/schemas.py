@@ -1,0 +1,43 @@
+"""Request bodies of the gateway's own endpoints (unknown fields refused)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from shared.schemas import StrictModel
+
+Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,64}$")]
+RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
+ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,64}$")]
+
+
+class UserCreate(StrictModel):
+    username: Username = Field(description="登录名（字母、数字、_ . -，3-64 位）")
+    display_name: str = Field(min_length=1, max_length=100, description="姓名/显示名")
+    roles: list[str] = Field(min_length=1, max_length=5, description="角色")
+    region_code: RegionCode = Field(description="所属行政区划代码")
+    organisation: str | None = Field(None, max_length=200, description="单位")
+    uscc: str | None = Field(None, max_length=18, description="统一社会信用代码（企业账号）")
+    person_id: str | None = Field(None, max_length=64, description="执法检查人员名录库中的编号")
+    password: str | None = Field(None, max_length=128, description="初始密码；不填则由系统生成并仅返回一次")
+
+
+class UserPatch(StrictModel):
+    display_name: str | None = Field(None, min_length=1, max_length=100)
+    roles: list[str] | None = Field(None, min_length=1, max_length=5)
+    region_code: RegionCode | None = None
+    organisation: str | None = Field(None, max_length=200)
+    uscc: str | None = Field(None, max_length=18)
+    person_id: str | None = Field(None, max_length=64)
+
+
+class PasswordReset(StrictModel):
+    password: str | None = Field(None, max_length=128, description="新密码；不填则由系统生成并仅返回一次")
+
+
+class ClientCreate(StrictModel):
+    client_id: ClientId = Field(description="客户端编号")
+    name: str = Field(min_length=1, max_length=100, description="系统名称")
+    role: str = Field(description="gov_client 或 credit_system")
+    region_code: RegionCode = Field("140000", description="所属行政区划代码")

@@ -1,0 +1,41 @@
+"""Gateway settings (``SPOTCHECK_GATEWAY_*``) on top of the common service settings."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from shared.settings import ServiceSettings, settings_for
+
+MAX_ACCESS_TTL = 900
+
+
+class GatewaySettings(ServiceSettings):
+    private_key_file: str | None = Field(None, description="RS256 私钥 PEM 文件（生产模式必填）")
+    access_ttl_seconds: int = Field(600, ge=30, le=MAX_ACCESS_TTL)
+    refresh_ttl_seconds: int = Field(8 * 3600, ge=60, le=30 * 24 * 3600)
+    upstream_connect_timeout: float = 3.0
+    upstream_read_timeout: float = 30.0
+    openapi_cache_seconds: float = 30.0
+    login_attempts_per_user: int = Field(5, ge=1, description="每个用户名在窗口内允许的失败登录次数")
+    login_attempts_per_ip: int = Field(20, ge=1, description="每个客户端 IP 在窗口内允许的登录请求次数")
+    login_window_seconds: float = 300.0
+
+    @model_validator(mode="after")
+    def _check_production(self):
+        # The gateway signs tokens itself: it needs a private key, not a JWKS to verify against.
+        if self.mode == "production":
+            missing = []
+            if not self.database_url:
+                missing.append("database_url")
+            if not self.private_key_file:
+                missing.append("private_key_file")
+            if missing:
+                raise ValueError(f"生产模式缺少必需配置: {', '.join(missing)}")
+            if not Path(self.private_key_file).is_file():
+                raise ValueError(f"私钥文件不存在: {self.private_key_file}")
+        return self
+
+
+def gateway_settings(**overrides) -> GatewaySettings:
+    return settings_for("gateway", GatewaySettings, **overrides)  # type: ignore[return-value]
