@@ -1,0 +1,220 @@
+"""HTTP routes of the scheduling service (thin: parse, call the domain, shape the answer)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from shared import idempotency
+from shared.auth import Principal, PrincipalDep, require_roles
+from shared.errors import not_found
+from shared.etag import set_etag
+from shared.pagination import PageParams, keyset, page_of
+from shared.service import CtxDep, request_id
+
+from . import tasks as task_domain
+from . import teams as team_domain
+from .models import Assignment, Task, Team, Visit
+from .schemas import AcceptBody, AssignmentCreate, BureauInfo, ReportSubmit, SubstitutionCreate
+from .scope import task_filter, team_filter, today
+
+router = APIRouter(tags=["检查组与任务派发"])
+Page = Annotated[PageParams, Depends()]
+ADMIN = ("province_admin",)
+READERS = ("province_admin", "discipline")
+
+
+async def _idempotent(ctx, request: Request, principal: Principal, scope: str, body: dict, run):
+    """Replay the first answer for a repeated Idempotency-Key; otherwise run and remember."""
+    key = idempotency.idempotency_key(request)
+    async with ctx.db.session() as s:
+        hit = await idempotency.lookup(s, ctx.kernel, key, principal.sub, scope, body)
+    if hit:
+        status, payload = hit
+        return JSONResponse(payload, status_code=status, headers={"Idempotent-Replayed": "true"})
+    status, payload, version = await run()
+    payload = jsonable_encoder(payload)
+    if key:
+        async with ctx.db.transaction() as s:
+            await idempotency.remember(s, ctx.kernel, key, principal.sub, scope, body, status, payload)
+    resp = JSONResponse(payload, status_code=status)
+    if version is not None:
+        set_etag(resp, version)
+    return resp
+
+
+# ---------------------------------------------------------------- assignments
+@router.post("/plans/{plan_id}/assignments", status_code=201, summary="组建检查组并派发任务（按抽取结果）")
+async def create_assignment(plan_id: str, body: AssignmentCreate, request: Request, ctx: CtxDep, principal: Principal = require_roles(*ADMIN)):
+    async def run():
+        out = await team_domain.form(ctx, principal, plan_id, body.enterprise_draw_id, body.inspector_draw_id, request_id(request))
+        return 201, out, None
+
+    return await _idempotent(ctx, request, principal, f"assignments:{plan_id}", body.model_dump(), run)
+
+
+@router.get("/assignments", summary="检查组组建结果列表")
+async def list_assignments(ctx: CtxDep, page: Page, plan_id: str | None = None, _: Principal = require_roles(*READERS)):
+    q = select(Assignment)
+    if plan_id:
+        q = q.where(Assignment.plan_id == plan_id)
+    async with ctx.db.session() as s:
+        rows = list((await s.execute(keyset(q, [Assignment.id], page))).scalars())
+    p = page_of(rows, page, lambda a: [a.id])
+    return {"items": [team_domain.assignment_out(a) for a in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit}
+
+
+@router.get("/assignments/{assignment_id}", summary="检查组组建结果（含完整确定性结果）")
+async def get_assignment(assignment_id: str, ctx: CtxDep, _: Principal = require_roles(*READERS)):
+    import json
+
+    async with ctx.db.session() as s:
+        a = await s.get(Assignment, assignment_id)
+    if a is None:
+        raise not_found("检查组组建结果", assignment_id)
+    return {**team_domain.assignment_out(a), "result": json.loads(a.result)}
+
+
+@router.get("/assignments/{assignment_id}/verify", summary="复算并验证组建结果（逐字节一致）")
+async def verify_assignment(assignment_id: str, ctx: CtxDep, _: Principal = require_roles(*READERS)):
+    return await team_domain.verify(ctx, assignment_id)
+
+
+# ---------------------------------------------------------------- teams
+@router.get("/teams", summary="检查组列表")
+async def list_teams(
+    ctx: CtxDep, principal: PrincipalDep, page: Page,
+    plan_id: str | None = None, assignment_id: str | None = None, city_code: str | None = None,
+    report_missing: Annotated[bool | None, Query(description="true：已过汇总上报日期仍未上报")] = None,
+):
+    q = select(Team).where(team_filter(principal))
+    if plan_id:
+        q = q.where(Team.plan_id == plan_id)
+    if assignment_id:
+        q = q.where(Team.assignment_id == assignment_id)
+    if city_code:
+        q = q.where(Team.city_code == city_code)
+    on = today(ctx)
+    if report_missing is True:
+        q = q.where(Team.report_submitted_at.is_(None), Team.report_date < on)
+    elif report_missing is False:
+        q = q.where(~(Team.report_submitted_at.is_(None) & (Team.report_date < on)))
+    async with ctx.db.session() as s:
+        rows = list((await s.execute(keyset(q, [Team.id], page))).scalars())
+    p = page_of(rows, page, lambda t: [t.id])
+    items = [{**team_domain.team_out(t), "report_missing": t.report_submitted_at is None and on > t.report_date} for t in p["rows"]]
+    return {"items": items, "next_cursor": p["next_cursor"], "limit": page.limit}
+
+
+@router.get("/teams/{team_id}", summary="检查组详情（成员及角色）")
+async def get_team(team_id: str, ctx: CtxDep, principal: PrincipalDep, response: Response):
+    async with ctx.db.session() as s:
+        team, members = await team_domain.get_team(s, principal, team_id)
+    set_etag(response, team.version)
+    on = today(ctx)
+    return {**team_domain.team_out(team, members), "report_summary": team.report_summary,
+            "report_missing": team.report_submitted_at is None and on > team.report_date}
+
+
+@router.post("/teams/{team_id}/substitutions", status_code=201, summary="替换检查组成员（同一人员库下一位符合条件者）")
+async def substitute_member(team_id: str, body: SubstitutionCreate, request: Request, ctx: CtxDep, principal: Principal = require_roles(*ADMIN)):
+    async def run():
+        out, version = await team_domain.substitute(ctx, principal, team_id, body.person_id, body.reason, request, request_id(request))
+        return 201, out, version
+
+    return await _idempotent(ctx, request, principal, f"substitution:{team_id}", body.model_dump(), run)
+
+
+@router.post("/teams/{team_id}/report", status_code=201, summary="提交检查组汇总报告")
+async def submit_report(team_id: str, body: ReportSubmit, request: Request, ctx: CtxDep, principal: PrincipalDep):
+    async def run():
+        out, version = await team_domain.submit_report(ctx, principal, team_id, body.summary, request_id(request))
+        return 201, out, version
+
+    return await _idempotent(ctx, request, principal, f"report:{team_id}", body.model_dump(), run)
+
+
+# ---------------------------------------------------------------- tasks
+@router.get("/tasks", summary="检查任务列表（按管辖范围）")
+async def list_tasks(
+    ctx: CtxDep, principal: PrincipalDep, page: Page,
+    plan_id: str | None = None, team_id: str | None = None, uscc: str | None = None,
+    status: Annotated[str | None, Query(pattern="^(dispatched|accepted)$")] = None,
+    region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    overdue: Annotated[bool | None, Query(description="true：超过接收期限仍未接收")] = None,
+):
+    from shared.auth import region_prefix
+
+    q = select(Task).where(task_filter(principal))
+    if plan_id:
+        q = q.where(Task.plan_id == plan_id)
+    if team_id:
+        q = q.where(Task.team_id == team_id)
+    if uscc:
+        q = q.where(Task.uscc == uscc)
+    if status:
+        q = q.where(Task.status == status)
+    if region:
+        q = q.where(Task.region_code.startswith(region_prefix(region)))
+    on = today(ctx)
+    if overdue is True:
+        q = q.where(task_domain.overdue_clause(on))
+    elif overdue is False:
+        q = q.where(~task_domain.overdue_clause(on))
+    async with ctx.db.session() as s:
+        rows = list((await s.execute(keyset(q, [Task.id], page))).scalars())
+    p = page_of(rows, page, lambda t: [t.id])
+    return {"items": [task_domain.task_out(t, on) for t in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit}
+
+
+@router.get("/tasks/{task_id}", summary="检查任务详情")
+async def get_task(task_id: str, ctx: CtxDep, principal: PrincipalDep, response: Response):
+    async with ctx.db.session() as s:
+        t = await task_domain.get_task(s, principal, task_id)
+        visit = (await s.execute(select(Visit).where(Visit.task_id == t.id))).scalars().first()
+    set_etag(response, t.version)
+    return task_domain.task_out(t, today(ctx), visit)
+
+
+@router.post("/tasks/{task_id}/accept", summary="市、县（区）局接收检查任务")
+async def accept_task(task_id: str, request: Request, ctx: CtxDep, response: Response, body: AcceptBody | None = None,
+                      principal: Principal = require_roles("city_admin", "county_admin")):
+    t = await task_domain.accept(ctx, principal, task_id, body.note if body else None, request_id(request))
+    set_etag(response, t.version)
+    return task_domain.task_out(t, today(ctx))
+
+
+@router.put("/tasks/{task_id}/bureau-info", summary="提供发证时现场留存材料清单、企业状况、准确位置和在岗人员")
+async def put_bureau_info(task_id: str, body: BureauInfo, request: Request, ctx: CtxDep, response: Response,
+                          principal: Principal = require_roles("city_admin", "county_admin")):
+    t = await task_domain.supply_bureau_info(ctx, principal, task_id, body.model_dump(), request, request_id(request))
+    set_etag(response, t.version)
+    return task_domain.task_out(t, today(ctx))
+
+
+# ---------------------------------------------------------------- visits
+@router.get("/visits", summary="检查日程（按管辖范围）")
+async def list_visits(
+    ctx: CtxDep, principal: PrincipalDep, page: Page,
+    plan_id: str | None = None, team_id: str | None = None,
+    date_from: dt.date | None = None, date_to: dt.date | None = None,
+):
+    q = select(Visit).where(task_filter(principal, Visit.region_code, Visit.team_id))
+    if plan_id:
+        q = q.where(Visit.plan_id == plan_id)
+    if team_id:
+        q = q.where(Visit.team_id == team_id)
+    if date_from:
+        q = q.where(Visit.visit_date >= date_from)
+    if date_to:
+        q = q.where(Visit.visit_date <= date_to)
+    async with ctx.db.session() as s:
+        rows = list((await s.execute(keyset(q, [Visit.id], page))).scalars())
+    p = page_of(rows, page, lambda v: [v.id])
+    items = [{"id": v.id, "team_id": v.team_id, "task_id": v.task_id, "plan_id": v.plan_id, "date": v.visit_date, "slot": v.slot,
+              "uscc": v.uscc, "site_id": v.site_id, "region_code": v.region_code, "categories": v.categories} for v in p["rows"]]
+    return {"items": items, "next_cursor": p["next_cursor"], "limit": page.limit}

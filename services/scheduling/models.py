@@ -1,0 +1,164 @@
+"""Scheduling tables. Own MetaData (not SQLModel's global one)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Column, Date, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from shared.db import UTCDateTime, new_id, new_registry
+from shared.tables import KernelTables
+
+_registry = new_registry()
+
+
+class Base(SQLModel, registry=_registry):
+    pass
+
+
+class Draw(Base, table=True):
+    """A committed sampling draw as carried by ``sampling.draw.committed`` (never changes)."""
+
+    draw_id: str = Field(primary_key=True, max_length=64)
+    plan_id: str = Field(index=True, max_length=64)
+    plan_name: str | None = Field(default=None, max_length=200)
+    batch: str | None = Field(default=None, max_length=64)
+    owner_region: str = Field(max_length=6)
+    kind: str = Field(max_length=20)  # enterprise | inspector
+    enterprise_draw_id: str | None = Field(default=None, index=True, max_length=64)
+    population_digest: str | None = Field(default=None, max_length=128)
+    payload_digest: str = Field(max_length=64)
+    payload: str = Field(sa_column=Column(Text, nullable=False))  # canonical JSON of the event data
+    event_id: str = Field(max_length=64)
+    received_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Replacement(Base, table=True):
+    """``sampling.draw.replacement_recorded``: a drawn enterprise replaced by the next ticket."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=64, unique=True)
+    draw_id: str = Field(index=True, max_length=64)
+    replaced_uscc: str = Field(max_length=18)
+    replacement: dict = Field(sa_column=Column(JSON, nullable=False))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    received_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Assignment(Base, table=True):
+    """One team formation for an enterprise draw; ``result`` is the pure function's canonical output."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    plan_id: str = Field(index=True, max_length=64)
+    batch: str | None = Field(default=None, max_length=64)
+    owner_region: str = Field(max_length=6)
+    enterprise_draw_id: str = Field(max_length=64, unique=True)
+    inspector_draw_id: str = Field(max_length=64)
+    replacement_ids: list = Field(sa_column=Column(JSON, nullable=False))
+    input_digest: str = Field(max_length=64)
+    result_digest: str = Field(max_length=64)
+    result: str = Field(sa_column=Column(Text, nullable=False))
+    algorithm_version: str = Field(max_length=16)
+    team_count: int
+    task_count: int
+    created_by: str = Field(max_length=100)
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Team(Base, table=True):
+    __table_args__ = (UniqueConstraint("assignment_id", "code"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    assignment_id: str = Field(index=True, max_length=32)
+    plan_id: str = Field(index=True, max_length=64)
+    code: str = Field(max_length=10)
+    label: str = Field(max_length=60)
+    city_code: str = Field(index=True, max_length=6)
+    categories: list = Field(sa_column=Column(JSON, nullable=False))
+    enterprises: list = Field(sa_column=Column(JSON, nullable=False))
+    report_date: dt.date = Field(sa_column=Column(Date, nullable=False))
+    report_submitted_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    report_submitted_by: str | None = Field(default=None, max_length=100)
+    report_summary: str | None = Field(default=None, sa_column=Column(Text))
+    version: int = 1
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class TeamMember(Base, table=True):
+    """A person on a team; a substituted member stays on the record with ``active`` False."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    team_id: str = Field(index=True, max_length=32)
+    assignment_id: str = Field(index=True, max_length=32)
+    person_id: str = Field(index=True, max_length=64)
+    name: str | None = Field(default=None, max_length=100)
+    role: str = Field(max_length=10)  # leader | deputy | member
+    pool: str = Field(max_length=20)
+    ticket: str = Field(max_length=80)
+    law_enforcement: bool
+    profile: dict = Field(sa_column=Column(JSON, nullable=False))  # the member dict of the assignment
+    active: bool = True
+    joined_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    left_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    left_reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Substitution(Base, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    team_id: str = Field(index=True, max_length=32)
+    replaced_person_id: str = Field(max_length=64)
+    substitute_person_id: str = Field(max_length=64)
+    role: str = Field(max_length=10)
+    pool: str = Field(max_length=20)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    actor: str = Field(max_length=100)
+    at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Task(Base, table=True):
+    """One inspection task per enterprise production site, dispatched to its city/county bureau."""
+
+    __table_args__ = (UniqueConstraint("assignment_id", "uscc", "site_id"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    assignment_id: str = Field(index=True, max_length=32)
+    plan_id: str = Field(index=True, max_length=64)
+    team_id: str = Field(index=True, max_length=32)
+    uscc: str = Field(index=True, max_length=18)
+    enterprise_name: str | None = Field(default=None, max_length=200)
+    site_id: str = Field(max_length=64)
+    site_address: str | None = Field(default=None, sa_column=Column(Text))
+    region_code: str = Field(index=True, max_length=6)
+    city_code: str = Field(index=True, max_length=6)
+    county_code: str | None = Field(default=None, index=True, max_length=6)
+    categories: list = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="dispatched", index=True, max_length=20)  # dispatched | accepted
+    dispatched_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    accept_by: dt.date = Field(sa_column=Column(Date, nullable=False, index=True))
+    accepted_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    accepted_by: str | None = Field(default=None, max_length=100)
+    accepted_by_name: str | None = Field(default=None, max_length=100)
+    accepted_by_region: str | None = Field(default=None, max_length=6)
+    bureau_info: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    bureau_info_by: str | None = Field(default=None, max_length=100)
+    bureau_info_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    version: int = 1
+
+
+class Visit(Base, table=True):
+    """A dated visit to one site ("进一次门，查多项事": all the enterprise's categories at once)."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    team_id: str = Field(index=True, max_length=32)
+    task_id: str = Field(index=True, max_length=32, unique=True)
+    plan_id: str = Field(index=True, max_length=64)
+    visit_date: dt.date = Field(sa_column=Column(Date, nullable=False, index=True))
+    slot: int
+    uscc: str = Field(max_length=18)
+    site_id: str = Field(max_length=64)
+    region_code: str = Field(index=True, max_length=6)
+    categories: list = Field(sa_column=Column(JSON, nullable=False))
+
+
+metadata = _registry.metadata
+kernel = KernelTables(metadata)

@@ -1,0 +1,39 @@
+"""Request bodies (unknown fields refused)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from shared.schemas import StrictModel
+
+
+class AssignmentCreate(StrictModel):
+    enterprise_draw_id: str = Field(min_length=1, max_length=64, description="企业抽取编号")
+    inspector_draw_id: str | None = Field(default=None, min_length=1, max_length=64, description="人员抽取编号（缺省为服务于该企业抽取的人员抽取）")
+
+
+class SubstitutionCreate(StrictModel):
+    person_id: str = Field(min_length=1, max_length=64, description="被替换的现任成员")
+    reason: str = Field(min_length=2, max_length=500, description="替换原因")
+
+
+class AcceptBody(StrictModel):
+    note: str | None = Field(default=None, max_length=500)
+
+
+class MaterialList(StrictModel):
+    items: list[str] = Field(min_length=1, max_length=500, description="发证时现场留存材料清单（逐项）")
+    note: str | None = Field(default=None, max_length=2000, description="说明（如：加盖骑缝章）")
+
+
+class BureauInfo(StrictModel):
+    material_list: MaterialList
+    enterprise_state: Literal["在产", "停产", "转产", "关停"] = Field(description="企业当前生产状态")
+    state_note: str | None = Field(default=None, max_length=2000, description="企业基本状况说明")
+    location: str = Field(min_length=2, max_length=500, description="企业准确位置")
+    staff_on_duty: list[str] = Field(min_length=1, max_length=50, description="在岗执法监管人员姓名")
+
+
+class ReportSubmit(StrictModel):
+    summary: str = Field(min_length=2, max_length=20000, description="检查组汇总情况")

@@ -1,0 +1,60 @@
+"""Jurisdiction in SQL: who sees which tasks, visits and teams."""
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, or_, select, true
+from sqlalchemy.sql import ColumnElement
+
+from shared.auth import Principal
+from shared.errors import Problem
+
+from .models import Task, Team, TeamMember
+
+READ_ALL = ("province_admin", "discipline")
+BUREAUS = ("city_admin", "county_admin")
+PEOPLE = ("inspector", "expert")
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def today(ctx) -> dt.date:
+    """The date in China (tests may set ``ctx.extras['today']`` to a callable)."""
+    fn = ctx.extras.get("today")
+    return fn() if fn else dt.datetime.now(CHINA).date()
+
+
+def _forbidden() -> Problem:
+    return Problem(403, "forbidden", "无权执行此操作", detail="需要角色：省局管理员、市局管理员、县局管理员、执法人员或技术专家")
+
+
+def member_teams(person_id: str):
+    return select(TeamMember.team_id).where(TeamMember.person_id == person_id, TeamMember.active.is_(True))
+
+
+def task_filter(p: Principal, region_col=Task.region_code, team_col=Task.team_id) -> ColumnElement:
+    """city/county bureaus: tasks in their region; inspectors/experts: their team's; province: all."""
+    if p.has(*READ_ALL):
+        return true()
+    clauses = []
+    if p.has(*BUREAUS):
+        clauses.append(region_col.startswith(p.prefix))
+    if p.has(*PEOPLE) and p.person_id:
+        clauses.append(team_col.in_(member_teams(p.person_id)))
+    if not clauses:
+        raise _forbidden()
+    return or_(*clauses)
+
+
+def team_filter(p: Principal) -> ColumnElement:
+    if p.has(*READ_ALL):
+        return true()
+    clauses = []
+    if p.has(*BUREAUS):
+        clauses.append(Team.city_code.startswith(p.prefix))
+        clauses.append(exists().where(Task.team_id == Team.id, Task.region_code.startswith(p.prefix)))
+    if p.has(*PEOPLE) and p.person_id:
+        clauses.append(Team.id.in_(member_teams(p.person_id)))
+    if not clauses:
+        raise _forbidden()
+    return or_(*clauses)
