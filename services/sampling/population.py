@@ -1,0 +1,93 @@
+"""Where a draw's population comes from: the registry's population endpoints, read once.
+
+``PopulationSource`` is the protocol; ``RegistryClient`` (default) calls the registry over HTTP
+at ``shared.topology.service_url("registry")``, forwarding the caller's Authorization header,
+following ``next_cursor`` with ``limit=5000``. ``StaticPopulation`` serves contract-shaped
+dicts from memory (tests, offline rehearsals of a draw).
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import httpx
+
+from shared.auth import region_prefix
+from shared.errors import Problem
+from shared.topology import service_url
+
+PAGE_LIMIT = 5000
+UNAVAILABLE = "名录库服务不可用，无法冻结总体"
+
+
+class PopulationSource(Protocol):
+    async def enterprises(self, plan: dict[str, Any], token: str | None) -> list[dict[str, Any]]: ...
+
+    async def people(self, plan: dict[str, Any], token: str | None) -> list[dict[str, Any]]: ...
+
+
+class RegistryClient:
+    def __init__(self, base_url: str | None = None, timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None):
+        self.base_url = (base_url or service_url("registry")).rstrip("/")
+        self.timeout = timeout
+        self.transport = transport
+
+    async def _all_pages(self, path: str, params: dict[str, Any], token: str | None) -> list[dict[str, Any]]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        try:
+            async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, transport=self.transport) as client:
+                while True:
+                    q = {**params, "limit": PAGE_LIMIT}
+                    if cursor:
+                        q["cursor"] = cursor
+                    resp = await client.get(path, params=q, headers=headers)
+                    if resp.status_code >= 500:
+                        raise Problem(503, "registry-unavailable", UNAVAILABLE, detail=f"名录库返回 {resp.status_code}")
+                    if resp.status_code in (401, 403):
+                        raise Problem(resp.status_code, "registry-refused", "名录库拒绝了读取总体的请求",
+                                      detail=_detail(resp))
+                    if resp.status_code != 200:
+                        raise Problem(502, "registry-bad-response", "名录库响应错误", detail=_detail(resp))
+                    body = resp.json()
+                    items.extend(body["items"])
+                    cursor = body.get("next_cursor")
+                    if not cursor:
+                        return items
+        except httpx.HTTPError as exc:
+            raise Problem(503, "registry-unavailable", UNAVAILABLE, detail=type(exc).__name__) from None
+
+    async def enterprises(self, plan: dict[str, Any], token: str | None) -> list[dict[str, Any]]:
+        params = {"catalogue": plan["catalogue"], "licence_status": plan["licence_status"], "region": plan["owner_region"]}
+        return await self._all_pages("/population/enterprises", params, token)
+
+    async def people(self, plan: dict[str, Any], token: str | None) -> list[dict[str, Any]]:
+        out = []
+        for kind in ("inspector", "expert"):
+            out += await self._all_pages("/population/people", {"kind": kind, "active": "true"}, token)
+        return out
+
+
+def _detail(resp: httpx.Response) -> str:
+    try:
+        return str(resp.json().get("detail") or resp.json().get("title"))
+    except Exception:
+        return f"HTTP {resp.status_code}"
+
+
+class StaticPopulation:
+    """In-memory population in the registry's contract shape (filters as the registry does)."""
+
+    def __init__(self, enterprises: list[dict[str, Any]] | None = None, people: list[dict[str, Any]] | None = None):
+        self._enterprises = enterprises or []
+        self._people = people or []
+        self.calls = 0
+
+    async def enterprises(self, plan: dict[str, Any], token: str | None) -> list[dict[str, Any]]:
+        self.calls += 1
+        prefix = region_prefix(plan["owner_region"])
+        return sorted((e for e in self._enterprises if e["region_code"].startswith(prefix)), key=lambda e: e["uscc"])
+
+    async def people(self, plan: dict[str, Any], token: str | None) -> list[dict[str, Any]]:
+        self.calls += 1
+        return sorted((p for p in self._people if p.get("active")), key=lambda p: p["id"])

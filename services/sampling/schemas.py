@@ -1,0 +1,89 @@
+"""Request bodies of the sampling service (unknown fields refused)."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from shared.schemas import StrictModel
+
+
+class RuleIn(StrictModel):
+    name: str = Field(min_length=1, max_length=200, description="层名称")
+    categories: list[str] | None = Field(None, description="产品类别（任一匹配）")
+    flags: list[str] | None = Field(None, description="抽取标记（任一为真即匹配）")
+    region_prefix: str | None = Field(None, description="地区代码前缀")
+    licence_statuses: list[str] | None = None
+    production_statuses: list[str] | None = None
+    risk_classes: list[str] | None = Field(None, description="信用风险分类（预留，尚未接入）")
+    ratio: Decimal | None = Field(None, description="抽取比例 [0,1]")
+    count: int | None = Field(None, description="固定抽取数量")
+    note: str | None = Field(None, max_length=500)
+
+
+class PlanSettings(StrictModel):
+    window_start: dt.date
+    window_end: dt.date
+    report_date: dt.date
+    team_size_min: int = Field(5, ge=1, le=50)
+    team_size_max: int = Field(6, ge=1, le=50)
+    load_per_team: int = Field(10, ge=1)
+    visits_per_day: int = Field(2, ge=1)
+    avoid_own_county: bool = True
+    max_teams_per_person: int = Field(1, ge=1)
+    acceptance_workdays: int = Field(3, ge=0)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.window_end < self.window_start:
+            raise ValueError("window_end: 检查结束日期不能早于开始日期")
+        if self.report_date < self.window_end:
+            raise ValueError("report_date: 汇总上报日期不能早于检查结束日期")
+        if self.team_size_max < self.team_size_min:
+            raise ValueError("team_size_max: 每组人数上限不能小于下限")
+        return self
+
+
+class PlanIn(StrictModel):
+    name: str = Field(min_length=2, max_length=200)
+    batch: str = Field(min_length=1, max_length=60)
+    owner_region: str | None = Field(None, pattern=r"^\d{6}$", description="默认为本人所在地区")
+    catalogue: Literal["2022", "2024"]
+    licence_status: str = "有效"
+    settings: PlanSettings
+    rules: list[RuleIn] = Field(min_length=1)
+
+
+class PlanPatch(StrictModel):
+    name: str | None = Field(None, min_length=2, max_length=200)
+    batch: str | None = Field(None, min_length=1, max_length=60)
+    settings: PlanSettings | None = None
+    rules: list[RuleIn] | None = Field(None, min_length=1)
+
+
+class TemplateIn(StrictModel):
+    owner_region: str | None = Field(None, pattern=r"^\d{6}$")
+    batch: str | None = Field(None, min_length=1, max_length=60)
+    other_ratio: Decimal | None = Field(None, description="通知未规定比例的其他产品的抽取比例，默认 0.2")
+
+
+class DrawIn(StrictModel):
+    plan_id: str
+    kind: Literal["enterprise", "inspector"] = "enterprise"
+    enterprise_draw_id: str | None = None
+
+
+class SeedIn(StrictModel):
+    seed: str = Field(description="不少于 20 位十进制数字（公开掷骰）")
+    beacon: str | None = Field(None, max_length=500, description="公开随机信标值（可选）")
+
+
+class SeedConfirmIn(StrictModel):
+    seed: str
+
+
+class ReplacementIn(StrictModel):
+    uscc: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=2, max_length=1000)
