@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from shared.service import create_service_app
 from shared.settings import ServiceSettings, settings_for
 
+from .api import router
 from .models import kernel
 
 
@@ -16,6 +17,6 @@ def create_app(settings: ServiceSettings | None = None, **kwargs) -> FastAPI:
         "Spotcheck 名录库服务（检查对象名录库、执法检查人员名录库）",
         settings,
         kernel,
-        routers=[],
+        routers=[router],
         **kwargs,
     )

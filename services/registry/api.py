@@ -1,0 +1,326 @@
+"""HTTP API of the registry (service paths; the gateway serves them under /api/v1/registry).
+Routers stay thin: parse, call the domain module, shape the response."""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import Field
+from sqlalchemy.exc import IntegrityError
+
+from shared.auth import Principal, require_roles
+from shared.errors import Problem
+from shared.etag import require_if_match, set_etag
+from shared.idempotency import idempotency_key, lookup, remember
+from shared.pagination import PageParams
+from shared.schemas import StrictModel
+from shared.service import CtxDep, request_id
+
+from . import catalogue, enterprises, imports, licences, people, population, regions
+from .jurisdiction import POPULATION_ROLES, READ_ROLES, WRITE_ROLES
+
+from .schemas import ConflictIn, EnterpriseIn, EnterprisePatch, FlagsIn, LicenceIn, LicencePatch, LicenceStatusIn, PersonIn, PersonPatch, SiteIn, SitePatch
+
+Reader = Annotated[Principal, require_roles(*READ_ROLES)]
+Writer = Annotated[Principal, require_roles(*WRITE_ROLES)]
+Pager = Annotated[PageParams, Depends()]
+
+router = APIRouter()
+
+
+async def _create(request: Request, ctx, principal: Principal, scope: str, body: dict, fn: Callable[..., Awaitable[dict]], etag_version=True) -> JSONResponse:
+    """A create under Idempotency-Key: the same key and body replay the first answer."""
+    key = idempotency_key(request)
+    try:
+        async with ctx.db.transaction() as s:
+            hit = await lookup(s, ctx.kernel, key, principal.sub, scope, body)
+            if hit is not None:
+                status, doc = hit
+                headers = {"Idempotent-Replayed": "true"}
+                if etag_version and isinstance(doc, dict) and "version" in doc:
+                    headers["ETag"] = f'"v{doc["version"]}"'
+                return JSONResponse(doc, status_code=status, headers=headers)
+            result = await fn(s)
+            await remember(s, ctx.kernel, key, principal.sub, scope, body, 201, result)
+    except IntegrityError:
+        raise Problem(409, "conflict", "与已有数据冲突（可能是并发的重复提交）", detail="请稍后用相同的 Idempotency-Key 重试") from None
+    headers = {"ETag": f'"v{result["version"]}"'} if etag_version and "version" in result else {}
+    return JSONResponse(result, status_code=201, headers=headers)
+
+
+# ---------------------------------------------------------------- reference data
+@router.get("/regions", tags=["行政区划与产品目录"], summary="山西省行政区划（省、11个市、117个县级单位）")
+async def get_regions():
+    return regions.tree()
+
+
+@router.get("/catalogues", tags=["行政区划与产品目录"], summary="工业产品生产许可证管理目录（各版本）")
+async def list_catalogues():
+    return {"latest": catalogue.LATEST, "items": [{"version": c["version"], "title": c["title"], "count": len(c["categories"])} for c in catalogue.CATALOGUES.values()]}
+
+
+@router.get("/catalogues/{version}", tags=["行政区划与产品目录"], summary="某一版本的产品目录")
+async def get_catalogue(version: str):
+    cat = catalogue.get(version)
+    if cat is None:
+        raise Problem(404, "not-found", "目录版本不存在", detail=f"目录版本 {version} 不存在")
+    return cat
+
+
+# ---------------------------------------------------------------- enterprises
+@router.get("/enterprises", tags=["检查对象名录库"], summary="企业列表（按统一社会信用代码排序，游标分页）")
+async def list_enterprises(
+    ctx: CtxDep, principal: Reader, page: Pager,
+    region: str | None = None, category: str | None = None,
+    licence_status: Literal["有效", "暂停", "撤销", "吊销", "注销"] | None = None,
+    flag: Literal["national_fail_5y", "provincial_fail_2021", "any"] | None = None,
+    production_status: Literal["在产", "停产", "转产", "关停"] | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="按企业名称或统一社会信用代码检索")] = None,
+):
+    if region and not regions.is_known(region):
+        raise Problem(422, "validation", "输入数据校验失败", errors=[{"field": "region", "message": f"未知的行政区划代码：{region}"}])
+    if category and not catalogue.is_code(category):
+        raise Problem(422, "validation", "输入数据校验失败", errors=[{"field": "category", "message": f"产品类别不在目录中：{category}"}])
+    async with ctx.db.session() as s:
+        return await enterprises.list_enterprises(s, principal, page, region=region, category=category, licence_status=licence_status, flag=flag, production_status=production_status, q=q)
+
+
+@router.post("/enterprises", tags=["检查对象名录库"], summary="登记企业（可同时登记生产场所和许可证）", status_code=201)
+async def create_enterprise(request: Request, body: EnterpriseIn, ctx: CtxDep, principal: Writer):
+    return await _create(request, ctx, principal, "enterprise.create", body.model_dump(mode="json"),
+                         lambda s: enterprises.register(s, ctx, principal, body, request_id(request)))
+
+
+@router.get("/enterprises/{uscc}", tags=["检查对象名录库"], summary="企业详情（含生产场所、许可证）")
+async def get_enterprise(uscc: str, ctx: CtxDep, principal: Reader, response: Response):
+    async with ctx.db.session() as s:
+        e = await enterprises.get_visible(s, principal, uscc)
+        state = await enterprises.full_state(s, e)
+    set_etag(response, e.version)
+    return state
+
+
+@router.patch("/enterprises/{uscc}", tags=["检查对象名录库"], summary="修改企业信息（需 If-Match）")
+async def patch_enterprise(uscc: str, body: EnterprisePatch, request: Request, ctx: CtxDep, principal: Writer, response: Response):
+    async with ctx.db.transaction() as s:
+        e = await enterprises.get_writable(s, principal, uscc)
+        require_if_match(request, e.version)
+        state = await enterprises.update(s, ctx, principal, e, body, request_id(request))
+    set_etag(response, state["version"])
+    return state
+
+
+@router.put("/enterprises/{uscc}/flags", tags=["检查对象名录库"], summary="设置抽查不合格标记（近5年国抽、2021年省抽；需 If-Match）")
+async def put_flags(uscc: str, body: FlagsIn, request: Request, ctx: CtxDep, principal: Writer, response: Response):
+    async with ctx.db.transaction() as s:
+        e = await enterprises.get_writable(s, principal, uscc)
+        require_if_match(request, e.version)
+        state = await enterprises.set_flags(s, ctx, principal, e, body, request_id(request))
+    set_etag(response, state["version"])
+    return state
+
+
+@router.get("/enterprises/{uscc}/sites", tags=["检查对象名录库"], summary="企业的生产场所")
+async def list_sites(uscc: str, ctx: CtxDep, principal: Reader):
+    async with ctx.db.session() as s:
+        e = await enterprises.get_visible(s, principal, uscc)
+        return {"items": await enterprises.list_sites(s, e)}
+
+
+@router.post("/enterprises/{uscc}/sites", tags=["检查对象名录库"], summary="新增生产场所", status_code=201)
+async def create_site(uscc: str, body: SiteIn, request: Request, ctx: CtxDep, principal: Writer):
+    async def do(s):
+        e = await enterprises.get_writable(s, principal, uscc)
+        return await enterprises.add_site(s, ctx, principal, e, body, request_id(request))
+
+    return await _create(request, ctx, principal, f"site.create:{uscc}", body.model_dump(mode="json"), do)
+
+
+@router.get("/sites/{site_id}", tags=["检查对象名录库"], summary="生产场所详情")
+async def get_site(site_id: str, ctx: CtxDep, principal: Reader, response: Response):
+    async with ctx.db.session() as s:
+        site, _ = await enterprises.get_site(s, principal, site_id)
+    set_etag(response, site.version)
+    return enterprises.site_dict(site)
+
+
+@router.patch("/sites/{site_id}", tags=["检查对象名录库"], summary="修改生产场所（需 If-Match）")
+async def patch_site(site_id: str, body: SitePatch, request: Request, ctx: CtxDep, principal: Writer, response: Response):
+    async with ctx.db.transaction() as s:
+        site, e = await enterprises.get_site(s, principal, site_id, for_update=True)
+        require_if_match(request, site.version)
+        d = await enterprises.update_site(s, ctx, principal, site, e, body, request_id(request))
+    set_etag(response, d["version"])
+    return d
+
+
+@router.delete("/sites/{site_id}", tags=["检查对象名录库"], summary="删除生产场所（需 If-Match）")
+async def delete_site(site_id: str, request: Request, ctx: CtxDep, principal: Writer):
+    async with ctx.db.transaction() as s:
+        site, e = await enterprises.get_site(s, principal, site_id, for_update=True)
+        require_if_match(request, site.version)
+        return await enterprises.remove_site(s, ctx, principal, site, e, request_id(request))
+
+
+# ---------------------------------------------------------------- licences
+@router.get("/enterprises/{uscc}/licences", tags=["许可证"], summary="企业的许可证")
+async def list_licences(uscc: str, ctx: CtxDep, principal: Reader):
+    async with ctx.db.session() as s:
+        e = await enterprises.get_visible(s, principal, uscc)
+        return {"items": await licences.list_for(s, e)}
+
+
+@router.post("/enterprises/{uscc}/licences", tags=["许可证"], summary="登记许可证", status_code=201)
+async def create_licence(uscc: str, body: LicenceIn, request: Request, ctx: CtxDep, principal: Writer):
+    async def do(s):
+        e = await enterprises.get_writable(s, principal, uscc)
+        return await licences.insert_licence(s, ctx, principal, e, body, request_id(request))
+
+    return await _create(request, ctx, principal, f"licence.create:{uscc}", body.model_dump(mode="json"), do)
+
+
+@router.get("/licences/{licence_id}", tags=["许可证"], summary="许可证详情")
+async def get_licence(licence_id: str, ctx: CtxDep, principal: Reader, response: Response):
+    async with ctx.db.session() as s:
+        lic, _ = await licences.get_visible(s, principal, licence_id)
+    set_etag(response, lic.version)
+    return licences.licence_dict(lic)
+
+
+@router.patch("/licences/{licence_id}", tags=["许可证"], summary="修改许可证（产品名称、有效期；需 If-Match）")
+async def patch_licence(licence_id: str, body: LicencePatch, request: Request, ctx: CtxDep, principal: Writer, response: Response):
+    async with ctx.db.transaction() as s:
+        lic, e = await licences.get_visible(s, principal, licence_id, for_update=True)
+        require_if_match(request, lic.version)
+        d = await licences.update(s, ctx, principal, lic, e, body, request_id(request))
+    set_etag(response, d["version"])
+    return d
+
+
+@router.post("/licences/{licence_id}/status", tags=["许可证"], summary="变更许可证状态（暂停/撤销/吊销/注销/恢复有效；需 If-Match）")
+async def post_licence_status(licence_id: str, body: LicenceStatusIn, request: Request, ctx: CtxDep, principal: Writer, response: Response):
+    async with ctx.db.transaction() as s:
+        lic, e = await licences.get_visible(s, principal, licence_id, for_update=True)
+        require_if_match(request, lic.version)
+        d = await licences.change_status(s, ctx, principal, lic, e, body, request_id(request))
+    set_etag(response, d["version"])
+    return d
+
+
+@router.get("/licences/{licence_id}/history", tags=["许可证"], summary="许可证状态变更记录")
+async def licence_history(licence_id: str, ctx: CtxDep, principal: Reader):
+    async with ctx.db.session() as s:
+        lic, _ = await licences.get_visible(s, principal, licence_id)
+        return {"items": await licences.history(s, lic)}
+
+
+# ---------------------------------------------------------------- inspectors and experts
+def _people_routes(kind: str, path: str, tag: str) -> None:
+    @router.get(f"/{path}", tags=[tag], summary=f"{tag}列表", name=f"list_{kind}")
+    async def list_people(
+        ctx: CtxDep, principal: Reader, page: Pager, region: str | None = None,
+        level: Literal["province", "city", "county"] | None = None, active: bool | None = None,
+        division_cadre: bool | None = None, business_line: str | None = None, certified: bool | None = None,
+        specialty: str | None = None, q: Annotated[str | None, Query(max_length=100)] = None,
+    ):
+        async with ctx.db.session() as s:
+            return await people.list_people(s, principal, kind, page, region=region, level=level, active=active, division_cadre=division_cadre,
+                                            business_line=business_line, certified=certified, specialty=specialty, q=q)
+
+    @router.post(f"/{path}", tags=[tag], summary=f"新增{tag}", status_code=201, name=f"create_{kind}")
+    async def create_person(request: Request, body: PersonIn, ctx: CtxDep, principal: Writer):
+        return await _create(request, ctx, principal, f"{kind}.create", body.model_dump(mode="json"),
+                             lambda s: people.create(s, ctx, principal, kind, body, request_id(request)))
+
+    @router.get(f"/{path}/{{person_id}}", tags=[tag], summary=f"{tag}详情", name=f"get_{kind}")
+    async def get_person(person_id: str, ctx: CtxDep, principal: Reader, response: Response):
+        async with ctx.db.session() as s:
+            p = await people.get_visible(s, principal, kind, person_id)
+            d = await people.state(s, p)
+        set_etag(response, p.version)
+        return d
+
+    @router.patch(f"/{path}/{{person_id}}", tags=[tag], summary=f"修改{tag}（需 If-Match；停用设 active=false）", name=f"patch_{kind}")
+    async def patch_person(person_id: str, body: PersonPatch, request: Request, ctx: CtxDep, principal: Writer, response: Response):
+        async with ctx.db.transaction() as s:
+            p = await people.get_visible(s, principal, kind, person_id, for_update=True)
+            require_if_match(request, p.version)
+            d = await people.update(s, ctx, principal, p, body, request_id(request))
+        set_etag(response, d["version"])
+        return d
+
+
+_people_routes("inspector", "inspectors", "执法检查人员名录库")
+_people_routes("expert", "experts", "技术专家库")
+
+
+class WithdrawIn(StrictModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+@router.get("/conflicts", tags=["回避申报"], summary="回避申报列表")
+async def list_conflicts(ctx: CtxDep, principal: Annotated[Principal, require_roles("province_admin", "city_admin", "county_admin", "discipline", "inspector", "expert")], page: Pager, person_id: str | None = None, uscc: str | None = None):
+    async with ctx.db.session() as s:
+        return await people.list_conflicts(s, principal, page, person_id=person_id, uscc=uscc)
+
+
+@router.post("/conflicts", tags=["回避申报"], summary="申报回避关系（管理员，或人员本人）", status_code=201)
+async def declare_conflict(request: Request, body: ConflictIn, ctx: CtxDep, principal: Annotated[Principal, require_roles("province_admin", "city_admin", "county_admin", "inspector", "expert")]):
+    return await _create(request, ctx, principal, "conflict.create", body.model_dump(mode="json"),
+                         lambda s: people.declare_conflict(s, ctx, principal, body, request_id(request)), etag_version=False)
+
+
+@router.delete("/conflicts/{conflict_id}", tags=["回避申报"], summary="撤回回避申报")
+async def withdraw_conflict(conflict_id: str, request: Request, ctx: CtxDep, principal: Writer, reason: Annotated[str | None, Query(max_length=500)] = None):
+    async with ctx.db.transaction() as s:
+        return await people.withdraw_conflict(s, ctx, principal, conflict_id, reason, request_id(request))
+
+
+# ---------------------------------------------------------------- populations (contract with sampling)
+Population = Annotated[Principal, require_roles(*POPULATION_ROLES)]
+
+
+@router.get("/population/enterprises", tags=["抽查名录"], summary="抽查对象总体（按 uscc 稳定排序）")
+async def population_enterprises(
+    ctx: CtxDep, principal: Population,
+    catalogue_version: Annotated[str, Query(alias="catalogue")] = "2022",
+    licence_status: Annotated[Literal["有效", "暂停", "撤销", "吊销", "注销"], Query()] = "有效",
+    region: str | None = None, cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=population.MAX_LIMIT)] = 1000,
+):
+    async with ctx.db.session() as s:
+        return await population.enterprises(s, principal, catalogue_version=catalogue_version, licence_status=licence_status, region=region, cursor=cursor, limit=limit)
+
+
+@router.get("/population/people", tags=["抽查名录"], summary="执法检查人员 / 技术专家总体（按 id 排序）")
+async def population_people(
+    ctx: CtxDep, principal: Population, kind: Literal["inspector", "expert"], active: bool | None = True,
+    cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=population.MAX_LIMIT)] = 1000,
+):
+    async with ctx.db.session() as s:
+        return await population.people(s, principal, kind=kind, active=active, cursor=cursor, limit=limit)
+
+
+# ---------------------------------------------------------------- bulk imports
+async def _upload(file: UploadFile) -> imports.Table:
+    data = await file.read()
+    return imports.read_table(file.filename or "", data)
+
+
+@router.post("/imports/enterprises", tags=["批量导入"], summary="批量导入企业与许可证（CSV/XLSX；任一行有误则全部不写入）", status_code=201)
+async def import_enterprises(request: Request, ctx: CtxDep, principal: Writer, file: Annotated[UploadFile, File(description="CSV 或 XLSX 文件")]):
+    table = await _upload(file)
+    async with ctx.db.transaction() as s:
+        return await imports.import_enterprises(s, ctx, principal.sub, table, scope_region=principal.region, request_id=request_id(request), source=file.filename)
+
+
+@router.post("/imports/people", tags=["批量导入"], summary="批量导入执法检查人员与技术专家（CSV/XLSX）", status_code=201)
+async def import_people(request: Request, ctx: CtxDep, principal: Writer, file: Annotated[UploadFile, File(description="CSV 或 XLSX 文件")]):
+    table = await _upload(file)
+    async with ctx.db.transaction() as s:
+        return await imports.import_people(s, ctx, principal.sub, table, scope_region=principal.region, request_id=request_id(request), source=file.filename)
+
+
+

@@ -1,0 +1,475 @@
+"""Bulk import of enterprises/licences and of inspectors/experts from CSV or XLSX files, in the
+columns a city bureau keeps (first row = Chinese headers; 序号 and 备注 columns are ignored).
+
+Enterprise file — one row per licence; rows with the same 统一社会信用代码 form one enterprise:
+  企业名称*, 统一社会信用代码*, 所在地区代码* (县级代码), 地址*, 法定代表人, 联系电话,
+  生产状态 (在产/停产/转产/关停, default 在产), 许可证编号* ((晋)XK05-001-00001),
+  产品类别* (catalogue code or Chinese name), 产品名称, 发证日期*, 有效期至 (default 发证日期+5年-1天),
+  许可证状态 (有效/暂停/撤销/吊销/注销, default 有效), 生产地址, 生产地址地区代码
+  (default: 地址/所在地区代码; several sites separated by "；" with their codes in the same order;
+  the distinct sites over all rows of an enterprise become its production sites),
+  国抽不合格日期, 国抽不合格来源 (近5年国家监督抽查不合格), 省抽不合格日期, 省抽不合格来源 (2021年省级监督抽查不合格).
+People file — one row per person:
+  人员类别* (执法人员/技术专家), 编号 (insp-0001/exp-0001; blank = next free), 姓名*, 层级 (省级/市级/县级;
+  default from the code), 所在地区代码*, 工作单位*, 业务条线, 是否处级干部 (是/否), 执法证号,
+  专业领域 (category codes or names separated by 、 , ; — experts only), 是否在岗 (是/否, default 是).
+
+Every row is validated first (format, catalogue, region inside the importer's jurisdiction,
+consistency of the rows of one enterprise, duplicates in the file and in the registry). If any
+row fails nothing is written and the report names row (as the spreadsheet numbers it), column
+and reason, capped at ``MAX_ERRORS``. Otherwise everything is written in ONE transaction with
+bulk inserts. Existing enterprises, licence numbers and person ids are refused (changes to
+registered records go through the API, which keeps their version and history).
+
+Events: one audit entry per import, and summarising events instead of one per row:
+``enterprise.imported`` (counts, the import id, and the list of uscc — split into parts of
+``EVENT_CHUNK`` enterprises so no message exceeds the broker's payload limit) and
+``person.imported`` (counts and ids)."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth import region_covers, region_level
+from shared.canonical import digest
+from shared.db import new_id, utcnow
+from shared.errors import Problem
+
+from . import regions
+from . import validation as v
+from .models import Enterprise, Licence, LicenceStatusChange, Person, PersonSpecialty, ProductionSite
+
+MAX_ERRORS = 200
+EVENT_CHUNK = 5000
+INSERT_CHUNK = 5000
+IGNORED = {"序号", "备注"}
+
+ENTERPRISE_COLUMNS = [
+    "企业名称", "统一社会信用代码", "所在地区代码", "地址", "法定代表人", "联系电话", "生产状态", "许可证编号", "产品类别", "产品名称",
+    "发证日期", "有效期至", "许可证状态", "生产地址", "生产地址地区代码", "国抽不合格日期", "国抽不合格来源", "省抽不合格日期", "省抽不合格来源",
+]
+ENTERPRISE_REQUIRED = ["企业名称", "统一社会信用代码", "所在地区代码", "地址", "许可证编号", "产品类别", "发证日期"]
+PEOPLE_COLUMNS = ["人员类别", "编号", "姓名", "层级", "所在地区代码", "工作单位", "业务条线", "是否处级干部", "执法证号", "专业领域", "是否在岗"]
+PEOPLE_REQUIRED = ["人员类别", "姓名", "所在地区代码", "工作单位"]
+KINDS = {"执法人员": "inspector", "执法检查人员": "inspector", "inspector": "inspector", "技术专家": "expert", "专家": "expert", "expert": "expert"}
+LEVEL_NAMES = {"省级": "province", "市级": "city", "县级": "county", "province": "province", "city": "city", "county": "county"}
+YES = {"是": True, "否": False, "true": True, "false": False, "1": True, "0": False, "y": True, "n": False}
+
+
+# ---------------------------------------------------------------- reading files
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[tuple[int, dict[str, object]]]  # (spreadsheet row number, column -> value)
+
+
+def _cell(value) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime | dt.date):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def read_table(filename: str, data: bytes) -> Table:
+    """CSV (UTF-8 with or without BOM, or GB18030 as Excel saves it in China) or XLSX (first sheet)."""
+    name = filename.lower()
+    if name.endswith(".xlsx"):
+        import openpyxl
+
+        try:
+            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception:
+            raise Problem(422, "import-unreadable", "导入文件无法读取", errors=[{"field": "file", "message": "不是有效的 XLSX 文件"}]) from None
+        ws = wb.worksheets[0]
+        it = ws.iter_rows(values_only=True)
+        header = next(it, None) or ()
+        headers = [str(h).strip() if h is not None else "" for h in header]
+        rows = []
+        for i, values in enumerate(it, start=2):
+            cells = [_cell(x) for x in values]
+            if not any(c != "" for c in cells):
+                continue
+            rows.append((i, {h: (cells[k] if k < len(cells) else "") for k, h in enumerate(headers) if h}))
+        wb.close()
+        return Table(headers, rows)
+    if name.endswith(".csv") or name.endswith(".txt"):
+        for enc in ("utf-8-sig", "gb18030"):
+            try:
+                text = data.decode(enc)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise Problem(422, "import-unreadable", "导入文件无法读取", errors=[{"field": "file", "message": "文件编码应为 UTF-8 或 GB18030"}])
+        reader = csv.reader(io.StringIO(text))
+        headers = [h.strip() for h in next(reader, [])]
+        rows = []
+        for i, values in enumerate(reader, start=2):
+            if not any(x.strip() for x in values):
+                continue
+            rows.append((i, {h: (values[k].strip() if k < len(values) else "") for k, h in enumerate(headers) if h}))
+        return Table(headers, rows)
+    raise Problem(415, "unsupported-import-format", "不支持的导入文件格式", errors=[{"field": "file", "message": "请上传 .csv 或 .xlsx 文件"}])
+
+
+def read_path(path: str | Path) -> Table:
+    path = Path(path)
+    return read_table(path.name, path.read_bytes())
+
+
+# ---------------------------------------------------------------- validation report
+@dataclass
+class Report:
+    errors: list[dict] = field(default_factory=list)
+    total: int = 0
+
+    def add(self, row: int, column: str, message: str) -> None:
+        self.total += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append({"row": row, "column": column, "field": f"第{row}行·{column}", "message": message})
+
+    def raise_if_any(self, rows: int) -> None:
+        if self.total:
+            more = f"（仅列出前 {MAX_ERRORS} 条）" if self.total > MAX_ERRORS else ""
+            raise Problem(
+                422, "import-invalid", "导入数据校验失败，未写入任何数据",
+                detail=f"共 {rows} 行，发现 {self.total} 处错误{more}", errors=self.errors, error_count=self.total,
+            )
+
+
+def _check_headers(table: Table, known: list[str], required: list[str], report: Report) -> None:
+    for h in table.headers:
+        if h and h not in known and h not in IGNORED:
+            report.add(1, h, "未知的列名")
+    for h in required:
+        if h not in table.headers:
+            report.add(1, h, "缺少必需的列")
+    if not table.rows:
+        report.add(2, "-", "文件中没有数据行")
+
+
+def _get(row: dict, col: str) -> str:
+    val = row.get(col, "")
+    return val if isinstance(val, str) else val
+
+
+def _check(report: Report, rownum: int, column: str, fn: Callable, value):
+    try:
+        return fn(value)
+    except ValueError as exc:
+        report.add(rownum, column, str(exc))
+        return None
+
+
+def _optional_date(report, rownum, column, value):
+    if value in ("", None):
+        return None
+    return _check(report, rownum, column, v.parse_date, value)
+
+
+# ---------------------------------------------------------------- enterprises
+@dataclass
+class EnterprisePlan:
+    enterprises: dict[str, dict] = field(default_factory=dict)
+    sites: dict[str, dict[tuple[str, str], dict]] = field(default_factory=dict)
+    licences: list[dict] = field(default_factory=list)
+
+
+_ENTERPRISE_SAME = ["企业名称", "所在地区代码", "地址", "法定代表人", "联系电话", "生产状态"]
+
+
+def _split_list(text: str) -> list[str]:
+    return [x.strip() for x in text.replace(";", "；").split("；") if x.strip()]
+
+
+def _sites(report: Report, rownum: int, addr_text: str, code_text: str, address: str, region: str | None, scope_region: str) -> list[tuple[str, str]]:
+    addrs = _split_list(addr_text) or [address]
+    codes = _split_list(code_text) or [region] * len(addrs)
+    if len(codes) == 1 and len(addrs) > 1:
+        codes = codes * len(addrs)
+    if len(codes) != len(addrs):
+        report.add(rownum, "生产地址地区代码", "生产地址与地区代码的个数不一致（多个以“；”分隔）")
+        return []
+    out = []
+    for a, c in zip(addrs, codes, strict=True):
+        if len(a) > 300:
+            report.add(rownum, "生产地址", "长度不超过 300")
+            continue
+        if c is None:
+            continue
+        c = _check(report, rownum, "生产地址地区代码", v.check_county, c)
+        if c and not region_covers(scope_region, c):
+            report.add(rownum, "生产地址地区代码", f"地区 {c} 不在您的管辖范围内")
+        elif c:
+            out.append((a, c))
+    return out
+
+
+def validate_enterprise_rows(table: Table, scope_region: str) -> EnterprisePlan:
+    """Pure validation of the whole file (no database); raises 422 with the full report."""
+    report = Report()
+    _check_headers(table, ENTERPRISE_COLUMNS, ENTERPRISE_REQUIRED, report)
+    report.raise_if_any(len(table.rows))
+    plan = EnterprisePlan()
+    first_row: dict[str, tuple[int, dict]] = {}
+    numbers: dict[str, int] = {}
+    for rownum, row in table.rows:
+        errors_before = report.total
+        uscc = _check(report, rownum, "统一社会信用代码", v.check_uscc, _get(row, "统一社会信用代码"))
+        name = _get(row, "企业名称")
+        if not name or len(name) < 2 or len(name) > 200:
+            report.add(rownum, "企业名称", "企业名称不能为空，长度 2-200")
+        region = _check(report, rownum, "所在地区代码", v.check_county, _get(row, "所在地区代码"))
+        if region and not region_covers(scope_region, region):
+            report.add(rownum, "所在地区代码", f"地区 {region} 不在您的管辖范围内")
+        address = _get(row, "地址")
+        if not address or len(address) > 300:
+            report.add(rownum, "地址", "地址不能为空，长度不超过 300")
+        legal = _get(row, "法定代表人") or None
+        if legal and len(legal) > 100:
+            report.add(rownum, "法定代表人", "长度不超过 100")
+        phone = _check(report, rownum, "联系电话", v.check_phone, _get(row, "联系电话"))
+        pstatus = _check(report, rownum, "生产状态", v.check_production_status, _get(row, "生产状态") or "在产")
+        number = _check(report, rownum, "许可证编号", v.check_licence_number, _get(row, "许可证编号"))
+        if number:
+            if number in numbers:
+                report.add(rownum, "许可证编号", f"与第{numbers[number]}行的许可证编号重复")
+            else:
+                numbers[number] = rownum
+        category = _check(report, rownum, "产品类别", v.check_category, _get(row, "产品类别"))
+        product = _get(row, "产品名称") or None
+        if product and len(product) > 500:
+            report.add(rownum, "产品名称", "长度不超过 500")
+        issue = _check(report, rownum, "发证日期", v.parse_date, _get(row, "发证日期"))
+        expiry = _optional_date(report, rownum, "有效期至", _get(row, "有效期至"))
+        if issue is not None:
+            expiry = _check(report, rownum, "有效期至", lambda x: v.check_validity(issue, x), expiry)
+        lstatus = _check(report, rownum, "许可证状态", v.check_licence_status, _get(row, "许可证状态") or "有效")
+        site_list = _sites(report, rownum, _get(row, "生产地址"), _get(row, "生产地址地区代码"), address, region, scope_region)
+        flags = {}
+        for prefix, key in (("国抽不合格", "national_fail"), ("省抽不合格", "provincial_fail_2021")):
+            date = _optional_date(report, rownum, prefix + "日期", _get(row, prefix + "日期"))
+            source = _get(row, prefix + "来源") or None
+            if (date is None) != (source is None) and report.total == errors_before:
+                report.add(rownum, prefix + ("来源" if date else "日期"), "日期与来源须同时填写")
+            flags[key] = (source, date)
+        if report.total != errors_before or uscc is None:
+            continue
+        ent = {
+            "uscc": uscc, "name": name, "region_code": region, "city_code": regions.city_of(region), "address": address,
+            "legal_representative": legal, "contact_phone": phone, "production_status": pstatus,
+            "national_fail_source": flags["national_fail"][0], "national_fail_date": flags["national_fail"][1],
+            "provincial_fail_2021_source": flags["provincial_fail_2021"][0], "provincial_fail_2021_date": flags["provincial_fail_2021"][1],
+        }
+        if uscc in first_row:
+            first, prev = first_row[uscc]
+            raw = {c: _get(row, c) or ("在产" if c == "生产状态" else "") for c in _ENTERPRISE_SAME}
+            for c in _ENTERPRISE_SAME:
+                if raw[c] != prev[c]:
+                    report.add(rownum, c, f"同一企业各行的{c}应一致（与第{first}行不同）")
+            for key in ("national_fail_date", "provincial_fail_2021_date"):
+                if ent[key] and not plan.enterprises[uscc][key]:
+                    plan.enterprises[uscc][key] = ent[key]
+                    src_key = key.replace("_date", "_source")
+                    plan.enterprises[uscc][src_key] = ent[src_key]
+        else:
+            first_row[uscc] = (rownum, {c: _get(row, c) or ("在产" if c == "生产状态" else "") for c in _ENTERPRISE_SAME})
+            plan.enterprises[uscc] = ent
+            plan.sites[uscc] = {}
+        for site_addr, site_region in site_list:
+            plan.sites[uscc].setdefault((site_addr, site_region), {"address": site_addr, "region_code": site_region, "row": rownum})
+        plan.licences.append({
+            "row": rownum, "number": number, "uscc": uscc, "category": category, "product_description": product,
+            "issue_date": issue, "expiry_date": expiry, "status": lstatus,
+        })
+    report.raise_if_any(len(table.rows))
+    return plan
+
+
+async def _existing(session: AsyncSession, col, values: list[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(values), 900):
+        found.update((await session.execute(select(col).where(col.in_(values[i : i + 900])))).scalars().all())
+    return found
+
+
+class _Progress:
+    """Reports ``(rows written, rows to write)`` to the caller's callback after each chunk."""
+
+    def __init__(self, callback: Callable[[int, int], None] | None, total: int):
+        self.callback, self.total, self.done = callback, total, 0
+        if callback:
+            callback(0, total)
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.callback:
+            self.callback(self.done, self.total)
+
+
+async def _bulk(session: AsyncSession, table, rows: list[dict], progress: _Progress) -> None:
+    for i in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[i : i + INSERT_CHUNK]
+        await session.execute(table.insert(), chunk)
+        progress.advance(len(chunk))
+
+
+async def import_enterprises(
+    session: AsyncSession, rec, actor: str, table: Table, *, scope_region: str = "140000",
+    request_id: str | None = None, progress: Callable[[int, int], None] | None = None, source: str | None = None,
+) -> dict:
+    """Validate ``table`` and write it in the caller's transaction (``session`` must be inside one)."""
+    plan = validate_enterprise_rows(table, scope_region)
+    report = Report()
+    usccs = list(plan.enterprises)
+    taken = await _existing(session, Enterprise.uscc, usccs)
+    if taken:
+        first = {}
+        for lic in plan.licences:
+            first.setdefault(lic["uscc"], lic["row"])
+        for u in sorted(taken, key=lambda u: first[u]):
+            report.add(first[u], "统一社会信用代码", f"企业 {u} 已在名录库中（请通过接口修改）")
+    taken_numbers = await _existing(session, Licence.number, [x["number"] for x in plan.licences])
+    for lic in plan.licences:
+        if lic["number"] in taken_numbers:
+            report.add(lic["row"], "许可证编号", f"许可证编号 {lic['number']} 已登记")
+    report.errors.sort(key=lambda e: e["row"])
+    report.raise_if_any(len(table.rows))
+
+    now = utcnow()
+    import_id = new_id()
+    ent_rows = [{**e, "version": 1, "created_at": now, "updated_at": now} for e in plan.enterprises.values()]
+    site_rows = [
+        {"id": new_id(), "uscc": u, "address": s["address"], "region_code": s["region_code"], "version": 1, "created_at": now}
+        for u, sites in plan.sites.items() for s in sites.values()
+    ]
+    lic_rows, hist_rows = [], []
+    for x in plan.licences:
+        lid = new_id()
+        lic_rows.append({k: x[k] for k in ("number", "uscc", "category", "product_description", "issue_date", "expiry_date", "status")} | {"id": lid, "version": 1, "created_at": now, "updated_at": now})
+        hist_rows.append({"id": new_id(), "licence_id": lid, "from_status": None, "to_status": x["status"], "reason": f"批量导入 {import_id}", "actor": actor, "at": now})
+    bar = _Progress(progress, len(ent_rows) + len(site_rows) + len(lic_rows) + len(hist_rows))
+    await _bulk(session, Enterprise.__table__, ent_rows, bar)
+    await _bulk(session, ProductionSite.__table__, site_rows, bar)
+    await _bulk(session, Licence.__table__, lic_rows, bar)
+    await _bulk(session, LicenceStatusChange.__table__, hist_rows, bar)
+
+    summary = {
+        "import_id": import_id, "source": source, "rows": len(table.rows), "enterprises": len(ent_rows),
+        "sites": len(site_rows), "licences": len(lic_rows),
+    }
+    parts = max(1, -(-len(usccs) // EVENT_CHUNK))
+    for p in range(parts):
+        chunk = usccs[p * EVENT_CHUNK : (p + 1) * EVENT_CHUNK]
+        await rec.emit(session, "enterprise", "imported", {**summary, "part": p + 1, "parts": parts, "uscc": chunk}, subject_id=import_id, request_id=request_id, actor=actor)
+    await rec.audit(session, actor, "enterprise.import", "import", import_id, after={"summary": summary, "rows_digest": digest(sorted(usccs))}, detail=summary, request_id=request_id)
+    return summary
+
+
+# ---------------------------------------------------------------- people
+def _split_specialties(text: str) -> list[str]:
+    for sep in ("，", ",", "；", ";", "、", "/"):
+        text = text.replace(sep, "、")
+    return [x.strip() for x in text.split("、") if x.strip()]
+
+
+def validate_people_rows(table: Table, scope_region: str) -> list[dict]:
+    report = Report()
+    _check_headers(table, PEOPLE_COLUMNS, PEOPLE_REQUIRED, report)
+    report.raise_if_any(len(table.rows))
+    people, ids = [], {}
+    for rownum, row in table.rows:
+        before = report.total
+        kind = KINDS.get(_get(row, "人员类别"))
+        if kind is None:
+            report.add(rownum, "人员类别", "人员类别应为 执法人员 或 技术专家")
+        pid = _get(row, "编号") or None
+        if pid:
+            prefix = {"inspector": "insp-", "expert": "exp-"}.get(kind or "", "")
+            if not (pid.startswith(prefix) and pid[len(prefix):].isdigit() and 4 <= len(pid[len(prefix):]) <= 6):
+                report.add(rownum, "编号", f"编号格式应为 {prefix or 'insp-/exp-'}0001")
+            elif pid in ids:
+                report.add(rownum, "编号", f"与第{ids[pid]}行编号重复")
+            else:
+                ids[pid] = rownum
+        name = _get(row, "姓名")
+        if not name or len(name) > 100:
+            report.add(rownum, "姓名", "姓名不能为空，长度不超过 100")
+        region = _check(report, rownum, "所在地区代码", v.check_region, _get(row, "所在地区代码"))
+        if region and not region_covers(scope_region, region):
+            report.add(rownum, "所在地区代码", f"地区 {region} 不在您的管辖范围内")
+        level_text = _get(row, "层级")
+        level = LEVEL_NAMES.get(level_text) if level_text else (region_level(region) if region else None)
+        if level_text and level is None:
+            report.add(rownum, "层级", "层级应为 省级/市级/县级")
+        elif region and level and region_level(region) != level:
+            report.add(rownum, "层级", "层级与地区代码不一致")
+        org = _get(row, "工作单位")
+        if not org or len(org) > 200:
+            report.add(rownum, "工作单位", "工作单位不能为空，长度不超过 200")
+        cadre = YES.get((_get(row, "是否处级干部") or "否").lower())
+        if cadre is None:
+            report.add(rownum, "是否处级干部", "应为 是 或 否")
+        active = YES.get((_get(row, "是否在岗") or "是").lower())
+        if active is None:
+            report.add(rownum, "是否在岗", "应为 是 或 否")
+        specialties = []
+        for s in _split_specialties(_get(row, "专业领域")):
+            code = _check(report, rownum, "专业领域", v.check_category, s)
+            if code:
+                specialties.append(code)
+        if specialties and kind == "inspector":
+            report.add(rownum, "专业领域", "专业领域仅适用于技术专家")
+        if report.total != before:
+            continue
+        people.append({
+            "row": rownum, "id": pid, "kind": kind, "name": name, "level": level, "region_code": region, "organisation": org,
+            "business_line": _get(row, "业务条线") or None, "division_cadre": cadre, "certificate_no": _get(row, "执法证号") or None,
+            "active": active, "specialties": sorted(set(specialties)),
+        })
+    report.raise_if_any(len(table.rows))
+    return people
+
+
+async def import_people(
+    session: AsyncSession, rec, actor: str, table: Table, *, scope_region: str = "140000",
+    request_id: str | None = None, progress: Callable[[int, int], None] | None = None, source: str | None = None,
+) -> dict:
+    from .people import next_ids
+
+    people = validate_people_rows(table, scope_region)
+    report = Report()
+    taken = await _existing(session, Person.id, [p["id"] for p in people if p["id"]])
+    for p in people:
+        if p["id"] in taken:
+            report.add(p["row"], "编号", f"编号 {p['id']} 已存在")
+    report.raise_if_any(len(table.rows))
+    explicit = {p["id"] for p in people if p["id"]}
+    for kind in ("inspector", "expert"):
+        missing = [p for p in people if p["kind"] == kind and not p["id"]]
+        if missing:
+            fresh = [i for i in await next_ids(session, kind, len(missing) + len(explicit)) if i not in explicit]
+            for p, pid in zip(missing, fresh, strict=False):
+                p["id"] = pid
+    now = utcnow()
+    person_rows = [{k: p[k] for k in ("id", "kind", "name", "level", "region_code", "organisation", "business_line", "division_cadre", "certificate_no", "active")} | {"version": 1, "created_at": now, "updated_at": now} for p in people]
+    spec_rows = [{"person_id": p["id"], "category": c} for p in people for c in p["specialties"]]
+    bar = _Progress(progress, len(person_rows) + len(spec_rows))
+    await _bulk(session, Person.__table__, person_rows, bar)
+    await _bulk(session, PersonSpecialty.__table__, spec_rows, bar)
+    import_id = new_id()
+    counts = {k: sum(1 for p in people if p["kind"] == k) for k in ("inspector", "expert")}
+    summary = {"import_id": import_id, "source": source, "rows": len(table.rows), "people": len(people), **counts}
+    await rec.emit(session, "person", "imported", {**summary, "ids": [p["id"] for p in people]}, subject_id=import_id, request_id=request_id, actor=actor)
+    await rec.audit(session, actor, "person.import", "import", import_id, after={"summary": summary, "ids_digest": digest(sorted(p["id"] for p in people))}, detail=summary, request_id=request_id)
+    return summary

@@ -1,0 +1,163 @@
+"""Request bodies (unknown fields refused) with the registry's field rules."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from shared.auth import region_level
+from shared.schemas import StrictModel
+
+from . import validation as v
+
+ProductionStatus = Literal["在产", "停产", "转产", "关停"]
+LicenceStatus = Literal["有效", "暂停", "撤销", "吊销", "注销"]
+Level = Literal["province", "city", "county"]
+
+
+class SiteIn(StrictModel):
+    address: str = Field(min_length=1, max_length=300)
+    region_code: str
+
+    _region = field_validator("region_code")(lambda cls, x: v.check_county(x))
+
+
+class SitePatch(StrictModel):
+    address: str | None = Field(default=None, min_length=1, max_length=300)
+    region_code: str | None = None
+
+    @field_validator("region_code")
+    @classmethod
+    def _region(cls, x):
+        return None if x is None else v.check_county(x)
+
+
+class FlagIn(StrictModel):
+    source: str = Field(min_length=1, max_length=300, description="来源（如 国家市场监督管理总局2021年第3批国抽通报）")
+    date: dt.date
+
+
+class FlagsIn(StrictModel):
+    """PUT replaces both flags; null clears a flag."""
+
+    national_fail_5y: FlagIn | None = None
+    provincial_fail_2021: FlagIn | None = None
+
+
+class LicenceIn(StrictModel):
+    number: str
+    category: str
+    product_description: str | None = Field(default=None, max_length=500)
+    issue_date: dt.date
+    expiry_date: dt.date | None = None
+    status: LicenceStatus = "有效"
+
+    _number = field_validator("number")(lambda cls, x: v.check_licence_number(x))
+    _category = field_validator("category")(lambda cls, x: v.check_category(x))
+
+    @field_validator("expiry_date")
+    @classmethod
+    def _expiry(cls, x, info: ValidationInfo):
+        issue = info.data.get("issue_date")
+        if x is not None and issue is not None and x <= issue:
+            raise ValueError("有效期至必须晚于发证日期")
+        return x
+
+    @model_validator(mode="after")
+    def _default_expiry(self):
+        if self.expiry_date is None:
+            self.expiry_date = v.default_expiry(self.issue_date)
+        return self
+
+
+class LicencePatch(StrictModel):
+    product_description: str | None = Field(default=None, max_length=500)
+    expiry_date: dt.date | None = None
+
+
+class LicenceStatusIn(StrictModel):
+    status: LicenceStatus
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class EnterpriseIn(StrictModel):
+    uscc: str
+    name: str = Field(min_length=2, max_length=200)
+    region_code: str
+    address: str = Field(min_length=1, max_length=300)
+    legal_representative: str | None = Field(default=None, max_length=100)
+    contact_phone: str | None = None
+    production_status: ProductionStatus = "在产"
+    sites: list[SiteIn] = Field(default_factory=list, max_length=50)
+    licences: list[LicenceIn] = Field(default_factory=list, max_length=50)
+
+    _uscc = field_validator("uscc")(lambda cls, x: v.check_uscc(x))
+    _region = field_validator("region_code")(lambda cls, x: v.check_county(x))
+    _phone = field_validator("contact_phone")(lambda cls, x: v.check_phone(x))
+
+
+class EnterprisePatch(StrictModel):
+    name: str | None = Field(default=None, min_length=2, max_length=200)
+    region_code: str | None = None
+    address: str | None = Field(default=None, min_length=1, max_length=300)
+    legal_representative: str | None = Field(default=None, max_length=100)
+    contact_phone: str | None = None
+    production_status: ProductionStatus | None = None
+
+    @field_validator("region_code")
+    @classmethod
+    def _region(cls, x):
+        return None if x is None else v.check_county(x)
+
+    _phone = field_validator("contact_phone")(lambda cls, x: v.check_phone(x))
+
+
+class PersonIn(StrictModel):
+    id: str | None = Field(default=None, pattern=r"^(insp|exp)-\d{4,6}$", description="留空自动编号")
+    name: str = Field(min_length=1, max_length=100)
+    level: Level
+    region_code: str
+    organisation: str = Field(min_length=1, max_length=200)
+    business_line: str | None = Field(default=None, max_length=100)
+    division_cadre: bool = False
+    certificate_no: str | None = Field(default=None, max_length=60)
+    specialties: list[str] = Field(default_factory=list, max_length=14)
+    active: bool = True
+
+    @field_validator("region_code")
+    @classmethod
+    def _region(cls, x, info: ValidationInfo):
+        x = v.check_region(x)
+        level = info.data.get("level")
+        if level is not None and region_level(x) != level:
+            raise ValueError("地区代码与层级不一致")
+        return x
+
+    @field_validator("specialties")
+    @classmethod
+    def _specialties(cls, xs):
+        return sorted({v.check_category(x) for x in xs})
+
+
+class PersonPatch(StrictModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    organisation: str | None = Field(default=None, min_length=1, max_length=200)
+    business_line: str | None = Field(default=None, max_length=100)
+    division_cadre: bool | None = None
+    certificate_no: str | None = Field(default=None, max_length=60)
+    specialties: list[str] | None = Field(default=None, max_length=14)
+    active: bool | None = None
+
+    @field_validator("specialties")
+    @classmethod
+    def _specialties(cls, xs):
+        return None if xs is None else sorted({v.check_category(x) for x in xs})
+
+
+class ConflictIn(StrictModel):
+    person_id: str = Field(min_length=1, max_length=32)
+    uscc: str
+    reason: str = Field(min_length=1, max_length=500)
+
+    _uscc = field_validator("uscc")(lambda cls, x: v.check_uscc(x))
