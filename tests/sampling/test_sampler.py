@@ -1,0 +1,57 @@
+"""The fast sampler agrees with Rivest's reference ``consistent_sampler`` ticket for ticket."""
+from __future__ import annotations
+
+from consistent_sampler import consistent_sampler as ref
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.sampling import sampler
+
+ids_strategy = st.lists(st.text(min_size=1, max_size=24), min_size=1, max_size=60, unique=True)
+seed_strategy = st.text(alphabet="0123456789", min_size=20, max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ids=ids_strategy, seed=seed_strategy)
+def test_first_tickets_equal_reference(ids, seed):
+    seed_hash = ref.sha256_hex(seed)
+    for ticket, uid in sampler.tickets(ids, seed):
+        assert ticket == ref.first_fraction(uid, seed, seed_hash)
+
+
+@settings(max_examples=100, deadline=None)
+@given(ids=ids_strategy, seed=seed_strategy, k=st.integers(min_value=0, max_value=70))
+def test_sampling_order_equals_reference(ids, seed, k):
+    expected = [(t, i) for t, i, _g in ref.sampler(ids, seed, take=k, digits=80)]
+    assert sampler.smallest(ids, seed, k) == expected
+    assert [(sampler.trim(t), i) for t, i in sampler.ordered(ids, seed)] == [(t, i) for t, i, _g in ref.sampler(ids, seed)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(x=st.text(alphabet="0123456789", min_size=1, max_size=80), nines=st.integers(0, 5))
+def test_next_fraction_equals_reference(x, nines):
+    ticket = "0." + "9" * nines + x
+    assert sampler.next_fraction(ticket) == ref.next_fraction(ticket)
+    assert sampler.next_fraction(ticket) > ticket
+
+
+def test_with_replacement_chain_matches_reference():
+    seed = "01382438112797316654"
+    t = sampler.first_fraction("AB-130", seed)
+    assert t == ref.first_fraction("AB-130", seed)
+    chain_ref = ref.first_ticket("AB-130", seed)
+    for _ in range(5):
+        t, chain_ref = sampler.next_fraction(t), ref.next_ticket(chain_ref)
+        assert t == chain_ref.ticket_number
+
+
+def test_documented_reference_examples():
+    assert sampler.first_fraction("AB-130", "01382438112797316654") == (
+        "0.26299714122838008416507544297546663599715395525154425586041245287750224561854")
+    got = [(sampler.trim(t), i) for t, i in sampler.ordered(["ab-1", "ab-2", "cd-1", "ef-3"], "314159")]
+    assert got == [("0.317685817", "cd-1"), ("0.832984519", "ef-3"), ("0.9098039269", "ab-1"), ("0.9231549043", "ab-2")]
+
+
+def test_beacon_mixing_rule():
+    assert sampler.effective_seed("12345678901234567890", None) == "12345678901234567890"
+    assert sampler.effective_seed("12345678901234567890", "beacon-77") == "12345678901234567890,beacon-77"
