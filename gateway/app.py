@@ -88,7 +88,7 @@ def create_app(
 
     # the merged document replaces FastAPI's own /openapi.json (Swagger UI at /docs reads it)
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != app.openapi_url]
-    merged = MergedOpenAPI(app, settings.openapi_cache_seconds)
+    merged = MergedOpenAPI(app, settings.openapi_cache_seconds, settings.openapi_fetch_timeout)
     app.state.merged_openapi = merged
 
     @app.get(app.openapi_url, include_in_schema=False)

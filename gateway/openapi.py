@@ -37,12 +37,17 @@ def namespace_spec(service: str, spec: dict) -> tuple[dict, dict]:
     """The service's paths under ``/api/v1/<service>`` and its components renamed."""
     spec = _rename_refs(copy.deepcopy(spec), service)
     paths = {}
+    seen: set[str] = set()
     for path, item in (spec.get("paths") or {}).items():
         item = dict(item)
         for method, op in item.items():
             if method in HTTP_METHODS and isinstance(op, dict):
                 if "operationId" in op:
-                    op["operationId"] = f"{service}__{op['operationId']}"
+                    op_id = f"{service}__{op['operationId']}"
+                    if op_id in seen:  # a route serving several methods repeats its id
+                        op_id = f"{op_id}_{method}"
+                    seen.add(op_id)
+                    op["operationId"] = op_id
                 op["tags"] = [f"{service}：{t}" for t in op.get("tags", [])] or [service]
         paths[f"/api/v1/{service}{path}"] = item
     components: dict[str, dict] = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.cookiejar
 import logging
 
+import anyio
 import httpx
 from fastapi import APIRouter, Request
 from starlette.background import BackgroundTask
@@ -116,12 +117,29 @@ async def proxy(service: str, path: str, request: Request):
         url += "?" + query
     rid = request_id(request)
     has_body = request.method not in ("GET", "HEAD", "OPTIONS") or "content-length" in request.headers or "transfer-encoding" in request.headers
+    body_failure: list[BaseException] = []
+
+    async def body():
+        # the request body as it arrives; a failure reading it (over the size limit, client gone)
+        # is remembered so the gateway answers for it, whatever the service made of the cut body
+        try:
+            async for chunk in request.stream():
+                yield chunk
+        except Exception as exc:
+            body_failure.append(exc)
+            raise
+
     upstream_req = upstreams.client.build_request(
         request.method, httpx.URL(url), headers=forward_request_headers(request, rid),
-        content=request.stream() if has_body else None,
+        content=body() if has_body else None,
     )
     try:
-        resp = await upstreams.client.send(upstream_req, stream=True)
+        try:
+            resp = await upstreams.client.send(upstream_req, stream=True)
+        except Exception:
+            if body_failure:
+                raise body_failure[0] from None
+            raise
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         log.warning("service %s unreachable: %s", service, exc)
         raise Problem(503, "service-unavailable", "服务暂不可用", detail=f"{service} 服务暂时无法连接，请稍后再试",
@@ -131,13 +149,26 @@ async def proxy(service: str, path: str, request: Request):
     except httpx.TransportError as exc:
         log.warning("service %s transport error: %s", service, exc)
         raise Problem(502, "bad-gateway", "上游服务响应错误", detail=f"{service} 服务的响应无法读取", service=service) from None
+    if body_failure:
+        await resp.aclose()
+        raise body_failure[0]
     pairs = forward_response_headers(resp)
-    response = StreamingResponse(
+    response = _UpstreamResponse(
         _body(resp, service), status_code=resp.status_code, headers=_merge(pairs),
         background=BackgroundTask(resp.aclose),
     )
     response.raw_headers.extend((b"set-cookie", v.encode("latin-1")) for k, v in pairs if k.lower() == "set-cookie")
     return response
+
+
+class _UpstreamResponse(StreamingResponse):
+    async def listen_for_disconnect(self, receive) -> None:
+        # The service may answer before the caller finished sending (e.g. 401 on a large upload);
+        # reading the rest of that body may then fail (size limit). Keep streaming the answer.
+        try:
+            await super().listen_for_disconnect(receive)
+        except Exception:
+            await anyio.sleep_forever()
 
 
 def _merge(pairs: list[tuple[str, str]]):

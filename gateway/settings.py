@@ -17,6 +17,7 @@ class GatewaySettings(ServiceSettings):
     upstream_connect_timeout: float = 3.0
     upstream_read_timeout: float = 30.0
     openapi_cache_seconds: float = 30.0
+    openapi_fetch_timeout: float = 3.0
     login_attempts_per_user: int = Field(5, ge=1, description="每个用户名在窗口内允许的失败登录次数")
     login_attempts_per_ip: int = Field(20, ge=1, description="每个客户端 IP 在窗口内允许的登录请求次数")
     login_window_seconds: float = 300.0

@@ -1,0 +1,171 @@
+"""Routing to the services: headers and request id pass through, bodies stream both ways,
+unreachable service → 503, silent service → 504, oversized body → 413, unknown service → 404,
+and the merged OpenAPI document."""
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from tests.gateway.conftest import auth_headers
+from tests.gateway.fake_service import fake_service
+
+
+@pytest.fixture
+async def silent_server():
+    """A TCP server that accepts and never answers (a hung service)."""
+    conns = []
+
+    async def handle(reader, writer):
+        conns.append(writer)
+        try:
+            await reader.read(1)
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            pass
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    for w in conns:
+        w.close()
+    server.close()
+
+
+@pytest.fixture
+def dead_port():
+    """A local port nothing listens on."""
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def routed(make_gateway, databases, keys, monkeypatch, dead_port, silent_server):
+    monkeypatch.setenv("SPOTCHECK_SAMPLING_URL", dead_port)
+    monkeypatch.setenv("SPOTCHECK_SCHEDULING_URL", silent_server)
+    service = fake_service("registry", keys.jwks, await databases.create("fake"))
+    return await make_gateway(
+        transports={"registry": httpx.ASGITransport(app=service)},
+        upstream_read_timeout=0.5, openapi_fetch_timeout=0.5, max_body_bytes=10_000,
+    )
+
+
+async def test_headers_query_body_and_request_id_pass_through(routed):
+    gw = routed
+    auth = await auth_headers(gw.client, "demo_province")
+    resp = await gw.client.post(
+        "/api/v1/registry/echo/a%20b/c?x=1&y=%E5%A4%AA%E5%8E%9F",
+        headers={**auth, "X-Request-ID": "req-test-123", "Idempotency-Key": "idem-9", "If-Match": '"v3"',
+                 "Content-Type": "application/json", "Connection": "keep-alive, X-Secret-Hop", "X-Secret-Hop": "1",
+                 "Keep-Alive": "timeout=5"},
+        content=b'{"hello": "\xe5\xa4\xaa\xe5\x8e\x9f"}',
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["x-request-id"] == "req-test-123"
+    echoed = resp.json()
+    h = echoed["headers"]
+    assert echoed["method"] == "POST" and echoed["path"] == "/echo/a b/c"
+    assert echoed["query"] == "x=1&y=%E5%A4%AA%E5%8E%9F"
+    assert echoed["request_id"] == "req-test-123" and h["x-request-id"] == "req-test-123"
+    assert h["authorization"] == auth["Authorization"]
+    assert h["idempotency-key"] == "idem-9" and h["if-match"] == '"v3"' and h["content-type"] == "application/json"
+    # the caller's connection-specific headers stay at the gateway (httpx sets its own Connection)
+    assert "x-secret-hop" not in h and "keep-alive" not in h and "X-Secret-Hop" not in h.get("connection", "")
+    assert h["x-forwarded-proto"] == "http" and "x-forwarded-for" in h
+    assert echoed["body_len"] == len(b'{"hello": "\xe5\xa4\xaa\xe5\x8e\x9f"}')
+
+    # without an id the gateway makes one and the service sees the same
+    resp = await gw.client.get("/api/v1/registry/echo/x")
+    assert resp.json()["request_id"] == resp.headers["x-request-id"] and len(resp.headers["x-request-id"]) >= 16
+
+
+async def test_status_etag_and_service_errors_pass_through_cookies_not_kept(routed):
+    gw = routed
+    created = await gw.client.post("/api/v1/registry/things", json={"name": "钢筋", "size": 3})
+    assert created.status_code == 201 and created.json() == {"name": "钢筋", "size": 3}
+    invalid = await gw.client.post("/api/v1/registry/things", json={"size": "大"})
+    assert invalid.status_code == 422 and invalid.headers["content-type"].startswith("application/problem+json")
+    assert {e["field"] for e in invalid.json()["errors"]} == {"name", "size"}
+    missing = await gw.client.get("/api/v1/registry/no/such/path")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")
+    unauth = await gw.client.get("/api/v1/registry/whoami")
+    assert unauth.status_code == 401 and unauth.headers["www-authenticate"] == "Bearer"
+
+    first = await gw.client.get("/api/v1/registry/cookie")
+    assert first.headers["etag"] == '"v7"' and "upstream=" in first.headers["set-cookie"]
+    # the shared upstream client did not keep that caller's cookie for the next caller
+    gw.client.cookies.clear()  # the test client is a browser-like caller and kept it; the gateway must not
+    echo = await gw.client.get("/api/v1/registry/echo/c")
+    assert "cookie" not in echo.json()["headers"]
+    assert len(gw.app.state.upstreams.client.cookies.jar) == 0
+
+
+async def test_large_body_streams_and_oversized_is_refused(routed):
+    gw = routed
+    ok = await gw.client.post("/api/v1/registry/echo/big", content=b"x" * 9_000, headers={"Content-Type": "text/csv"})
+    assert ok.status_code == 200 and ok.json()["body_len"] == 9_000
+
+    too_big = await gw.client.post("/api/v1/registry/echo/big", content=b"x" * 10_001, headers={"Content-Type": "text/csv"})
+    assert too_big.status_code == 413 and too_big.headers["content-type"] == "application/problem+json"
+    assert too_big.json()["title"] == "请求体过大"
+
+    async def chunks():
+        for _ in range(20):
+            yield b"y" * 1000
+
+    chunked = await gw.client.post("/api/v1/registry/echo/big", content=chunks(), headers={"Content-Type": "text/csv"})
+    assert chunked.status_code == 413
+
+
+async def test_unknown_down_and_hung_services(routed):
+    gw = routed
+    unknown = await gw.client.get("/api/v1/nosuch/thing")
+    assert unknown.status_code == 404 and unknown.headers["content-type"] == "application/problem+json"
+    assert unknown.json()["type"] == "urn:spotcheck:problem:unknown-service"
+
+    down = await gw.client.get("/api/v1/sampling/plans")
+    assert down.status_code == 503 and down.headers["content-type"] == "application/problem+json"
+    assert down.json()["title"] == "服务暂不可用" and down.json()["service"] == "sampling"
+    assert down.headers["retry-after"]
+
+    hung = await gw.client.get("/api/v1/scheduling/teams")
+    assert hung.status_code == 504 and hung.json()["type"] == "urn:spotcheck:problem:gateway-timeout"
+
+    # a gateway path that does not exist is a problem too
+    assert (await gw.client.get("/nothing-here")).headers["content-type"] == "application/problem+json"
+
+
+async def test_merged_openapi(routed):
+    gw = routed
+    resp = await gw.client.get("/openapi.json")
+    assert resp.status_code == 200
+    doc = resp.json()
+    paths = doc["paths"]
+    assert "/auth/token" in paths and "/admin/users" in paths and "/.well-known/jwks.json" in paths
+    assert "/api/v1/registry/whoami" in paths and "/api/v1/registry/things" in paths
+    assert not any(p.startswith("/api/v1/{service}") for p in paths)
+    schemas = doc["components"]["schemas"]
+    assert "registry__Thing" in schemas and "Thing" not in schemas
+    body_ref = paths["/api/v1/registry/things"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert body_ref == "#/components/schemas/registry__Thing"
+    refs = _all_refs(doc)
+    assert refs and all(r.split("/")[-1] in doc["components"][r.split("/")[2]] for r in refs)
+    op_ids = [op["operationId"] for item in paths.values() for op in item.values() if isinstance(op, dict) and "operationId" in op]
+    assert len(op_ids) == len(set(op_ids))
+    assert set(doc["info"]["x-unavailable"]) == {"sampling", "scheduling"}
+    docs = await gw.client.get("/docs")
+    assert docs.status_code == 200 and "/openapi.json" in docs.text
+
+
+def _all_refs(node) -> list[str]:
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k == "$ref"] + [r for v in node.values() for r in _all_refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _all_refs(v)]
+    return []
