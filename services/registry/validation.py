@@ -17,10 +17,15 @@ _FULLWIDTH = str.maketrans({"（": "(", "）": ")", "－": "-", "—": "-", "Ｘ
 _PHONE_RE = re.compile(r"^[0-9+\-() ]{5,40}$")
 
 
+_USCC_SHAPE = re.compile(r"^[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}$")
+
+
 def check_uscc(value: str) -> str:
     value = (value or "").strip().upper()
     if not value:
         raise ValueError("统一社会信用代码不能为空")
+    if _USCC_SHAPE.match(value) and stdnum_uscc.calc_check_digit(value) == value[-1]:
+        return value  # fast path for bulk imports: the same check stdnum.validate makes
     try:
         return stdnum_uscc.validate(value)
     except stdnum_errors.InvalidLength:
