@@ -15,7 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal
@@ -221,12 +221,15 @@ async def commit(ctx: ServiceContext, request: Request, principal: Principal, dr
         seed = sampler.effective_seed(d.seed, d.beacon)
         quotas = {st["name"]: st["quota"] for st in d.strata}
         orders = verify.order_strata([{"unit_id": u.unit_id, "stratum": u.stratum} for u in units], seed)
-        ticket_of = {uid: t for t, uid in sampler.tickets(sorted({u.unit_id for u in units}), seed)}
-        params = []
+        ticket_of: dict[str, str] = {}
         position: dict[tuple[str, str], int] = {}
         for name, order in orders.items():
-            for pos, (_t, uid) in enumerate(order, start=1):
+            for pos, (ticket, uid) in enumerate(order, start=1):
                 position[(uid, name)] = pos
+                ticket_of[uid] = ticket
+        # units outside every stratum are never drawn, but get their ticket too (exported, verifiable)
+        ticket_of.update({uid: t for t, uid in sampler.tickets(sorted({u.unit_id for u in units} - set(ticket_of)), seed)})
+        params = []
         for u in units:
             pos = position.get((u.unit_id, u.stratum))
             params.append({"b_draw": d.id, "b_unit": u.unit_id, "b_stratum": u.stratum, "ticket": ticket_of[u.unit_id],
@@ -456,7 +459,3 @@ async def public_view(ctx: ServiceContext, draw_id: str) -> dict[str, Any]:
             out["replacements"] = [{"replaced_uscc": r.replaced_uscc, "replacement_uscc": r.replacement_uscc,
                                     "reason": r.reason, "recorded_at": _iso(r.recorded_at)} for r in await _replacements(s, d.id)]
         return out
-
-
-async def count_units(s: AsyncSession, draw_id: str) -> int:
-    return (await s.execute(select(func.count()).select_from(DrawUnit).where(DrawUnit.draw_id == draw_id))).scalar_one()

@@ -10,8 +10,8 @@ Ticket derivation (exactly as the reference):
 * next ticket after ``x`` (sampling with replacement, not used by our draws but provided and
   tested): keep ``x``'s leading run of 9s, append the digits of
   ``sha256_uniform(x + ":" + str(i))`` for i = 1, 2, ... until the result exceeds ``x``;
-* units are taken in increasing ticket order; ties (never seen in practice) break on the id,
-  exactly as the reference's tuple ordering does. Tickets are compared as strings of the form
+* units are taken in increasing ticket order; ties (only possible on a SHA-256 collision)
+  break on the id, exactly as the reference's tuple ordering does. Tickets are compared as strings of the form
   ``0.ddd…``, which for these fixed-form fractions is the same as comparing them as decimals.
 
 Speed: the seed hash is exactly one 64-byte SHA-256 block, so its compression is done once
@@ -91,26 +91,47 @@ def tickets(ids: Iterable[str], seed: str) -> list[tuple[str, str]]:
     return [("0." + d, uid) for d, uid in zip(_reversed_digits(ids, seed), ids)]
 
 
-def _order(ids: Iterable[str], seed: str) -> tuple[list[str], list[str], list[int]]:
-    # ids sorted first, then a stable sort on the ticket digits: equal tickets (never seen)
-    # fall back to id order, as the reference's (ticket, id, generation) tuples do
-    ids = sorted(ids)
-    digits = _reversed_digits(ids, seed)
-    return ids, digits, sorted(range(len(ids)), key=digits.__getitem__)
+def _sorted_keys(ids: Iterable[str], seed: str) -> list[str]:
+    """``digits + " " + id`` per id, sorted. Comparing these strings orders exactly as the
+    reference compares ``("0." + digits, id)`` tuples: a space sorts below every digit, so a
+    shorter ticket that is a prefix of a longer one still comes first, and equal tickets (only
+    possible on a SHA-256 collision, a ticket being a one-to-one rewriting of the digest) fall
+    back to the id. One flat list of strings sorts far faster than tuples or an index."""
+    base = hashlib.sha256(sha256_hex(seed).encode("ascii"))
+    copy = base.copy
+    from_bytes = int.from_bytes
+    keys: list[str] = []
+    append = keys.append
+    for uid in ids:
+        h = copy()
+        h.update(uid.encode("utf-8"))
+        d = str(from_bytes(h.digest(), "big"))
+        if len(d) < 64:
+            d = d.zfill(64)
+        append(d[::-1] + " " + uid)
+    keys.sort()
+    return keys
+
+
+def _split(keys: list[str]) -> list[tuple[str, str]]:
+    out = []
+    append = out.append
+    for k in keys:
+        d, _, uid = k.partition(" ")
+        append(("0." + d, uid))
+    return out
 
 
 def ordered(ids: Iterable[str], seed: str) -> list[tuple[str, str]]:
     """Every id with its ticket, in sampling order (increasing ticket, then id)."""
-    ids, digits, idx = _order(ids, seed)
-    return [("0." + digits[i], ids[i]) for i in idx]
+    return _split(_sorted_keys(ids, seed))
 
 
 def smallest(ids: Iterable[str], seed: str, k: int) -> list[tuple[str, str]]:
     """The ``k`` ids with the smallest tickets, in sampling order."""
     if k <= 0:
         return []
-    ids, digits, idx = _order(ids, seed)
-    return [("0." + digits[i], ids[i]) for i in idx[:k]]
+    return _split(_sorted_keys(ids, seed)[:k])
 
 
 def draw_strata(strata: dict[str, Sequence[str]], quotas: dict[str, int], seed: str) -> dict[str, list[tuple[str, str]]]:

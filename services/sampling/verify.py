@@ -104,7 +104,15 @@ def verify_export(export: dict[str, Any], max_items: int = 20) -> list[str]:
     declared = {s["name"]: s for s in export["strata"]}
     rules_by_name = {r["name"]: strata.Rule.from_dict(r) for r in export["plan"].get("rules") or ()} if kind == "enterprise" else {}
     by_id = {(u["unit_id"], u["stratum"]): u for u in units}
-    for name in sorted(set(orders) | set(declared)):
+    outside = [u for u in units if u["stratum"] == strata.OUTSIDE]
+    if outside or strata.OUTSIDE in declared:
+        st = declared.get(strata.OUTSIDE, {"population": 0, "quota": 0})
+        if st["population"] != len(outside) or st["quota"] != 0:
+            add(f"未纳入抽取的企业数不符：记录为 {st['population']}，名单中为 {len(outside)}")
+        for u in outside:
+            if u.get("selected") or u.get("position") is not None:
+                add(f"单位 {u['unit_id']} 未纳入抽取，却被记录为抽中或排有签序")
+    for name in sorted((set(orders) | set(declared)) - {strata.OUTSIDE}):
         order = orders.get(name, [])
         st = declared.get(name)
         if st is None:

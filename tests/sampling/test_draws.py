@@ -300,3 +300,32 @@ async def test_registry_down_is_503(make_client, keys):
         body = assert_problem(await c.post(f"/draws/{did}/freeze", headers=h(keys)), 503)
         assert body["title"] == "名录库服务不可用，无法冻结总体"
         assert (await c.get(f"/draws/{did}", headers=h(keys))).json()["status"] == "created"
+
+
+async def test_units_outside_every_rule_are_recorded_but_never_drawn(make_client, keys):
+    app = await make_client()
+    body = {"name": "钢筋专项抽查", "batch": "2022-钢筋", "catalogue": "2022",
+            "settings": {"window_start": "2022-06-10", "window_end": "2022-11-10", "report_date": "2022-11-20"},
+            "rules": [{"name": "建筑用钢筋", "categories": ["rebar"], "count": 3}]}
+    async with running(app) as c:
+        r = await c.post("/plans", json=body, headers=h(keys))
+        plan = (await c.post(f"/plans/{r.json()['id']}/approve", headers={**h(keys), "If-Match": r.headers["ETag"]})).json()
+        d = await committed_draw(c, keys, plan["id"])
+        outside = next(s for s in d["strata"] if s["name"] == "（未纳入抽取）")
+        rebar = sum(1 for e in population.enterprises(300) if "rebar" in e["categories"])
+        assert outside["population"] == 300 - rebar > 0 and outside["quota"] == 0
+        units = (await c.get(f"/draws/{d['id']}/units", params={"stratum": "（未纳入抽取）", "limit": 500}, headers=h(keys))).json()["items"]
+        assert len(units) == outside["population"]
+        assert all(u["ticket"].startswith("0.") and u["selected"] is False and u["position"] is None for u in units)
+        chosen = (await c.get(f"/draws/{d['id']}/units", params={"selected": "true"}, headers=h(keys))).json()["items"]
+        assert len(chosen) == 3 and {u["stratum"] for u in chosen} == {"建筑用钢筋"}
+        assert (await c.get(f"/draws/{d['id']}/verify", headers=h(keys))).json()["verified"] is True
+        # cursor pagination walks the whole frozen population exactly once
+        seen, cursor = [], None
+        while True:
+            params = {"limit": 70, **({"cursor": cursor} if cursor else {})}
+            page = (await c.get(f"/draws/{d['id']}/units", params=params, headers=h(keys))).json()
+            seen += [u["unit_id"] for u in page["items"]]
+            if not (cursor := page["next_cursor"]):
+                break
+        assert sorted(seen) == sorted(e["uscc"] for e in population.enterprises(300))
