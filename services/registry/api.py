@@ -11,6 +11,7 @@ from pydantic import Field
 from sqlalchemy.exc import IntegrityError
 
 from shared.auth import Principal, require_roles
+from shared.canonical import sha256_hex
 from shared.errors import Problem
 from shared.etag import require_if_match, set_etag
 from shared.idempotency import idempotency_key, lookup, remember
@@ -19,11 +20,12 @@ from shared.schemas import StrictModel
 from shared.service import CtxDep, request_id
 
 from . import catalogue, enterprises, imports, licences, people, population, regions
-from .jurisdiction import POPULATION_ROLES, READ_ROLES, WRITE_ROLES
+from .jurisdiction import PEOPLE_READ_ROLES, POPULATION_ROLES, READ_ROLES, WRITE_ROLES
 
 from .schemas import ConflictIn, EnterpriseIn, EnterprisePatch, FlagsIn, LicenceIn, LicencePatch, LicenceStatusIn, PersonIn, PersonPatch, SiteIn, SitePatch
 
 Reader = Annotated[Principal, require_roles(*READ_ROLES)]
+PeopleReader = Annotated[Principal, require_roles(*PEOPLE_READ_ROLES)]
 Writer = Annotated[Principal, require_roles(*WRITE_ROLES)]
 Pager = Annotated[PageParams, Depends()]
 
@@ -220,7 +222,7 @@ async def licence_history(licence_id: str, ctx: CtxDep, principal: Reader):
 def _people_routes(kind: str, path: str, tag: str) -> None:
     @router.get(f"/{path}", tags=[tag], summary=f"{tag}列表", name=f"list_{kind}")
     async def list_people(
-        ctx: CtxDep, principal: Reader, page: Pager, region: str | None = None,
+        ctx: CtxDep, principal: PeopleReader, page: Pager, region: str | None = None,
         level: Literal["province", "city", "county"] | None = None, active: bool | None = None,
         division_cadre: bool | None = None, business_line: str | None = None, certified: bool | None = None,
         specialty: str | None = None, q: Annotated[str | None, Query(max_length=100)] = None,
@@ -235,7 +237,7 @@ def _people_routes(kind: str, path: str, tag: str) -> None:
                              lambda s: people.create(s, ctx, principal, kind, body, request_id(request)))
 
     @router.get(f"/{path}/{{person_id}}", tags=[tag], summary=f"{tag}详情", name=f"get_{kind}")
-    async def get_person(person_id: str, ctx: CtxDep, principal: Reader, response: Response):
+    async def get_person(person_id: str, ctx: CtxDep, principal: PeopleReader, response: Response):
         async with ctx.db.session() as s:
             p = await people.get_visible(s, principal, kind, person_id)
             d = await people.state(s, p)
@@ -304,23 +306,24 @@ async def population_people(
 
 
 # ---------------------------------------------------------------- bulk imports
-async def _upload(file: UploadFile) -> imports.Table:
+async def _import(request: Request, ctx, principal: Principal, file: UploadFile, what: str, fn) -> JSONResponse:
+    """Read the upload, then import under Idempotency-Key (the request body is the file's digest)."""
     data = await file.read()
-    return imports.read_table(file.filename or "", data)
+    table = imports.read_table(file.filename or "", data)
+    body = {"filename": file.filename, "sha256": sha256_hex(data)}
+    return await _create(request, ctx, principal, f"import.{what}", body,
+                         lambda s: fn(s, ctx, principal.sub, table, scope_region=principal.region, request_id=request_id(request), source=file.filename),
+                         etag_version=False)
 
 
 @router.post("/imports/enterprises", tags=["批量导入"], summary="批量导入企业与许可证（CSV/XLSX；任一行有误则全部不写入）", status_code=201)
 async def import_enterprises(request: Request, ctx: CtxDep, principal: Writer, file: Annotated[UploadFile, File(description="CSV 或 XLSX 文件")]):
-    table = await _upload(file)
-    async with ctx.db.transaction() as s:
-        return await imports.import_enterprises(s, ctx, principal.sub, table, scope_region=principal.region, request_id=request_id(request), source=file.filename)
+    return await _import(request, ctx, principal, file, "enterprises", imports.import_enterprises)
 
 
 @router.post("/imports/people", tags=["批量导入"], summary="批量导入执法检查人员与技术专家（CSV/XLSX）", status_code=201)
 async def import_people(request: Request, ctx: CtxDep, principal: Writer, file: Annotated[UploadFile, File(description="CSV 或 XLSX 文件")]):
-    table = await _upload(file)
-    async with ctx.db.transaction() as s:
-        return await imports.import_people(s, ctx, principal.sub, table, scope_region=principal.region, request_id=request_id(request), source=file.filename)
+    return await _import(request, ctx, principal, file, "people", imports.import_people)
 
 
 

@@ -12,6 +12,7 @@ from shared.auth import Principal
 from shared.errors import Problem
 
 READ_ROLES = ("province_admin", "city_admin", "county_admin", "inspector", "expert", "discipline", "enterprise", "gov_client")
+PEOPLE_READ_ROLES = tuple(r for r in READ_ROLES if r != "enterprise")
 WRITE_ROLES = ("province_admin", "city_admin", "county_admin")
 POPULATION_ROLES = ("province_admin", "city_admin", "county_admin")
 

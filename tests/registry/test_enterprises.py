@@ -37,7 +37,7 @@ async def test_create_get_and_events_audit(registry):
     assert lic["number"] == "(晋)XK13-014-90001"  # full-width parentheses normalised
     assert lic["category"] == "hazardous_chemicals"
     assert lic["expiry_date"] == "2025-02-28"  # issue + 5 years - 1 day
-    assert [s["region_code"] for s in created["sites"]] == ["140802", "140821"]
+    assert sorted(s["region_code"] for s in created["sites"]) == ["140802", "140821"]
 
     r = await registry.client.get(f"/enterprises/{body['uscc']}", headers=registry.h())
     assert r.status_code == 200 and r.headers["etag"] == '"v1"'
@@ -199,6 +199,9 @@ async def test_enterprise_account_sees_only_itself(registry):
     assert (await registry.client.get(f"/enterprises/{other['uscc']}", headers=h)).status_code == 404
     items = (await registry.client.get("/enterprises", headers=h)).json()["items"]
     assert [i["uscc"] for i in items] == [mine["uscc"]]
+    assert (await registry.client.get(f"/licences/{mine['licences'][0]['id']}", headers=h)).status_code == 200
+    assert (await registry.client.get(f"/licences/{other['licences'][0]['id']}", headers=h)).status_code == 404
+    assert (await registry.client.get("/inspectors", headers=h)).status_code == 403
 
 
 async def test_list_filters_in_sql(registry):

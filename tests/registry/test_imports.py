@@ -160,3 +160,13 @@ async def test_cli_import_uses_the_same_domain_function(registry, tmp_path, data
     with pytest.raises(Problem) as exc:
         await cli.run_import("enterprises", str(bad), "cli-tester", database_url=url, events_prefix="tcli")
     assert exc.value.errors[0]["row"] == 4
+
+
+async def test_import_idempotency_key_replays_the_summary(registry):
+    data = _csv(_rows(6, seed=17))
+    h = {**registry.h(), "Idempotency-Key": "import-seed-17"}
+    r1 = await _upload(registry, "/imports/enterprises", "k.csv", data, headers=h)
+    before = await _state(registry)
+    r2 = await _upload(registry, "/imports/enterprises", "k.csv", data, headers=h)
+    assert r1.status_code == r2.status_code == 201 and r1.json() == r2.json()
+    assert await _state(registry) == before
