@@ -78,7 +78,10 @@ async def preview_plan(plan_id: str, request: Request, ctx: CtxDep, principal=Ad
 
 @router.post("/draws", status_code=201, summary="新建抽取（企业或检查人员）")
 async def create_draw(body: DrawIn, request: Request, ctx: CtxDep, principal=Admin):
-    return _draw_response(await draws.create(ctx, request, principal, body), 201)
+    status, out = await draws.create(ctx, request, principal, body)
+    resp = JSONResponse(out, status_code=status)
+    set_etag(resp, out["version"])
+    return resp
 
 
 @router.get("/draws", summary="抽取列表")
@@ -119,7 +122,8 @@ async def commit(draw_id: str, request: Request, ctx: CtxDep, principal=Admin):
 
 @router.post("/draws/{draw_id}/replacements", status_code=201, summary="记录替补（按签序取下一家）")
 async def replace(draw_id: str, body: ReplacementIn, request: Request, ctx: CtxDep, principal=Admin):
-    return await draws.replace(ctx, request, principal, draw_id, body)
+    status, out = await draws.replace(ctx, request, principal, draw_id, body)
+    return JSONResponse(out, status_code=status)
 
 
 @router.get("/draws/{draw_id}/verify", summary="按冻结总体与种子重新计算并比对")

@@ -51,7 +51,7 @@ class PlanIn(StrictModel):
     batch: str = Field(min_length=1, max_length=60)
     owner_region: str | None = Field(None, pattern=r"^\d{6}$", description="默认为本人所在地区")
     catalogue: Literal["2022", "2024"]
-    licence_status: str = "有效"
+    licence_status: Literal["有效", "暂停", "撤销", "吊销", "注销"] = "有效"
     settings: PlanSettings
     rules: list[RuleIn] = Field(min_length=1)
 

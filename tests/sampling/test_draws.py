@@ -329,3 +329,37 @@ async def test_units_outside_every_rule_are_recorded_but_never_drawn(make_client
             if not (cursor := page["next_cursor"]):
                 break
         assert sorted(seen) == sorted(e["uscc"] for e in population.enterprises(300))
+
+
+async def test_verify_names_units_tampered_in_the_database_and_idempotent_creates(make_client, keys):
+    from sqlalchemy import update
+
+    from services.sampling.models import DrawUnit
+
+    app = await make_client()
+    async with running(app) as c:
+        plan = await approved_plan(c, keys)
+        hdr = {**h(keys), "Idempotency-Key": "draw-1"}
+        r1 = await c.post("/draws", json={"plan_id": plan["id"]}, headers=hdr)
+        r2 = await c.post("/draws", json={"plan_id": plan["id"]}, headers=hdr)
+        assert r1.status_code == r2.status_code == 201 and r1.json()["id"] == r2.json()["id"]
+        assert len((await c.get("/draws", headers=h(keys))).json()["items"]) == 1
+        d = await committed_draw(c, keys, plan["id"])
+        units = (await c.get(f"/draws/{d['id']}/units", params={"selected": "true", "limit": 1}, headers=h(keys))).json()["items"]
+        victim = units[0]
+        async with app.state.ctx.db.transaction() as s:
+            await s.execute(update(DrawUnit).where(DrawUnit.draw_id == d["id"], DrawUnit.unit_id == victim["unit_id"])
+                            .values(ticket="0.0000000001"))
+        v = (await c.get(f"/draws/{d['id']}/verify", headers=h(keys))).json()
+        assert v["verified"] is False
+        assert any(victim["unit_id"] in x and "签号不符" in x for x in v["differences"])
+
+
+async def test_migrations_match_models(databases):
+    from shared.migrations import check
+
+    url = await databases.create("sampling_check")
+    await upgrade_async("services.sampling", url)
+    import asyncio
+
+    await asyncio.to_thread(check, "services.sampling", url)
