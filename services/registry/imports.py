@@ -21,6 +21,10 @@ and reason, capped at ``MAX_ERRORS``. Otherwise everything is written in ONE tra
 bulk inserts. Existing enterprises, licence numbers and person ids are refused (changes to
 registered records go through the API, which keeps their version and history).
 
+Size: through the API an upload is bounded by the service's body limit
+(``SPOTCHECK_REGISTRY_MAX_BODY_BYTES``, default 2 MB, roughly 6,000 enterprise rows); larger files go
+through ``spotcheck import enterprises FILE``, which calls the same function.
+
 Events: one audit entry per import, and summarising events instead of one per row:
 ``enterprise.imported`` (counts, the import id, and the list of uscc — split into parts of
 ``EVENT_CHUNK`` enterprises so no message exceeds the broker's payload limit) and
