@@ -99,6 +99,16 @@ class MergedOpenAPI:
                 own["components"].setdefault(section, {}).update(entries)
         own["info"]["x-services"] = services
         own["info"]["x-unavailable"] = unavailable
+        # services read the bearer token themselves; declare it once so Swagger UI can log in and send it
+        own["components"].setdefault("securitySchemes", {})["SpotcheckOAuth2"] = {
+            "type": "oauth2",
+            "description": "网关签发的访问令牌（人员用 password，其他系统用 client_credentials）",
+            "flows": {
+                "password": {"tokenUrl": "/auth/token", "refreshUrl": "/auth/token", "scopes": {}},
+                "clientCredentials": {"tokenUrl": "/auth/token", "scopes": {}},
+            },
+        }
+        own.setdefault("security", [{"SpotcheckOAuth2": []}])
         return own
 
     async def get(self) -> dict:

@@ -159,6 +159,7 @@ async def test_merged_openapi(routed):
     op_ids = [op["operationId"] for item in paths.values() for op in item.values() if isinstance(op, dict) and "operationId" in op]
     assert len(op_ids) == len(set(op_ids))
     assert set(doc["info"]["x-unavailable"]) == {"sampling", "scheduling"}
+    assert doc["components"]["securitySchemes"]["SpotcheckOAuth2"]["flows"]["password"]["tokenUrl"] == "/auth/token"
     docs = await gw.client.get("/docs")
     assert docs.status_code == 200 and "/openapi.json" in docs.text
 
