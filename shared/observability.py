@@ -97,6 +97,7 @@ class RequestContextMiddleware:
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                status["started"] = True
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode())]
             await send(message)
@@ -104,6 +105,8 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, limited_receive, send_wrapper)
         except _TooLarge:
+            if status.get("started"):
+                raise  # the answer is already on its way; the connection is cut instead
             status["code"] = 413
             await _send_problem(send, 413, "payload-too-large", "请求体过大", f"请求体不得超过 {self.max_body} 字节", rid)
         finally:
