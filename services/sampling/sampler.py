@@ -105,10 +105,9 @@ def _sorted_keys(ids: Iterable[str], seed: str) -> list[str]:
     for uid in ids:
         h = copy()
         h.update(uid.encode("utf-8"))
-        d = str(from_bytes(h.digest(), "big"))
-        if len(d) < 64:
-            d = d.zfill(64)
-        append(d[::-1] + " " + uid)
+        # the reference zero-pads to 64 digits before reversing; padding only appends zeros to
+        # the reversed digits, which never changes the order here, so it is done in _split
+        append(str(from_bytes(h.digest(), "big"))[::-1] + " " + uid)
     keys.sort()
     return keys
 
@@ -118,6 +117,8 @@ def _split(keys: list[str]) -> list[tuple[str, str]]:
     append = out.append
     for k in keys:
         d, _, uid = k.partition(" ")
+        if len(d) < 64:  # ~1e-14 of ids
+            d = d.ljust(64, "0")
         append(("0." + d, uid))
     return out
 

@@ -55,3 +55,10 @@ def test_documented_reference_examples():
 def test_beacon_mixing_rule():
     assert sampler.effective_seed("12345678901234567890", None) == "12345678901234567890"
     assert sampler.effective_seed("12345678901234567890", "beacon-77") == "12345678901234567890,beacon-77"
+
+
+def test_short_digests_are_padded_like_the_reference():
+    # a digest below 10**63 has fewer than 64 decimal digits; the reference pads before reversing
+    digest = (12345).to_bytes(32, "big")
+    assert sampler._fraction_of_digest(digest) == "0." + format(12345, "064d")[::-1]
+    assert sampler._split(["54321 x"]) == [("0.54321" + "0" * 59, "x")]
