@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 
 from shared.auth import ROLES, Principal, PrincipalDep, require_roles
 from shared.errors import Problem
@@ -62,8 +63,6 @@ async def me(principal: PrincipalDep, ctx: CtxDep):
         "uscc": principal.uscc, "person_id": principal.person_id, "expires_at": principal.claims.get("exp"),
     }
     if not principal.has("gov_client", "credit_system"):
-        from sqlalchemy import select
-
         async with ctx.db.session() as s:
             user = (await s.execute(select(User).where(User.username == principal.sub))).scalar_one_or_none()
             if user is None or not user.active:

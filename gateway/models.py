@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, Index, String, UniqueConstraint
+from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime, new_id, new_registry, utcnow
