@@ -17,6 +17,8 @@ DEMO_CLIENT_SECRET = "demo-credit-secret"
 DEMO_USERS = [
     UserCreate(username="demo_province", display_name="省局管理员（演示）", roles=["province_admin"], region_code="140000",
                organisation="山西省市场监督管理局"),
+    UserCreate(username="demo_province2", display_name="省局第二名工作人员（演示，种子确认）", roles=["province_admin"],
+               region_code="140000", organisation="山西省市场监督管理局"),
     UserCreate(username="demo_taiyuan", display_name="太原市局管理员（演示）", roles=["city_admin"], region_code="140100",
                organisation="太原市市场监督管理局"),
     UserCreate(username="demo_datong", display_name="大同市局管理员（演示）", roles=["city_admin"], region_code="140200",

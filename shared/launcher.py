@@ -17,6 +17,7 @@ from .topology import SERVICES, enabled_services, service_port
 
 DEMO_LOGINS = [
     ("demo_province", "省局管理员 province_admin · 140000"),
+    ("demo_province2", "省局第二名工作人员 province_admin · 140000（种子仪式确认人）"),
     ("demo_taiyuan", "太原市局管理员 city_admin · 140100"),
     ("demo_datong", "大同市局管理员 city_admin · 140200"),
     ("demo_xiaodian", "小店区局管理员 county_admin · 140105"),
@@ -49,6 +50,13 @@ async def load_demo() -> None:
     finally:
         await reg.dispose()
         await gw.dispose()
+
+
+def _port_in_use(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> bool:
@@ -89,6 +97,12 @@ def run(args) -> int:
     host = os.environ.get("SPOTCHECK_HOST", "127.0.0.1")
     targets = [(name, SERVICES[name][0] + ".app:create_app", service_port(name)) for name in enabled_services()]
     targets.append(("gateway", "gateway.app:create_app", gateway_port))
+    busy = [f"{name}:{port}" for name, _, port in targets if _port_in_use(port)]
+    if busy:
+        print(f"✗ 端口已被占用：{', '.join(busy)}（另一个 Spotcheck 在运行？可用 GATEWAY_PORT / SPOTCHECK_<服务>_PORT 改端口）", file=sys.stderr)
+        if nats_proc:
+            nats_proc.stop()
+        return 1
     for name, factory, port in targets:
         log = open(vd / f"{name}.log", "ab")
         bind = host if name == "gateway" else "127.0.0.1"
@@ -113,7 +127,12 @@ def run(args) -> int:
         if nats_proc:
             nats_proc.stop()
 
-    signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    def _interrupt(*_):
+        raise KeyboardInterrupt
+
+    # also when started in the background, where a shell leaves SIGINT ignored
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         for (name, proc), (_, _, port) in zip(procs, targets):
             if not _wait_healthy(f"http://127.0.0.1:{port}/health", proc):

@@ -191,11 +191,17 @@ def people_rows(seed: int = SEED) -> list[dict]:
     counties = regions.counties()
     for county in rnd.sample(counties, 100):
         inspector("county", county["code"], f"{county['name']}市场监督管理局", rnd.choice([LINE_QUALITY, *OTHER_LINES]), False, rnd.random() < 0.85, rnd.random() > 0.05)
-    cats = catalogue.codes("2022")
+    # an expert of the inspection centre covers a family of related products, sometimes two
+    families = [
+        ["rebar", "cement", "prestressed_railway_beam"],                        # 建材
+        ["wire_cable", "broadcast_transmission", "rmb_discriminator"],          # 机电
+        ["hazardous_chemicals", "hazardous_chemical_packaging", "fertilizer"],  # 化工
+        ["food_related", "hazardous_chemical_packaging"],                       # 包装与食品相关产品
+    ]
     for k in range(82):
-        specialties = {cats[k % len(cats)]}
-        if rnd.random() < 0.5:
-            specialties.add(rnd.choice(cats))
+        specialties = set(families[k % len(families)])
+        if rnd.random() < 0.3:
+            specialties.update(rnd.choice(families))
         rows.append({
             "人员类别": "技术专家", "编号": f"exp-{k + 1:04d}", "姓名": _person_name(rnd), "层级": "省级", "所在地区代码": "140000",
             "工作单位": EXPERT_ORGS[0] if k == 0 or rnd.random() < 0.65 else EXPERT_ORGS[1], "业务条线": "", "是否处级干部": "否",

@@ -33,6 +33,8 @@ class PlanSettings(StrictModel):
     visits_per_day: int = Field(2, ge=1)
     avoid_own_county: bool = True
     max_teams_per_person: int = Field(1, ge=1)
+    max_teams_per_leader: int = Field(4, ge=1, description="一名组长（省局处级干部）先后带领的检查组上限")
+    max_teams_per_expert: int = Field(3, ge=1, description="一名技术专家先后参加的检查组上限（省局总体调配）")
     acceptance_workdays: int = Field(3, ge=0)
 
     @model_validator(mode="after")

@@ -237,10 +237,12 @@ NOTICE_2022_181 = {
         "report_date": "2022-11-20",
         "team_size_min": 5,
         "team_size_max": 6,
-        "load_per_team": 10,
+        "load_per_team": 12,
         "visits_per_day": 2,
         "avoid_own_county": True,
         "max_teams_per_person": 1,
+        "max_teams_per_leader": 4,
+        "max_teams_per_expert": 3,
         "acceptance_workdays": 3,
     },
     "rules": [

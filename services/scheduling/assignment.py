@@ -7,7 +7,8 @@ calendar is data (``shared.calendar.WorkCalendar``) passed in.
 Rules (documented here because the verify endpoint re-runs exactly this code):
 
 1. Workloads. Drawn enterprises are grouped per city (enterprise ``city_code``). Within a city they
-   are ordered by industry (first product category in catalogue order), then county, then USCC,
+   are ordered by industry (first product category in ``INDUSTRY_ORDER``, which keeps related
+   products together), then county, then USCC,
    and cut into ``ceil(n / load_per_team)`` contiguous groups whose sizes differ by at most one
    (load counted in enterprises). Industry first keeps a team's categories few, so one expert
    can cover them as deputy; counties stay contiguous inside an industry.
@@ -17,8 +18,14 @@ Rules (documented here because the verify endpoint re-runs exactly this code):
    team. Province- and city-level staff have no county. We never move enterprises between teams
    to make room for a person: the workload split stays purely geographic/industrial.
 3. Composition, team by team in team order, from the pools in ticket order (decimal tickets):
-   leader = first eligible of "leaders" that is a province-level 处级 cadre of 产品质量安全监管;
-   deputy = first eligible of "experts" whose specialties cover all the team's categories;
+   leader = first eligible of "leaders" that is a province-level 处级 cadre of 产品质量安全监管 (a
+   leader may lead up to ``max_teams_per_leader`` teams one after another: the province has few
+   such cadres, the notice makes every team's leader one of them);
+   deputy = the eligible expert covering the most of the team's categories (first by ticket among
+   equals); when the deputy does not cover every category, further experts are added, each the
+   eligible one covering the most still-uncovered categories, until the team's experts together
+   cover all of them ("按照抽取企业的地理分布、产业特点等总体调配选取专家"); an expert, like a leader,
+   may serve up to ``max_teams_per_expert`` teams one after another (the province 总体调配 them);
    then law-enforcement officers (certificate holders) from "officers" — business line
    产品质量安全监管 first — until the team has at least ``MIN_OFFICERS``; then members up to
    ``team_size_min`` (officers, preferred line first, then experts). A second pass tops teams up to
@@ -43,7 +50,7 @@ from shared.calendar import WorkCalendar, default_calendar
 from .regions import CATEGORY_NAMES, category_name, category_names, city_name, city_of, county_of
 
 ALGORITHM = "spotcheck-team-assignment"
-ALGORITHM_VERSION = "1"
+ALGORITHM_VERSION = "2"
 QUALITY_LINE = "产品质量安全监管"
 MIN_OFFICERS = 2
 
@@ -54,6 +61,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "visits_per_day": 2,
     "avoid_own_county": True,
     "max_teams_per_person": 1,
+    "max_teams_per_leader": 4,
+    "max_teams_per_expert": 3,
     "acceptance_workdays": 3,
 }
 
@@ -81,7 +90,8 @@ def effective_settings(plan_settings: dict[str, Any] | None) -> dict[str, Any]:
             s[key] = dt.date.fromisoformat(str(s[key])).isoformat()
         except (KeyError, ValueError):
             errors.append({"field": f"plan_settings.{key}", "message": "缺失或不是 YYYY-MM-DD 日期"})
-    for key in ("team_size_min", "team_size_max", "load_per_team", "visits_per_day", "max_teams_per_person", "acceptance_workdays"):
+    for key in ("team_size_min", "team_size_max", "load_per_team", "visits_per_day", "max_teams_per_person",
+                "max_teams_per_leader", "max_teams_per_expert", "acceptance_workdays"):
         if not isinstance(s[key], int) or isinstance(s[key], bool) or s[key] < (0 if key == "acceptance_workdays" else 1):
             errors.append({"field": f"plan_settings.{key}", "message": "应为正整数"})
     if not isinstance(s["avoid_own_county"], bool):
@@ -168,9 +178,18 @@ def avoidance_reason(person: dict, scope: TeamScope, conflicts: set[str], avoid_
 
 
 # ---------------------------------------------------------------- workloads
+# Industry order for cutting workloads: related products next to each other (建材, 机电, 化工,
+# 包装与食品相关产品), so a team's categories stay within one or two families an expert covers.
+INDUSTRY_ORDER = {code: i for i, code in enumerate([
+    "rebar", "cement", "prestressed_railway_beam",
+    "wire_cable", "broadcast_transmission", "rmb_discriminator",
+    "hazardous_chemicals", "fertilizer", "hazardous_chemical_packaging", "food_related",
+])}
+
+
 def _primary_category(e: dict) -> tuple[int, str]:
-    cats = sorted(e.get("categories") or [], key=lambda c: (_CATEGORY_ORDER.get(c, 99), c))
-    return (_CATEGORY_ORDER.get(cats[0], 99), cats[0]) if cats else (99, "")
+    cats = sorted(e.get("categories") or [], key=lambda c: (INDUSTRY_ORDER.get(c, 99), c))
+    return (INDUSTRY_ORDER.get(cats[0], 99), cats[0]) if cats else (99, "")
 
 
 def group_workloads(enterprises: list[dict], load_per_team: int) -> list[dict]:
@@ -228,8 +247,8 @@ class Composer:
         officers = self.pools.get("officers", [])
         self.officer_order = [p for p in officers if p.get("business_line") == QUALITY_LINE] + [p for p in officers if p.get("business_line") != QUALITY_LINE]
 
-    def eligible(self, person: dict, scope: TeamScope, taken: set[str]) -> bool:
-        if person["id"] in taken or self.usage.get(person["id"], 0) >= self.settings["max_teams_per_person"]:
+    def eligible(self, person: dict, scope: TeamScope, taken: set[str], limit: str = "max_teams_per_person") -> bool:
+        if person["id"] in taken or self.usage.get(person["id"], 0) >= self.settings[limit]:
             return False
         return avoidance_reason(person, scope, self.conflicts.get(person["id"], set()), self.settings["avoid_own_county"]) is None
 
@@ -237,11 +256,20 @@ class Composer:
         taken.add(person["id"])
         self.usage[person["id"]] = self.usage.get(person["id"], 0) + 1
 
-    def first(self, candidates, scope, taken, pred=lambda p: True) -> dict | None:
+    def first(self, candidates, scope, taken, pred=lambda p: True, limit: str = "max_teams_per_person") -> dict | None:
         for p in candidates:
-            if pred(p) and self.eligible(p, scope, taken):
+            if pred(p) and self.eligible(p, scope, taken, limit):
                 return p
         return None
+
+    def best_expert(self, scope: TeamScope, taken: set[str], needed: set[str]) -> dict | None:
+        """The eligible expert covering the most of ``needed`` (first by ticket among equals)."""
+        best, best_n = None, 0
+        for p in self.pools.get("experts", []):
+            n = len(needed & set(p.get("specialties") or []))
+            if n > best_n and self.eligible(p, scope, taken, "max_teams_per_expert"):
+                best, best_n = p, n
+        return best
 
     def fill_candidates(self):
         """Members beyond the fixed roles: officers (preferred line first), then experts."""
@@ -257,19 +285,35 @@ def compose_roles(composer: Composer, scope: TeamScope, label: str) -> tuple[lis
     taken: set[str] = set()
     shortfalls: list[str] = []
 
-    leader = composer.first(composer.pools.get("leaders", []), scope, taken, is_leader_eligible)
+    leader = composer.first(composer.pools.get("leaders", []), scope, taken, is_leader_eligible, "max_teams_per_leader")
     if leader:
         composer.take(leader, taken)
         members.append(_member(leader, "leader", "leaders"))
     else:
         shortfalls.append(f"{label}缺少可担任组长的省局质量监管处处级干部")
 
-    deputy = composer.first(composer.pools.get("experts", []), scope, taken, lambda p: covers(p, scope.categories))
+    needed = set(scope.categories)
+    deputy = (composer.best_expert(scope, taken, needed) if needed
+              else composer.first(composer.pools.get("experts", []), scope, taken, limit="max_teams_per_expert"))
     if deputy:
         composer.take(deputy, taken)
         members.append(_member(deputy, "deputy", "experts"))
+        needed -= set(deputy.get("specialties") or [])
+    elif needed:
+        shortfalls.append(_expert_shortfall(composer, scope, taken, label, needed))
     else:
-        shortfalls.append(_deputy_shortfall(composer, scope, taken, label))
+        shortfalls.append(f"{label}缺少可担任副组长的技术专家")
+    # room left for experts once the leader and the required officers are counted
+    room = composer.settings["team_size_max"] - len(members) - MIN_OFFICERS
+    while needed and deputy:
+        extra = composer.best_expert(scope, taken, needed) if room > 0 else None
+        if extra is None:
+            shortfalls.append(_expert_shortfall(composer, scope, taken, label, needed))
+            break
+        composer.take(extra, taken)
+        members.append(_member(extra, "member", "experts"))
+        needed -= set(extra.get("specialties") or [])
+        room -= 1
 
     while _officers(members) < MIN_OFFICERS:
         p = composer.first(composer.officer_order, scope, taken, is_officer)
@@ -286,12 +330,22 @@ def _officers(members: list[dict]) -> int:
     return sum(1 for m in members if m["law_enforcement"])
 
 
-def _deputy_shortfall(composer: Composer, scope: TeamScope, taken: set[str], label: str) -> str:
+def _expert_shortfall(composer: Composer, scope: TeamScope, taken: set[str], label: str, needed: set[str]) -> str:
+    ordered = [c for c in scope.categories if c in needed]
     available = [p for p in composer.pools.get("experts", []) if composer.eligible(p, scope, taken)]
-    missing = [c for c in scope.categories if not any(c in (p.get("specialties") or []) for p in available)]
+    missing = [c for c in ordered if not any(c in (p.get("specialties") or []) for p in available)]
     if missing:
         return f"{label}缺少具备{category_names(missing)}专长的技术专家"
-    return f"{label}缺少同时具备{category_names(scope.categories)}专长的技术专家"
+    return f"{label}人数上限内无法配齐具备{category_names(ordered)}专长的技术专家"
+
+
+def experts_cover(members: list[dict], categories: list[str]) -> bool:
+    """The team's experts together cover every category it inspects."""
+    have: set[str] = set()
+    for m in members:
+        if m["kind"] == "expert":
+            have.update(m["specialties"])
+    return set(categories) <= have
 
 
 def fill(composer: Composer, scope: TeamScope, members: list[dict], size: int) -> None:
@@ -312,8 +366,10 @@ def check_team(members: list[dict], scope: TeamScope, conflicts: dict[str, set[s
     deputies = [m for m in members if m["role"] == "deputy"]
     if len(leaders) != 1 or not is_leader_eligible(leaders[0]):
         problems.append(f"{label}缺少可担任组长的省局质量监管处处级干部")
-    if len(deputies) != 1 or deputies[0]["kind"] != "expert" or not set(scope.categories) <= set(deputies[0]["specialties"]):
-        problems.append(f"{label}缺少具备{category_names(scope.categories)}专长的技术专家")
+    if len(deputies) != 1 or deputies[0]["kind"] != "expert":
+        problems.append(f"{label}缺少可担任副组长的技术专家")
+    if not experts_cover(members, scope.categories):
+        problems.append(f"{label}技术专家的专长未覆盖{category_names(scope.categories)}")
     if sum(1 for m in members if m["law_enforcement"]) < MIN_OFFICERS:
         problems.append(f"{label}执法人员不足：每组至少需要{MIN_OFFICERS}名持执法证的执法人员")
     if not settings["team_size_min"] <= len(members) <= settings["team_size_max"]:
@@ -451,20 +507,30 @@ def find_substitute(inspector_draw: dict, settings: dict, team_enterprises: list
     remaining = [m for m in team_members if m.get("active", True) and m["person_id"] != leaving["person_id"]]
     pool = leaving["pool"]
     role = leaving["role"]
+    limit = "max_teams_per_person"
+    still_covered: set[str] = set()
+    for m in remaining:
+        if m["kind"] == "expert":
+            still_covered.update(m["specialties"])
+    needed = [c for c in scope.categories if c not in still_covered]
     if role == "leader":
         pred = is_leader_eligible
         candidates = composer.pools.get("leaders", [])
-    elif role == "deputy":
+        limit = "max_teams_per_leader"
+    elif role == "deputy" or leaving.get("kind") == "expert":
+        # an expert is replaced by an expert who keeps the team's specialties covered
         candidates = composer.pools.get("experts", [])
-        pred = lambda p: covers(p, scope.categories)  # noqa: E731
+        limit = "max_teams_per_expert"
+        pred = lambda p: covers(p, needed)  # noqa: E731
     else:
         officers_left = sum(1 for m in remaining if m["law_enforcement"])
         need_officer = officers_left < MIN_OFFICERS
         candidates = composer.officer_order if pool == "officers" else composer.pools.get(pool, [])
         pred = is_officer if need_officer else (lambda p: True)
-    p = composer.first(candidates, scope, taken, pred)
+    p = composer.first(candidates, scope, taken, pred, limit)
     if p is None:
-        what = {"leader": "可担任组长的省局质量监管处处级干部", "deputy": f"具备{category_names(scope.categories)}专长的技术专家"}.get(
-            role, "持执法证的执法人员" if pred is is_officer else "可替换的人员")
+        expert_need = f"具备{category_names(needed)}专长的技术专家" if needed else "技术专家"
+        what = {"leader": "可担任组长的省局质量监管处处级干部", "deputy": expert_need}.get(
+            role, expert_need if leaving.get("kind") == "expert" else "持执法证的执法人员" if pred is is_officer else "可替换的人员")
         return None, f"{label}缺少{what}（{pool}人员库中已无符合回避要求的下一位）"
     return _member(p, role, pool), None

@@ -99,5 +99,7 @@ def random_case(rnd: random.Random) -> tuple[list[dict], dict, dict]:
                                line=rnd.choice([LINE, "综合执法"]), conflicts=conflicts()))
     people = {"leaders": leaders, "experts": experts, "officers": officers}
     settings = dict(SETTINGS, load_per_team=rnd.randint(2, 8), visits_per_day=rnd.randint(1, 3),
-                    max_teams_per_person=rnd.randint(1, 3), avoid_own_county=rnd.random() > 0.2)
+                    max_teams_per_person=rnd.randint(1, 3), max_teams_per_leader=rnd.randint(1, 4),
+                    max_teams_per_expert=rnd.randint(1, 3),
+                    avoid_own_county=rnd.random() > 0.2)
     return selected, people, settings

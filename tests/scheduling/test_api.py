@@ -161,7 +161,7 @@ async def test_thin_directory_is_refused_and_nothing_dispatched(svc, keys):
     assert r.status_code == 422
     body = r.json()
     assert body["type"].endswith("assignment-shortfall")
-    assert "临汾组缺少具备危险化学品、化肥专长的技术专家" in body["shortfalls"]
+    assert "临汾组缺少具备危险化学品、化肥专长的技术专家" in body["shortfalls"], body["shortfalls"]
     async with app.state.ctx.db.session() as s:
         assert (await s.execute(select(func.count()).select_from(Task))).scalar_one() == 0
         assert (await s.execute(select(func.count()).select_from(kernel.outbox))).scalar_one() == 0

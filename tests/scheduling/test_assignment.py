@@ -56,7 +56,15 @@ def _check_result(result: dict, selected: list[dict], pools: dict, cfg: dict) ->
                 days = set(per_day)
                 assert not (person_days.get(m["person_id"], set()) & days), "a person booked by two teams on one day"
                 person_days.setdefault(m["person_id"], set()).update(days)
-    assert all(n <= s["max_teams_per_person"] for n in usage.values())
+    leaders = {m["person_id"] for t in result["teams"] for m in t["members"] if m["role"] == "leader"}
+    experts = {m["person_id"] for t in result["teams"] for m in t["members"] if m["kind"] == "expert"}
+    for pid, n in usage.items():
+        limit = s["max_teams_per_person"]
+        if pid in leaders:
+            limit = max(limit, s.get("max_teams_per_leader", 4))
+        if pid in experts:
+            limit = max(limit, s.get("max_teams_per_expert", 3))
+        assert n <= limit, (pid, n)
     assert result["ok"] == (not result["shortfalls"])
 
 
