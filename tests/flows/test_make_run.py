@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,22 +17,27 @@ from shared.natsproc import free_port
 from shared.topology import enabled_services
 
 
-def _wait_for_line(proc: subprocess.Popen, needle: str, timeout: float) -> list[str]:
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    os.set_blocking(proc.stdout.fileno(), False)
-    buf = ""
-    while time.monotonic() < deadline:
-        chunk = proc.stdout.read()
-        if chunk:
-            buf += chunk
-            lines = buf.splitlines()
-            if needle in buf:
-                return lines
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    raise AssertionError(f"'{needle}' not printed; output so far:\n{buf}")
+class _Output:
+    """Collects a process's output in a thread, so the test can wait for a line."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=self._pump, args=(proc,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, proc):
+        for line in proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, proc: subprocess.Popen, needle: str, timeout: float) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(needle in line for line in self.lines):
+                return list(self.lines)
+            if proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"'{needle}' not printed; output so far:\n" + "\n".join(self.lines))
 
 
 def test_spotcheck_run_end_to_end(tmp_path: Path, nats_url: str):
@@ -45,7 +51,8 @@ def test_spotcheck_run_end_to_end(tmp_path: Path, nats_url: str):
     proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "run"], env=env, cwd=Path(__file__).parents[2],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        out = _wait_for_line(proc, "按 Ctrl-C", timeout=240)
+        output = _Output(proc)
+        out = output.wait_for(proc, "按 Ctrl-C", timeout=240)
         assert any("demo_taiyuan" in line for line in out)
         base = f"http://127.0.0.1:{gateway_port}"
         tok = httpx.post(f"{base}/auth/token", data={"grant_type": "password", "username": "demo_taiyuan",
