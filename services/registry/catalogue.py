@@ -5,25 +5,8 @@ The codes are the shared contract every service uses. The 2024 additions are rec
 ``source_needs_confirmation`` because the bureau has not yet confirmed the exact wording."""
 from __future__ import annotations
 
-_BASE_2022 = [
-    # code, name, food_related, hazardous
-    ("rebar", "建筑用钢筋", False, False),
-    ("cement", "水泥", False, False),
-    ("broadcast_transmission", "广播电视传输设备", False, False),
-    ("rmb_discriminator", "人民币鉴别仪", False, False),
-    ("prestressed_railway_beam", "预应力混凝土铁路桥简支梁", False, False),
-    ("wire_cable", "电线电缆", False, False),
-    ("hazardous_chemicals", "危险化学品", False, True),
-    ("hazardous_chemical_packaging", "危险化学品包装物及容器", False, True),
-    ("fertilizer", "化肥", False, False),
-    ("food_related", "食品相关产品", True, False),
-]
-_ADDED_2024 = [
-    ("ebike", "电动自行车", False, False),
-    ("ebike_lithium_battery", "电动自行车用锂离子蓄电池", False, False),
-    ("ebike_charger", "电动自行车用充电器", False, False),
-    ("household_gas_cooker", "家用燃气灶具", False, False),
-]
+from shared.vocabulary import CATEGORIES_2022 as _BASE_2022
+from shared.vocabulary import CATEGORIES_ADDED_2024 as _ADDED_2024
 
 
 def _item(row, needs_confirmation=False) -> dict:

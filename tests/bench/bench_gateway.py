@@ -1,0 +1,97 @@
+"""Benchmark: the same registry list request through the gateway and straight to the registry,
+in one run, on the real processes that `spotcheck run` starts (SQLite, demo data).
+
+Each side gets the same number of requests at the same concurrency from one asyncio client;
+we report requests/s for both and their ratio (gateway / direct), plus median latency.
+Writes ``bench-results/gateway.json``."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from shared.natsproc import free_port
+
+REQUESTS = 2000
+CONCURRENCY = 16
+PATH = "/enterprises?limit=50"
+
+
+async def _hammer(url: str, headers: dict, n: int, concurrency: int) -> dict:
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        for _ in range(20):  # warm-up
+            (await client.get(url, headers=headers)).raise_for_status()
+        queue = iter(range(n))
+
+        async def worker():
+            for _ in queue:
+                t0 = time.perf_counter()
+                r = await client.get(url, headers=headers)
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    raise RuntimeError(f"{url}: {r.status_code} {r.text[:200]}")
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    return {"requests": n, "seconds": round(elapsed, 3), "rps": round(n / elapsed, 1),
+            "p50_ms": round(statistics.median(latencies) * 1000, 2)}
+
+
+def main() -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="spotcheck-bench-"))
+    ports = {"gateway": free_port(), "registry": free_port(), "sampling": free_port(), "scheduling": free_port()}
+    env = dict(os.environ, SPOTCHECK_VAR_DIR=str(tmp / "var"), GATEWAY_PORT=str(ports["gateway"]),
+               SPOTCHECK_EVENTS_PREFIX=f"bench{os.getpid()}", PYTHONUNBUFFERED="1")
+    for name in ("registry", "sampling", "scheduling"):
+        env[f"SPOTCHECK_{name.upper()}_PORT"] = str(ports[name])
+    env.pop("TEST_DATABASE_URL", None)
+    log = open(tmp / "run.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "run"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while "按 Ctrl-C" not in (tmp / "run.log").read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((tmp / "run.log").read_text()[-2000:])
+            time.sleep(0.5)
+        gw = f"http://127.0.0.1:{ports['gateway']}"
+        tok = httpx.post(f"{gw}/auth/token", data={"grant_type": "password", "username": "demo_province",
+                                                   "password": "spotcheck-demo"}).json()["access_token"]
+        headers = {"Authorization": f"Bearer {tok}"}
+        direct = asyncio.run(_hammer(f"http://127.0.0.1:{ports['registry']}{PATH}", headers, REQUESTS, CONCURRENCY))
+        through = asyncio.run(_hammer(f"{gw}/api/v1/registry{PATH}", headers, REQUESTS, CONCURRENCY))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    result = {
+        "request": f"GET {PATH} (demo registry, province admin)",
+        "concurrency": CONCURRENCY,
+        "direct": direct,
+        "gateway": through,
+        "gateway_to_direct_rps_ratio": round(through["rps"] / direct["rps"], 3),
+    }
+    print(f"direct  : {direct['rps']:8.1f} req/s  p50 {direct['p50_ms']} ms")
+    print(f"gateway : {through['rps']:8.1f} req/s  p50 {through['p50_ms']} ms")
+    print(f"ratio gateway/direct: {result['gateway_to_direct_rps_ratio']}")
+    Path("bench-results").mkdir(exist_ok=True)
+    Path("bench-results/gateway.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()
