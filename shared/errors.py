@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("spotcheck.errors")
@@ -155,6 +156,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException):
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail not in ("Not Found", "Method Not Allowed") else None
         return problem_response(Problem(exc.status_code, detail=detail, headers=getattr(exc, "headers", None)), request)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError):
+        # a uniqueness/foreign-key race the domain code did not pre-check (e.g. two concurrent
+        # requests on one resource): the transaction rolled back, nothing was written
+        log.warning("integrity conflict on %s %s: %s", request.method, request.url.path, exc.orig)
+        return problem_response(
+            Problem(409, "concurrent-conflict", "数据冲突", detail="与并发的另一请求或已有数据冲突，未写入任何内容，请刷新后重试"),
+            request,
+        )
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception):

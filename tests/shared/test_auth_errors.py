@@ -132,3 +132,21 @@ async def test_unhandled_error_is_a_500_problem_without_internals(keys, tmp_path
             r = await client.get("/boom", headers={"X-Request-ID": "req-123"})
     assert r.status_code == 500 and r.json()["type"] == "urn:spotcheck:problem:internal"
     assert "secret" not in r.text and r.json()["request_id"] == "req-123"
+
+
+async def test_integrity_race_is_a_409_problem_not_a_500(keys, tmp_path):
+    from sqlalchemy.exc import IntegrityError
+
+    router = APIRouter()
+
+    @router.post("/race")
+    async def race():
+        raise IntegrityError("INSERT ...", {}, Exception("UNIQUE constraint failed"))
+
+    settings = settings_for("probe2", database_url=f"sqlite+aiosqlite:///{tmp_path}/p2.db")
+    app = create_service_app("probe2", "probe2", settings, kernel, [router], verifier=TokenVerifier(ISSUER, AUDIENCE, jwks=keys.jwks),
+                             start_background=False)
+    async with running(app) as client:
+        r = await client.post("/race")
+    assert r.status_code == 409 and r.json()["type"] == "urn:spotcheck:problem:concurrent-conflict"
+    assert "UNIQUE" not in r.text
