@@ -40,6 +40,32 @@ def check(package: str, url: str) -> None:
     command.check(alembic_config(package, url))
 
 
+KERNEL_TABLE_NAMES = ("audit_entry", "idempotency_key", "inbox", "outbox", "parked_message")
+
+
+def create_kernel_tables() -> None:
+    """In a service's initial migration: the kernel tables (outbox, inbox, parked messages,
+    audit trail, idempotency keys) exactly as ``shared.tables.KernelTables`` declares them, so
+    their definition lives in one place. A later change to them ships as a new kernel function
+    called from a new migration of every service."""
+    from alembic import op
+
+    from .db import new_metadata
+    from .tables import KernelTables
+
+    kernel = KernelTables(new_metadata())
+    bind = op.get_bind()
+    for table in (kernel.audit, kernel.idempotency, kernel.inbox, kernel.outbox, kernel.parked):
+        table.create(bind)
+
+
+def drop_kernel_tables() -> None:
+    from alembic import op
+
+    for name in reversed(KERNEL_TABLE_NAMES):
+        op.drop_table(name)
+
+
 def run_env(context, target_metadata: MetaData) -> None:
     """Body of every service's ``migrations/env.py``."""
     url = context.config.get_main_option("sqlalchemy.url")

@@ -1,17 +1,23 @@
-"""Every database is made by its migrations, and the migrations match the models (`alembic check`)."""
+"""Every database is made by its migrations, the migrations match the models (`alembic check`),
+and they go down to nothing and up again."""
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from alembic import command
 
-from shared.migrations import check, upgrade_async
+from shared.migrations import alembic_config, check, upgrade_async
 
 PACKAGES = ["gateway", "services.registry", "services.sampling", "services.scheduling"]
 
 
 @pytest.mark.parametrize("package", PACKAGES)
-async def test_migrations_match_models(databases, package):
+async def test_migrations_match_models_and_round_trip(databases, package):
     url = await databases.create(package.rsplit(".", 1)[-1])
     await upgrade_async(package, url)
     await asyncio.to_thread(check, package, url)  # raises when autogenerate would find a difference
+    cfg = alembic_config(package, url)
+    await asyncio.to_thread(command.downgrade, cfg, "base")
+    await upgrade_async(package, url)
+    await asyncio.to_thread(check, package, url)
