@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-sqlite test-postgres bench compose-check clean
+.PHONY: install lint run test test-sqlite test-postgres bench compose-check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ install: $(STAMP)
 ## Everything up on SQLite under var/, NATS started (or reused via NATS_URL), Shanxi demo data.
 run: install
 	$(VENV)/bin/spotcheck run
+
+## Static check: unused imports/names, undefined names.
+lint: install
+	$(PY) -m pyflakes shared gateway services tests deploy
 
 ## The whole suite. TEST_DATABASE_URL=postgresql://... runs it on PostgreSQL, else SQLite files.
 test: install

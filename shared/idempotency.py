@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,3 +52,46 @@ async def remember(session: AsyncSession, kernel: KernelTables, key: str | None,
             created_at=utcnow(),
         )
     )
+
+
+class Refusal(Exception):
+    """Raised by domain code inside ``idempotent_write`` to commit what it recorded about a
+    refusal (typically only its audit entry) and answer with ``problem``. Raise it only when
+    nothing else has been written in the session."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+async def idempotent_write(ctx, request: Request, principal: str, scope: str, body: Any, run) -> JSONResponse:
+    """Run ``run(session) -> (status, payload, version|None)`` in ONE transaction together with the
+    Idempotency-Key record: the same key and body replay the first answer (``Idempotent-Replayed``),
+    the same key with another body is refused. Without a key it is simply one transaction."""
+    from fastapi.encoders import jsonable_encoder
+
+    from .etag import set_etag
+
+    key = idempotency_key(request)
+    refusal: Problem | None = None
+    async with ctx.db.transaction() as s:
+        hit = await lookup(s, ctx.kernel, key, principal, scope, body)
+        if hit is not None:
+            status, payload = hit
+            headers = {"Idempotent-Replayed": "true"}
+            if isinstance(payload, dict) and isinstance(payload.get("version"), int):
+                headers["ETag"] = f'"v{payload["version"]}"'
+            return JSONResponse(payload, status_code=status, headers=headers)
+        try:
+            status, payload, version = await run(s)
+        except Refusal as r:
+            refusal = r.problem
+        else:
+            payload = jsonable_encoder(payload)
+            await remember(s, ctx.kernel, key, principal, scope, body, status, payload)
+    if refusal is not None:
+        raise refusal
+    resp = JSONResponse(payload, status_code=status)
+    if version is not None:
+        set_etag(resp, version)
+    return resp

@@ -8,13 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import Field
-from sqlalchemy.exc import IntegrityError
 
 from shared.auth import Principal, require_roles
 from shared.canonical import sha256_hex
 from shared.errors import Problem
 from shared.etag import require_if_match, set_etag
-from shared.idempotency import idempotency_key, lookup, remember
+from shared.idempotency import idempotent_write
 from shared.pagination import PageParams
 from shared.schemas import StrictModel
 from shared.service import CtxDep, request_id
@@ -33,23 +32,14 @@ router = APIRouter()
 
 
 async def _create(request: Request, ctx, principal: Principal, scope: str, body: dict, fn: Callable[..., Awaitable[dict]], etag_version=True) -> JSONResponse:
-    """A create under Idempotency-Key: the same key and body replay the first answer."""
-    key = idempotency_key(request)
-    try:
-        async with ctx.db.transaction() as s:
-            hit = await lookup(s, ctx.kernel, key, principal.sub, scope, body)
-            if hit is not None:
-                status, doc = hit
-                headers = {"Idempotent-Replayed": "true"}
-                if etag_version and isinstance(doc, dict) and "version" in doc:
-                    headers["ETag"] = f'"v{doc["version"]}"'
-                return JSONResponse(doc, status_code=status, headers=headers)
-            result = await fn(s)
-            await remember(s, ctx.kernel, key, principal.sub, scope, body, 201, result)
-    except IntegrityError:
-        raise Problem(409, "conflict", "与已有数据冲突（可能是并发的重复提交）", detail="请稍后用相同的 Idempotency-Key 重试") from None
-    headers = {"ETag": f'"v{result["version"]}"'} if etag_version and "version" in result else {}
-    return JSONResponse(result, status_code=201, headers=headers)
+    """A create under Idempotency-Key (same key and body replay the first answer), in one transaction."""
+
+    async def run(s):
+        result = await fn(s)
+        version = result.get("version") if etag_version and isinstance(result, dict) else None
+        return 201, result, version if isinstance(version, int) else None
+
+    return await idempotent_write(ctx, request, principal.sub, scope, body, run)
 
 
 # ---------------------------------------------------------------- reference data

@@ -21,7 +21,6 @@ is converted with ``int.from_bytes`` instead of a hex round-trip.
 from __future__ import annotations
 
 import hashlib
-import heapq
 from collections.abc import Iterable, Sequence
 
 ALGORITHM = "sha256-consistent-sampler"

@@ -5,8 +5,6 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from shared import idempotency
@@ -28,33 +26,14 @@ ADMIN = ("province_admin",)
 READERS = ("province_admin", "discipline")
 
 
-async def _idempotent(ctx, request: Request, principal: Principal, scope: str, body: dict, run):
-    """Replay the first answer for a repeated Idempotency-Key; otherwise run and remember."""
-    key = idempotency.idempotency_key(request)
-    async with ctx.db.session() as s:
-        hit = await idempotency.lookup(s, ctx.kernel, key, principal.sub, scope, body)
-    if hit:
-        status, payload = hit
-        return JSONResponse(payload, status_code=status, headers={"Idempotent-Replayed": "true"})
-    status, payload, version = await run()
-    payload = jsonable_encoder(payload)
-    if key:
-        async with ctx.db.transaction() as s:
-            await idempotency.remember(s, ctx.kernel, key, principal.sub, scope, body, status, payload)
-    resp = JSONResponse(payload, status_code=status)
-    if version is not None:
-        set_etag(resp, version)
-    return resp
-
-
 # ---------------------------------------------------------------- assignments
 @router.post("/plans/{plan_id}/assignments", status_code=201, summary="组建检查组并派发任务（按抽取结果）")
 async def create_assignment(plan_id: str, body: AssignmentCreate, request: Request, ctx: CtxDep, principal: Principal = require_roles(*ADMIN)):
-    async def run():
-        out = await team_domain.form(ctx, principal, plan_id, body.enterprise_draw_id, body.inspector_draw_id, request_id(request))
+    async def run(s):
+        out = await team_domain.form(ctx, s, principal, plan_id, body.enterprise_draw_id, body.inspector_draw_id, request_id(request))
         return 201, out, None
 
-    return await _idempotent(ctx, request, principal, f"assignments:{plan_id}", body.model_dump(), run)
+    return await idempotency.idempotent_write(ctx, request, principal.sub, f"assignments:{plan_id}", body.model_dump(), run)
 
 
 @router.get("/assignments", summary="检查组组建结果列表")
@@ -122,20 +101,20 @@ async def get_team(team_id: str, ctx: CtxDep, principal: PrincipalDep, response:
 
 @router.post("/teams/{team_id}/substitutions", status_code=201, summary="替换检查组成员（同一人员库下一位符合条件者）")
 async def substitute_member(team_id: str, body: SubstitutionCreate, request: Request, ctx: CtxDep, principal: Principal = require_roles(*ADMIN)):
-    async def run():
-        out, version = await team_domain.substitute(ctx, principal, team_id, body.person_id, body.reason, request, request_id(request))
+    async def run(s):
+        out, version = await team_domain.substitute(ctx, s, principal, team_id, body.person_id, body.reason, request, request_id(request))
         return 201, out, version
 
-    return await _idempotent(ctx, request, principal, f"substitution:{team_id}", body.model_dump(), run)
+    return await idempotency.idempotent_write(ctx, request, principal.sub, f"substitution:{team_id}", body.model_dump(), run)
 
 
 @router.post("/teams/{team_id}/report", status_code=201, summary="提交检查组汇总报告")
 async def submit_report(team_id: str, body: ReportSubmit, request: Request, ctx: CtxDep, principal: PrincipalDep):
-    async def run():
-        out, version = await team_domain.submit_report(ctx, principal, team_id, body.summary, request_id(request))
+    async def run(s):
+        out, version = await team_domain.submit_report(ctx, s, principal, team_id, body.summary, request_id(request))
         return 201, out, version
 
-    return await _idempotent(ctx, request, principal, f"report:{team_id}", body.model_dump(), run)
+    return await idempotency.idempotent_write(ctx, request, principal.sub, f"report:{team_id}", body.model_dump(), run)
 
 
 # ---------------------------------------------------------------- tasks

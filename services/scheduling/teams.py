@@ -11,6 +11,7 @@ from shared.calendar import default_calendar
 from shared.canonical import canonical_json, digest
 from shared.db import utcnow
 from shared.errors import Problem, not_found
+from shared.idempotency import Refusal
 
 from . import draws
 from .assignment import AssignmentInputError, TeamScope, assign, check_team, conflicts_of, effective_settings, find_substitute
@@ -86,18 +87,18 @@ def _run(inp: dict) -> dict:
         raise Problem(422, "assignment-input", "抽取结果或计划设置不能用于组建检查组", detail=str(exc), errors=exc.errors) from None
 
 
-async def form(ctx, principal: Principal, plan_id: str, enterprise_draw_id: str, inspector_draw_id: str | None, rid: str | None) -> dict:
-    """Form the teams of an enterprise draw and dispatch one task per site, all in one transaction.
+async def form(ctx, s, principal: Principal, plan_id: str, enterprise_draw_id: str, inspector_draw_id: str | None, rid: str | None) -> dict:
+    """Form the teams of an enterprise draw and dispatch one task per site, in the caller's transaction.
 
-    When a rule cannot be met nothing is written except an audit entry of the refusal."""
+    When a rule cannot be met nothing is written except an audit entry of the refusal
+    (``Refusal``: the caller commits that entry and answers with the shortfall problem)."""
     try:
-        async with ctx.db.transaction() as s:
-            return await _form(ctx, s, principal, plan_id, enterprise_draw_id, inspector_draw_id, rid)
+        return await _form(ctx, s, principal, plan_id, enterprise_draw_id, inspector_draw_id, rid)
     except Problem as exc:
-        if exc.slug == "assignment-shortfall":
-            async with ctx.db.transaction() as s:
-                await ctx.audit(s, principal, "assignment.refused", "enterprise_draw", enterprise_draw_id,
-                                detail={"plan_id": plan_id, "shortfalls": exc.extra.get("shortfalls")}, request_id=rid)
+        if exc.slug == "assignment-shortfall":  # raised before anything else is written
+            await ctx.audit(s, principal, "assignment.refused", "enterprise_draw", enterprise_draw_id,
+                            detail={"plan_id": plan_id, "shortfalls": exc.extra.get("shortfalls")}, request_id=rid)
+            raise Refusal(exc) from None
         raise
 
 
@@ -200,74 +201,74 @@ async def get_team(s, principal: Principal, team_id: str) -> tuple[Team, list[Te
 
 
 # ---------------------------------------------------------------- substitution
-async def substitute(ctx, principal: Principal, team_id: str, person_id: str, reason: str, request, rid: str | None) -> tuple[dict, int]:
+async def substitute(ctx, s, principal: Principal, team_id: str, person_id: str, reason: str, request, rid: str | None) -> tuple[dict, int]:
+    """Replace a member in the caller's transaction."""
     from shared.etag import require_if_match
 
-    async with ctx.db.transaction() as s:
-        team, members = await get_team(s, principal, team_id)
-        require_if_match(request, team.version)
-        leaving = next((m for m in members if m.person_id == person_id and m.active), None)
-        if leaving is None:
-            raise Problem(422, "validation", detail=f"person_id: {person_id} 不是该检查组的现任成员",
-                          errors=[{"field": "person_id", "message": "不是该检查组的现任成员"}])
-        a = await s.get(Assignment, team.assignment_id)
-        _, _, insp, _, inp = await _inputs(s, a.plan_id, a.enterprise_draw_id, a.inspector_draw_id, a.replacement_ids)
-        settings = effective_settings(inp["plan_settings"])
-        usage_rows = (await s.execute(select(TeamMember.person_id, func.count()).where(
-            TeamMember.assignment_id == a.id, TeamMember.active.is_(True)).group_by(TeamMember.person_id))).all()
-        usage = {pid: n for pid, n in usage_rows}
-        selected = {e["uscc"]: e for e in inp["enterprise_draw"]["selected"]}
-        team_ents = [selected[u] for u in team.enterprises]
-        profiles = [{**m.profile, "active": m.active} for m in members]
-        new, shortfall = find_substitute(insp, settings, team_ents, profiles, usage, leaving.profile, team.label)
-        if new is None:
-            raise Problem(422, "substitution-shortfall", "找不到符合条件的替补人员", detail=shortfall,
-                          errors=[{"field": "person_id", "message": shortfall}], shortfalls=[shortfall])
-        after = [m.profile for m in members if m.active and m.person_id != person_id] + [new]
-        problems = check_team(after, TeamScope(team_ents), conflicts_of(insp), settings, team.label)
-        if problems:
-            raise Problem(422, "substitution-shortfall", "替换后检查组不再满足组建规则", detail="；".join(problems),
-                          errors=[{"field": "person_id", "message": p} for p in problems], shortfalls=problems)
-        now = utcnow()
-        before = team_out(team, members)
-        leaving.active, leaving.left_at, leaving.left_reason = False, now, reason
-        s.add(TeamMember(team_id=team.id, assignment_id=a.id, person_id=new["person_id"], name=new["name"], role=new["role"], pool=new["pool"],
-                         ticket=new["ticket"], law_enforcement=new["law_enforcement"], profile=new, joined_at=now))
-        sub = Substitution(team_id=team.id, replaced_person_id=person_id, substitute_person_id=new["person_id"], role=new["role"],
-                           pool=new["pool"], reason=reason, actor=principal.sub, at=now)
-        s.add(sub)
-        team.version += 1
-        await s.flush()
-        members = list((await s.execute(select(TeamMember).where(TeamMember.team_id == team_id).order_by(TeamMember.joined_at, TeamMember.id))).scalars())
-        out = team_out(team, members)
-        data = {"substitution_id": sub.id, "team_id": team.id, "plan_id": team.plan_id, "assignment_id": a.id, "role": new["role"], "pool": new["pool"],
-                "replaced": _event_member(leaving.profile), "substitute": _event_member(new), "reason": reason,
-                "members": [_event_member(m.profile) for m in members if m.active]}
-        await ctx.emit(s, "team", "member_substituted", data, subject_id=team.id, request_id=rid, actor=principal.sub)
-        await ctx.audit(s, principal, "team.member_substituted", "team", team.id, before=before, after=out,
-                        detail={"replaced": person_id, "substitute": new["person_id"], "reason": reason}, request_id=rid)
-        return {**out, "substitution": {"id": sub.id, "replaced_person_id": person_id, "substitute_person_id": new["person_id"],
-                                         "role": new["role"], "pool": new["pool"], "reason": reason, "actor": principal.sub, "at": now}}, team.version
+    team, members = await get_team(s, principal, team_id)
+    require_if_match(request, team.version)
+    leaving = next((m for m in members if m.person_id == person_id and m.active), None)
+    if leaving is None:
+        raise Problem(422, "validation", detail=f"person_id: {person_id} 不是该检查组的现任成员",
+                      errors=[{"field": "person_id", "message": "不是该检查组的现任成员"}])
+    a = await s.get(Assignment, team.assignment_id)
+    _, _, insp, _, inp = await _inputs(s, a.plan_id, a.enterprise_draw_id, a.inspector_draw_id, a.replacement_ids)
+    settings = effective_settings(inp["plan_settings"])
+    usage_rows = (await s.execute(select(TeamMember.person_id, func.count()).where(
+        TeamMember.assignment_id == a.id, TeamMember.active.is_(True)).group_by(TeamMember.person_id))).all()
+    usage = {pid: n for pid, n in usage_rows}
+    selected = {e["uscc"]: e for e in inp["enterprise_draw"]["selected"]}
+    team_ents = [selected[u] for u in team.enterprises]
+    profiles = [{**m.profile, "active": m.active} for m in members]
+    new, shortfall = find_substitute(insp, settings, team_ents, profiles, usage, leaving.profile, team.label)
+    if new is None:
+        raise Problem(422, "substitution-shortfall", "找不到符合条件的替补人员", detail=shortfall,
+                      errors=[{"field": "person_id", "message": shortfall}], shortfalls=[shortfall])
+    after = [m.profile for m in members if m.active and m.person_id != person_id] + [new]
+    problems = check_team(after, TeamScope(team_ents), conflicts_of(insp), settings, team.label)
+    if problems:
+        raise Problem(422, "substitution-shortfall", "替换后检查组不再满足组建规则", detail="；".join(problems),
+                      errors=[{"field": "person_id", "message": p} for p in problems], shortfalls=problems)
+    now = utcnow()
+    before = team_out(team, members)
+    leaving.active, leaving.left_at, leaving.left_reason = False, now, reason
+    s.add(TeamMember(team_id=team.id, assignment_id=a.id, person_id=new["person_id"], name=new["name"], role=new["role"], pool=new["pool"],
+                     ticket=new["ticket"], law_enforcement=new["law_enforcement"], profile=new, joined_at=now))
+    sub = Substitution(team_id=team.id, replaced_person_id=person_id, substitute_person_id=new["person_id"], role=new["role"],
+                       pool=new["pool"], reason=reason, actor=principal.sub, at=now)
+    s.add(sub)
+    team.version += 1
+    await s.flush()
+    members = list((await s.execute(select(TeamMember).where(TeamMember.team_id == team_id).order_by(TeamMember.joined_at, TeamMember.id))).scalars())
+    out = team_out(team, members)
+    data = {"substitution_id": sub.id, "team_id": team.id, "plan_id": team.plan_id, "assignment_id": a.id, "role": new["role"], "pool": new["pool"],
+            "replaced": _event_member(leaving.profile), "substitute": _event_member(new), "reason": reason,
+            "members": [_event_member(m.profile) for m in members if m.active]}
+    await ctx.emit(s, "team", "member_substituted", data, subject_id=team.id, request_id=rid, actor=principal.sub)
+    await ctx.audit(s, principal, "team.member_substituted", "team", team.id, before=before, after=out,
+                    detail={"replaced": person_id, "substitute": new["person_id"], "reason": reason}, request_id=rid)
+    return {**out, "substitution": {"id": sub.id, "replaced_person_id": person_id, "substitute_person_id": new["person_id"],
+                                     "role": new["role"], "pool": new["pool"], "reason": reason, "actor": principal.sub, "at": now}}, team.version
 
 
 # ---------------------------------------------------------------- group report
-async def submit_report(ctx, principal: Principal, team_id: str, summary: str, rid: str | None) -> tuple[dict, int]:
-    async with ctx.db.transaction() as s:
-        team, members = await get_team(s, principal, team_id)
-        is_leader = any(m.active and m.role == "leader" and m.person_id == principal.person_id for m in members)
-        if not (principal.has("province_admin") or is_leader):
-            raise Problem(403, "forbidden", "无权执行此操作", detail="汇总报告由本组组长或省局管理员提交")
-        if team.report_submitted_at is not None:
-            raise Problem(409, "report-submitted", "本组汇总报告已提交", detail=f"已于 {team.report_submitted_at.isoformat()} 提交")
-        before = team_out(team)
-        now = utcnow()
-        late = today(ctx) > team.report_date
-        await s.execute(update(Team).where(Team.id == team.id).values(
-            report_submitted_at=now, report_submitted_by=principal.sub, report_summary=summary, version=Team.version + 1))
-        team.report_submitted_at, team.report_submitted_by, team.report_summary = now, principal.sub, summary
-        team.version += 1
-        out = {**team_out(team), "report_summary": summary, "late": late}
-        await ctx.emit(s, "team", "report_submitted", {"team_id": team.id, "plan_id": team.plan_id, "report_date": team.report_date.isoformat(),
-                                                        "submitted_by": principal.sub, "late": late}, subject_id=team.id, request_id=rid, actor=principal.sub)
-        await ctx.audit(s, principal, "team.report_submitted", "team", team.id, before=before, after=out, request_id=rid)
-        return out, team.version
+async def submit_report(ctx, s, principal: Principal, team_id: str, summary: str, rid: str | None) -> tuple[dict, int]:
+    """Record the team's group report in the caller's transaction."""
+    team, members = await get_team(s, principal, team_id)
+    is_leader = any(m.active and m.role == "leader" and m.person_id == principal.person_id for m in members)
+    if not (principal.has("province_admin") or is_leader):
+        raise Problem(403, "forbidden", "无权执行此操作", detail="汇总报告由本组组长或省局管理员提交")
+    if team.report_submitted_at is not None:
+        raise Problem(409, "report-submitted", "本组汇总报告已提交", detail=f"已于 {team.report_submitted_at.isoformat()} 提交")
+    before = team_out(team)
+    now = utcnow()
+    late = today(ctx) > team.report_date
+    await s.execute(update(Team).where(Team.id == team.id).values(
+        report_submitted_at=now, report_submitted_by=principal.sub, report_summary=summary, version=Team.version + 1))
+    team.report_submitted_at, team.report_submitted_by, team.report_summary = now, principal.sub, summary
+    team.version += 1
+    out = {**team_out(team), "report_summary": summary, "late": late}
+    await ctx.emit(s, "team", "report_submitted", {"team_id": team.id, "plan_id": team.plan_id, "report_date": team.report_date.isoformat(),
+                                                    "submitted_by": principal.sub, "late": late}, subject_id=team.id, request_id=rid, actor=principal.sub)
+    await ctx.audit(s, principal, "team.report_submitted", "team", team.id, before=before, after=out, request_id=rid)
+    return out, team.version

@@ -45,7 +45,6 @@ async def process(db: Database, kernel: KernelTables, consumer: Consumer, event:
     """Apply ``event`` once. Returns False when it had already been processed.
 
     The event's request id becomes the context's, so effects (audit, further events) carry it."""
-    inbox = kernel.inbox
     token = request_id_var.set(event.get("requestid"))
     try:
         return await _process(db, kernel, consumer, event, subject)

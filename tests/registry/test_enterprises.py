@@ -7,7 +7,7 @@ import json
 from sqlalchemy import select, text
 
 from services.registry.models import Enterprise, Licence, LicenceStatusChange, kernel
-from tests.registry.conftest import bad_check_digit, enterprise_body, licence_number, make_uscc
+from tests.registry.conftest import bad_check_digit, enterprise_body, licence_number
 
 PROBLEM = "application/problem+json"
 

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import select
 
 from services.sampling.app import create_app
-from services.sampling.models import kernel
 from services.sampling.population import StaticPopulation
 from shared.auth import TokenVerifier
 from shared.cli import main as spotcheck

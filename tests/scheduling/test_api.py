@@ -165,6 +165,11 @@ async def test_thin_directory_is_refused_and_nothing_dispatched(svc, keys):
     async with app.state.ctx.db.session() as s:
         assert (await s.execute(select(func.count()).select_from(Task))).scalar_one() == 0
         assert (await s.execute(select(func.count()).select_from(kernel.outbox))).scalar_one() == 0
+        refused = (await s.execute(select(kernel.audit.c.action).where(kernel.audit.c.action == "assignment.refused"))).scalars().all()
+        assert refused == ["assignment.refused"]  # the refusal itself is on the record
+    again = await c.post("/plans/plan-thin/assignments", json={"enterprise_draw_id": "ent-thin"},
+                         headers={**H(keys, **ADMIN), "Idempotency-Key": "thin-1"})
+    assert again.status_code == 422 and "Idempotent-Replayed" not in again.headers  # refusals are not stored as answers
     missing = await c.post("/plans/plan-thin/assignments", json={"enterprise_draw_id": "nope"}, headers=H(keys, **ADMIN))
     assert missing.status_code == 404
     forbidden = await c.post("/plans/plan-thin/assignments", json={"enterprise_draw_id": "ent-thin"}, headers=H(keys, sub="c", roles=["city_admin"], region="140100"))
