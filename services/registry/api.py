@@ -14,6 +14,7 @@ from shared.canonical import sha256_hex
 from shared.errors import Problem
 from shared.etag import require_if_match, set_etag
 from shared.idempotency import idempotent_write
+from shared.schemas import json_response
 from shared.pagination import PageParams
 from shared.schemas import StrictModel
 from shared.service import CtxDep, request_id
@@ -76,7 +77,7 @@ async def list_enterprises(
     if category and not catalogue.is_code(category):
         raise Problem(422, "validation", "输入数据校验失败", errors=[{"field": "category", "message": f"产品类别不在目录中：{category}"}])
     async with ctx.db.session() as s:
-        return await enterprises.list_enterprises(s, principal, page, region=region, category=category, licence_status=licence_status, flag=flag, production_status=production_status, q=q)
+        return json_response(await enterprises.list_enterprises(s, principal, page, region=region, category=category, licence_status=licence_status, flag=flag, production_status=production_status, q=q))
 
 
 @router.post("/enterprises", tags=["检查对象名录库"], summary="登记企业（可同时登记生产场所和许可证）", status_code=201)
@@ -287,7 +288,7 @@ async def population_enterprises(
     limit: Annotated[int, Query(ge=1, le=population.MAX_LIMIT)] = 1000,
 ):
     async with ctx.db.session() as s:
-        return await population.enterprises(s, principal, catalogue_version=catalogue_version, licence_status=licence_status, region=region, cursor=cursor, limit=limit)
+        return json_response(await population.enterprises(s, principal, catalogue_version=catalogue_version, licence_status=licence_status, region=region, cursor=cursor, limit=limit))
 
 
 @router.get("/population/people", tags=["抽查名录"], summary="执法检查人员 / 技术专家总体（按 id 排序）")
@@ -296,7 +297,7 @@ async def population_people(
     cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=population.MAX_LIMIT)] = 1000,
 ):
     async with ctx.db.session() as s:
-        return await population.people(s, principal, kind=kind, active=active, cursor=cursor, limit=limit)
+        return json_response(await population.people(s, principal, kind=kind, active=active, cursor=cursor, limit=limit))
 
 
 # ---------------------------------------------------------------- bulk imports

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from shared.schemas import json_response
 from shared.auth import bearer_token, require_roles
 from shared.etag import set_etag
 from shared.pagination import PageParams
@@ -97,7 +98,7 @@ async def get_draw(draw_id: str, ctx: CtxDep, principal=Reader):
 
 @router.get("/draws/{draw_id}/units", summary="冻结总体名单（分页）")
 async def list_units(draw_id: str, ctx: CtxDep, page: PageDep, principal=Reader, stratum: str | None = None, selected: bool | None = None):
-    return await draws.list_units(ctx, principal, draw_id, page, stratum, selected)
+    return json_response(await draws.list_units(ctx, principal, draw_id, page, stratum, selected))
 
 
 @router.post("/draws/{draw_id}/freeze", summary="冻结总体（从名录库读取一次，公布摘要）")

@@ -11,6 +11,7 @@ from shared import idempotency
 from shared.auth import Principal, PrincipalDep, require_roles
 from shared.errors import not_found
 from shared.etag import set_etag
+from shared.schemas import json_response
 from shared.pagination import PageParams, keyset, page_of
 from shared.service import CtxDep, request_id
 
@@ -86,7 +87,7 @@ async def list_teams(
         rows = list((await s.execute(keyset(q, [Team.id], page))).scalars())
     p = page_of(rows, page, lambda t: [t.id])
     items = [{**team_domain.team_out(t), "report_missing": t.report_submitted_at is None and on > t.report_date} for t in p["rows"]]
-    return {"items": items, "next_cursor": p["next_cursor"], "limit": page.limit}
+    return json_response({"items": items, "next_cursor": p["next_cursor"], "limit": page.limit})
 
 
 @router.get("/teams/{team_id}", summary="检查组详情（成员及角色）")
@@ -147,7 +148,7 @@ async def list_tasks(
     async with ctx.db.session() as s:
         rows = list((await s.execute(keyset(q, [Task.id], page))).scalars())
     p = page_of(rows, page, lambda t: [t.id])
-    return {"items": [task_domain.task_out(t, on) for t in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit}
+    return json_response({"items": [task_domain.task_out(t, on) for t in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit})
 
 
 @router.get("/tasks/{task_id}", summary="检查任务详情")
@@ -196,4 +197,4 @@ async def list_visits(
     p = page_of(rows, page, lambda v: [v.id])
     items = [{"id": v.id, "team_id": v.team_id, "task_id": v.task_id, "plan_id": v.plan_id, "date": v.visit_date, "slot": v.slot,
               "uscc": v.uscc, "site_id": v.site_id, "region_code": v.region_code, "categories": v.categories} for v in p["rows"]]
-    return {"items": items, "next_cursor": p["next_cursor"], "limit": page.limit}
+    return json_response({"items": items, "next_cursor": p["next_cursor"], "limit": page.limit})
