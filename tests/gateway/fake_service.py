@@ -25,7 +25,6 @@ def fake_service(name: str, jwks: dict, database_url: str):
     async def whoami(principal: PrincipalDep):
         return {"sub": principal.sub, "roles": list(principal.roles), "region": principal.region}
 
-    @router.api_route("/echo/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], tags=["回显"])
     async def echo(rest: str, request: Request):
         body = await request.body()
         headers = {k: v for k, v in request.headers.items()}
@@ -34,6 +33,9 @@ def fake_service(name: str, jwks: dict, database_url: str):
             "headers": headers, "body_len": len(body), "body_head": body[:64].decode("latin-1"),
             "request_id": getattr(request.state, "request_id", None),
         }
+
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):  # one route per method: distinct operation ids
+        router.add_api_route("/echo/{rest:path}", echo, methods=[method], tags=["回显"], operation_id=f"echo_{method.lower()}")
 
     @router.post("/things", status_code=201, tags=["物品"])
     async def create_thing(thing: Thing) -> Thing:
