@@ -117,7 +117,37 @@ class WorkCalendar:
         return out
 
 
-default_calendar = WorkCalendar()
+def holidays_dir() -> Path:
+    """Where admins keep the schedules of years chinese-calendar does not know
+    (``SPOTCHECK_HOLIDAYS_DIR``, default ``var/holidays``), one ``<year>.json`` per year."""
+    import os
+
+    env = os.environ.get("SPOTCHECK_HOLIDAYS_DIR")
+    return Path(env) if env else Path(os.environ.get("SPOTCHECK_VAR_DIR", "var")).resolve() / "holidays"
+
+
+def load_dir(calendar: WorkCalendar, directory: Path) -> list[int]:
+    """Load every ``*.json`` schedule in ``directory``; returns the years loaded."""
+    years = []
+    if directory.is_dir():
+        for f in sorted(directory.glob("*.json")):
+            calendar.load_file(f)
+            years.append(int(json.loads(f.read_text(encoding="utf-8"))["year"]))
+    return years
+
+
+def _configured_calendar() -> WorkCalendar:
+    cal = WorkCalendar()
+    try:
+        load_dir(cal, holidays_dir())
+    except (OSError, ValueError, KeyError) as exc:  # a broken file must not stop a service; say so
+        import logging
+
+        logging.getLogger("spotcheck.calendar").error("节假日安排文件无法载入：%s", exc)
+    return cal
+
+
+default_calendar = _configured_calendar()
 
 
 def add_workdays(start: dt.date, n: int) -> dt.date:

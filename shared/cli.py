@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("message")
     p.set_defaults(func=_makemigration)
 
+    from . import holidays_cli
+
+    holidays_cli.register(sub)
+
     if importlib.util.find_spec("shared.launcher"):
         from . import launcher
 

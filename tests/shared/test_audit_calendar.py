@@ -68,3 +68,23 @@ def test_loaded_year_schedule_is_used():
     assert cal.add_workdays(dt.date(2026, 12, 31), 1) == dt.date(2027, 1, 4)
     with pytest.raises(ValueError):
         YearSchedule.from_dict({"year": 2027, "holidays": ["2026-12-31"]})
+
+
+def test_admin_imports_a_later_year_and_services_load_it(tmp_path, monkeypatch):
+    import json
+
+    from shared.calendar import _configured_calendar
+    from shared.cli import main as spotcheck
+
+    monkeypatch.setenv("SPOTCHECK_HOLIDAYS_DIR", str(tmp_path / "holidays"))
+    good = tmp_path / "2027.json"
+    good.write_text(json.dumps({"year": 2027, "holidays": ["2027-01-01"], "makeup_workdays": []}))
+    assert spotcheck(["holidays", "import", str(good)]) == 0
+    cal = _configured_calendar()  # what a service builds at start
+    assert 2027 in cal.known_years() and not cal.is_workday(dt.date(2027, 1, 1))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"year": 2028, "holidays": ["2027-05-01"]}))
+    assert spotcheck(["holidays", "import", str(bad)]) == 2  # a date outside its year is refused
+    builtin = tmp_path / "2025.json"
+    builtin.write_text(json.dumps({"year": 2025, "holidays": []}))
+    assert spotcheck(["holidays", "import", str(builtin)]) == 2  # built-in years are not overwritten by accident
