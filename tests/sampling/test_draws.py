@@ -352,13 +352,3 @@ async def test_verify_names_units_tampered_in_the_database_and_idempotent_create
         v = (await c.get(f"/draws/{d['id']}/verify", headers=h(keys))).json()
         assert v["verified"] is False
         assert any(victim["unit_id"] in x and "签号不符" in x for x in v["differences"])
-
-
-async def test_migrations_match_models(databases):
-    from shared.migrations import check
-
-    url = await databases.create("sampling_check")
-    await upgrade_async("services.sampling", url)
-    import asyncio
-
-    await asyncio.to_thread(check, "services.sampling", url)
