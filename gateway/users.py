@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.cn import uscc as uscc_check
 
 from shared.auth import PROVINCE_CODE, ROLES, Principal, region_covers, region_level, region_prefix
-from shared.db import utcnow
-from shared.errors import Problem, field_error, not_found
+from shared.db import first_or_404, utcnow
+from shared.errors import Problem, field_error
 from shared.pagination import PageParams, keyset, page_of
 from shared.service import ServiceContext
 
@@ -126,11 +126,7 @@ async def list_users(session: AsyncSession, actor: Principal, params: PageParams
 async def get_visible(session: AsyncSession, actor: Principal, user_id: str, *, for_update: bool = False) -> tuple[User, list[str]]:
     """The user if it lies in the actor's jurisdiction, else 404 (existence is not revealed)."""
     query = _scoped(actor).where(User.id == user_id)
-    if for_update:
-        query = query.with_for_update()
-    user = (await session.execute(query)).scalar_one_or_none()
-    if user is None:
-        raise not_found("用户", user_id)
+    user = (await first_or_404(session, query, "用户", user_id, for_update=for_update))[0]
     return user, (await roles_of(session, [user.id]))[user.id]
 
 

@@ -127,3 +127,16 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def first_or_404(session: AsyncSession, query, what: str, ident: str, *, for_update: bool = False):
+    """The first row of a query already scoped to the caller (jurisdiction in its WHERE), else a
+    404 problem — a resource outside the caller's region is not revealed to exist."""
+    from .errors import not_found
+
+    if for_update:
+        query = query.with_for_update()
+    row = (await session.execute(query)).first()
+    if row is None:
+        raise not_found(what, ident)
+    return row

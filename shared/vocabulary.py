@@ -36,6 +36,19 @@ FLAGS: dict[str, str] = {
 PRODUCTION_STATUSES = ("在产", "停产", "转产", "关停")
 LICENCE_STATUSES = ("有效", "暂停", "撤销", "吊销", "注销")
 
+# Team settings of a plan (notice 二（一）: teams of 5-6) — carried by draw.committed to scheduling.
+TEAM_SETTING_DEFAULTS: dict[str, int | bool] = {
+    "team_size_min": 5,
+    "team_size_max": 6,
+    "load_per_team": 12,
+    "visits_per_day": 2,
+    "avoid_own_county": True,
+    "max_teams_per_person": 1,
+    "max_teams_per_leader": 4,
+    "max_teams_per_expert": 3,
+    "acceptance_workdays": 3,
+}
+
 CITY_NAMES: dict[str, str] = {
     "140100": "太原", "140200": "大同", "140300": "阳泉", "140400": "长治", "140500": "晋城", "140600": "朔州",
     "140700": "晋中", "140800": "运城", "140900": "忻州", "141000": "临汾", "141100": "吕梁",

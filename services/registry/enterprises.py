@@ -9,8 +9,8 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal
-from shared.db import new_id, utcnow
-from shared.errors import Problem, not_found
+from shared.db import first_or_404, new_id, utcnow
+from shared.errors import Problem
 from shared.pagination import PageParams, keyset, page_of
 
 from . import regions
@@ -77,12 +77,7 @@ def visible(principal: Principal):
 
 async def get_visible(session: AsyncSession, principal: Principal, uscc: str, *, for_update: bool = False) -> Enterprise:
     q = select(Enterprise).where(Enterprise.uscc == uscc, visible(principal))
-    if for_update:
-        q = q.with_for_update()
-    e = (await session.execute(q)).scalar_one_or_none()
-    if e is None:
-        raise not_found("企业", uscc)
-    return e
+    return (await first_or_404(session, q, "企业", uscc, for_update=for_update))[0]
 
 
 async def get_writable(session: AsyncSession, principal: Principal, uscc: str) -> Enterprise:
@@ -208,11 +203,7 @@ async def add_site(session: AsyncSession, rec, principal: Principal, e: Enterpri
 
 async def get_site(session: AsyncSession, principal: Principal, site_id: str, *, for_update: bool = False) -> tuple[ProductionSite, Enterprise]:
     q = select(ProductionSite, Enterprise).join(Enterprise, Enterprise.uscc == ProductionSite.uscc).where(ProductionSite.id == site_id, visible(principal))
-    if for_update:
-        q = q.with_for_update()
-    row = (await session.execute(q)).first()
-    if row is None:
-        raise not_found("生产场所", site_id)
+    row = await first_or_404(session, q, "生产场所", site_id, for_update=for_update)
     return row[0], row[1]
 
 

@@ -9,8 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal
-from shared.db import new_id, utcnow
-from shared.errors import Problem, not_found
+from shared.db import first_or_404, new_id, utcnow
+from shared.errors import Problem
 
 from . import catalogue
 from .jurisdiction import enterprise_filter, ensure_writer_covers
@@ -72,11 +72,7 @@ async def get_visible(session: AsyncSession, principal: Principal, licence_id: s
         .join(Enterprise, Enterprise.uscc == Licence.uscc)
         .where(Licence.id == licence_id, enterprise_filter(principal, Enterprise.uscc, Enterprise.region_code))
     )
-    if for_update:
-        q = q.with_for_update()
-    row = (await session.execute(q)).first()
-    if row is None:
-        raise not_found("许可证", licence_id)
+    row = await first_or_404(session, q, "许可证", licence_id, for_update=for_update)
     return row[0], row[1]
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, region_prefix
-from shared.db import utcnow
+from shared.db import first_or_404, utcnow
 from shared.errors import Problem, not_found
 from shared.pagination import PageParams, keyset, page_of
 
@@ -73,12 +73,7 @@ def person_filter(principal: Principal):
 
 async def get_visible(session: AsyncSession, principal: Principal, kind: str, person_id: str, *, for_update: bool = False) -> Person:
     q = select(Person).where(Person.id == person_id, Person.kind == kind, person_filter(principal))
-    if for_update:
-        q = q.with_for_update()
-    p = (await session.execute(q)).scalar_one_or_none()
-    if p is None:
-        raise not_found(KIND_NAME[kind], person_id)
-    return p
+    return (await first_or_404(session, q, KIND_NAME[kind], person_id, for_update=for_update))[0]
 
 
 async def list_people(

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import idempotency
 from shared.auth import Principal
 from shared.canonical import canonical_json, digest
-from shared.db import utcnow
+from shared.db import first_or_404, utcnow
 from shared.errors import Problem, field_error, not_found
 from shared.pagination import PageParams, keyset, page_of
 from shared.service import ServiceContext, request_id
@@ -55,12 +55,7 @@ def draw_dict(d: Draw) -> dict[str, Any]:
 
 async def get_visible_draw(session: AsyncSession, principal: Principal, draw_id: str, *, for_update: bool = False) -> Draw:
     q = select(Draw).where(Draw.id == draw_id, Draw.owner_region.startswith(principal.prefix))
-    if for_update:
-        q = q.with_for_update()
-    d = (await session.execute(q)).scalar_one_or_none()
-    if d is None:
-        raise not_found("抽取", draw_id)
-    return d
+    return (await first_or_404(session, q, "抽取", draw_id, for_update=for_update))[0]
 
 
 def _require_status(d: Draw, *allowed: str, action: str) -> None:

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import idempotency
 from shared.auth import Principal, region_level
-from shared.db import utcnow
-from shared.errors import Problem, field_error, not_found
+from shared.db import first_or_404, utcnow
+from shared.errors import Problem, field_error
 from shared.etag import require_if_match
 from shared.pagination import PageParams, keyset, page_of
 from shared.service import ServiceContext, request_id
@@ -65,12 +65,7 @@ def _rules_json(raw: list[dict[str, Any]], catalogue: str, owner_region: str) ->
 
 async def get_visible(session: AsyncSession, principal: Principal, plan_id: str, *, for_update: bool = False) -> SamplingPlan:
     q = select(SamplingPlan).where(SamplingPlan.id == plan_id, SamplingPlan.owner_region.startswith(principal.prefix))
-    if for_update:
-        q = q.with_for_update()
-    plan = (await session.execute(q)).scalar_one_or_none()
-    if plan is None:
-        raise not_found("抽查计划", plan_id)
-    return plan
+    return (await first_or_404(session, q, "抽查计划", plan_id, for_update=for_update))[0]
 
 
 async def _create(ctx: ServiceContext, request: Request, principal: Principal, scope: str, body: dict, build) -> tuple[int, dict]:

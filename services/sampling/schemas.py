@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from shared.schemas import StrictModel
+from shared.vocabulary import TEAM_SETTING_DEFAULTS
 
 
 class RuleIn(StrictModel):
@@ -23,19 +24,22 @@ class RuleIn(StrictModel):
     note: str | None = Field(None, max_length=500)
 
 
+_T = TEAM_SETTING_DEFAULTS
+
+
 class PlanSettings(StrictModel):
     window_start: dt.date
     window_end: dt.date
     report_date: dt.date
-    team_size_min: int = Field(5, ge=1, le=50)
-    team_size_max: int = Field(6, ge=1, le=50)
-    load_per_team: int = Field(10, ge=1)
-    visits_per_day: int = Field(2, ge=1)
-    avoid_own_county: bool = True
-    max_teams_per_person: int = Field(1, ge=1)
-    max_teams_per_leader: int = Field(4, ge=1, description="一名组长（省局处级干部）先后带领的检查组上限")
-    max_teams_per_expert: int = Field(3, ge=1, description="一名技术专家先后参加的检查组上限（省局总体调配）")
-    acceptance_workdays: int = Field(3, ge=0)
+    team_size_min: int = Field(_T["team_size_min"], ge=1, le=50)
+    team_size_max: int = Field(_T["team_size_max"], ge=1, le=50)
+    load_per_team: int = Field(_T["load_per_team"], ge=1)
+    visits_per_day: int = Field(_T["visits_per_day"], ge=1)
+    avoid_own_county: bool = _T["avoid_own_county"]
+    max_teams_per_person: int = Field(_T["max_teams_per_person"], ge=1)
+    max_teams_per_leader: int = Field(_T["max_teams_per_leader"], ge=1, description="一名组长（省局处级干部）先后带领的检查组上限")
+    max_teams_per_expert: int = Field(_T["max_teams_per_expert"], ge=1, description="一名技术专家先后参加的检查组上限（省局总体调配）")
+    acceptance_workdays: int = Field(_T["acceptance_workdays"], ge=0)
 
     @model_validator(mode="after")
     def _order(self):

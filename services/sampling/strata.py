@@ -35,6 +35,7 @@ from fractions import Fraction
 from typing import Any
 
 from shared.errors import Problem
+from shared.vocabulary import TEAM_SETTING_DEFAULTS
 
 from .catalogue import CATALOGUES, FLAGS, LICENCE_STATUSES, PRODUCTION_STATUSES
 
@@ -235,15 +236,7 @@ NOTICE_2022_181 = {
         "window_start": "2022-06-10",
         "window_end": "2022-11-10",
         "report_date": "2022-11-20",
-        "team_size_min": 5,
-        "team_size_max": 6,
-        "load_per_team": 12,
-        "visits_per_day": 2,
-        "avoid_own_county": True,
-        "max_teams_per_person": 1,
-        "max_teams_per_leader": 4,
-        "max_teams_per_expert": 3,
-        "acceptance_workdays": 3,
+        **TEAM_SETTING_DEFAULTS,
     },
     "rules": [
         {"name": "近5年国抽不合格及2021年省抽不合格企业", "flags": ["national_fail_5y", "provincial_fail_2021"],

@@ -46,6 +46,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from shared.calendar import WorkCalendar, default_calendar
+from shared.vocabulary import TEAM_SETTING_DEFAULTS
 
 from .regions import CATEGORY_NAMES, category_name, category_names, city_name, city_of, county_of
 
@@ -54,17 +55,7 @@ ALGORITHM_VERSION = "2"
 QUALITY_LINE = "产品质量安全监管"
 MIN_OFFICERS = 2
 
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "team_size_min": 5,
-    "team_size_max": 6,
-    "load_per_team": 8,
-    "visits_per_day": 2,
-    "avoid_own_county": True,
-    "max_teams_per_person": 1,
-    "max_teams_per_leader": 4,
-    "max_teams_per_expert": 3,
-    "acceptance_workdays": 3,
-}
+DEFAULT_SETTINGS: dict[str, Any] = dict(TEAM_SETTING_DEFAULTS)
 
 _CATEGORY_ORDER = {code: i for i, code in enumerate(CATEGORY_NAMES)}
 

@@ -28,7 +28,7 @@ async def test_production_requires_a_private_key_and_refuses_demo_seeding(databa
     url = await databases.create("gwprod")
     with pytest.raises(ValidationError, match="private_key_file"):
         gateway_settings(mode="production", database_url=url)
-    with pytest.raises(ValidationError, match="私钥文件不存在"):
+    with pytest.raises(ValidationError, match="文件不存在"):
         gateway_settings(mode="production", database_url=url, private_key_file=str(tmp_path / "missing.pem"))
     settings = gateway_settings(mode="production", database_url=url, private_key_file=key_file)
     with pytest.raises(RuntimeError):
