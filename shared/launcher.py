@@ -140,6 +140,14 @@ def run(args) -> int:
                 shutdown()
                 return 1
             print(f"✓ {name} 已启动 (127.0.0.1:{port})")
+        if common.mode != "production" and not args.no_demo:
+            print("演示检查活动（各服务自己的接口，仅补做缺少的步骤）…")
+            from .demo_campaign import CampaignError, run_campaign
+
+            try:
+                asyncio.run(run_campaign(f"http://127.0.0.1:{gateway_port}", vd))
+            except CampaignError as exc:  # the services stay up: the demo is incomplete, not the system
+                print(f"✗ 演示检查活动未完成：{exc}", file=sys.stderr)
         print()
         print(f"Spotcheck 已就绪: http://{host}:{gateway_port}   API 文档: http://{host}:{gateway_port}/docs")
         if common.mode != "production":

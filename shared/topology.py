@@ -11,14 +11,27 @@ SERVICES: dict[str, tuple[str, int]] = {
     "registry": ("services.registry", 8101),
     "sampling": ("services.sampling", 8102),
     "scheduling": ("services.scheduling", 8103),
+    "inspection": ("services.inspection", 8104),
+    "rectification": ("services.rectification", 8105),
+    "disclosure": ("services.disclosure", 8106),
+    "risk": ("services.risk", 8107),
 }
+
+# The order work flows in (the demo campaign runs its steps in this order).
+FLOW_ORDER = ["registry", "sampling", "scheduling", "inspection", "rectification", "disclosure", "risk"]
 
 
 def enabled_services() -> list[str]:
     """Services whose package is present (later issues add theirs to SERVICES)."""
     import importlib.util
 
-    return [name for name, (pkg, _) in SERVICES.items() if importlib.util.find_spec(pkg + ".app") is not None]
+    def present(pkg: str) -> bool:
+        try:
+            return importlib.util.find_spec(pkg + ".app") is not None
+        except ModuleNotFoundError:
+            return False
+
+    return [name for name, (pkg, _) in SERVICES.items() if present(pkg)]
 
 
 def service_port(name: str) -> int:

@@ -81,3 +81,42 @@ def category_name(code: str) -> str:
 
 def category_names(codes) -> str:
     return "、".join(category_name(c) for c in codes)
+
+
+# ---------------------------------------------------------------- results (一公开)
+# Result categories as used on the 公示系统 / provincial 协同监管 platforms (../shared/source/legal-reference.md):
+# match on the stable code, never on the label; several may apply to one result. The national data standard
+# (GS52—2017) that defines the authoritative codes was not available: these codes are ours, the labels are exact.
+RESULT_CATEGORIES: dict[str, str] = {
+    "no_problem": "未发现问题",
+    "problem_corrected": "发现问题已责令改正",
+    "problem_pending": "发现问题待后续处理",
+    "no_activity": "未发现开展本次抽查涉及的经营活动",
+    "closed_or_liquidating": "已关闭停业或正在组织清算",
+    "refused_serious": "不配合检查情节严重",
+    "unreachable": "通过登记的住所（经营场所）无法联系",
+    "not_publicised": "未按规定公示应当公示的信息",
+    "false_publicity": "公示信息隐瞒真实情况弄虚作假",
+    "deregistered": "注销",
+    "licence_revoked_by_penalty": "被吊销",
+    "licence_revoked": "被撤销",
+    "moved_out": "迁出",
+}
+# 后续处置措施 (follow-up measure) options, same source.
+FOLLOW_UP_MEASURES: dict[str, str] = {
+    "none_needed": "未发现问题或相关问题已规范、已改正，无需后续处置",
+    "refer_daily": "停止检查，反馈至日常监管部门依法依规处理",
+    "order_correction": "违反本部门相关规定，责令改正；后续跟踪由日常监管部门负责",
+    "case_referral": "发现案件线索，初步固定相关证据后移送办案机构依法依规处理",
+    "notify_other_dept": "违反其他部门相关规定，抄告相关部门",
+    "other": "其他",
+}
+# Why a drawn site was not inspected (notice 三（三）: 对企业因停产、转产等原因未实施检查的，要做好详细记录).
+NOT_INSPECTED_REASONS: dict[str, str] = {
+    "stopped": "停产",
+    "changed_production": "转产",
+    "closed": "关闭停业或正在组织清算",
+    "unreachable": "通过登记的住所（经营场所）无法联系",
+    "refused": "拒绝检查",
+    "other": "其他",
+}
