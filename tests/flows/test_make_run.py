@@ -54,6 +54,8 @@ def test_spotcheck_run_end_to_end(tmp_path: Path, nats_url: str):
         output = _Output(proc)
         out = output.wait_for(proc, "按 Ctrl-C", timeout=240)
         assert any("demo_taiyuan" in line for line in out)
+        assert not any("演示检查活动未完成" in line for line in out), "\n".join(out)
+        assert any("· scheduling:" in line for line in out), "\n".join(out)  # the demo campaign ran its steps
         base = f"http://127.0.0.1:{gateway_port}"
         tok = httpx.post(f"{base}/auth/token", data={"grant_type": "password", "username": "demo_taiyuan",
                                                      "password": "spotcheck-demo"}, timeout=10)
