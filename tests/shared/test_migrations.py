@@ -8,8 +8,9 @@ import pytest
 from alembic import command
 
 from shared.migrations import alembic_config, check, upgrade_async
+from shared.topology import SERVICES, enabled_services
 
-PACKAGES = ["gateway", "services.registry", "services.sampling", "services.scheduling"]
+PACKAGES = ["gateway", *(SERVICES[name][0] for name in enabled_services())]
 
 
 @pytest.mark.parametrize("package", PACKAGES)
