@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lint run test test-sqlite test-postgres bench compose-check clean
+.PHONY: install lint run test test-sqlite test-postgres bench compose-check k8s-check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench: install
 ## docker-compose.yml checked without a Docker engine.
 compose-check: install
 	$(PY) -m deploy.compose_check docker-compose.yml
+
+## Kubernetes manifests checked offline: kustomize build of each overlay, strict schema validation.
+k8s-check: install
+	$(PY) -m deploy.k8s.check
 
 clean:
 	rm -rf var bench-results .pytest_cache

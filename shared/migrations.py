@@ -40,6 +40,8 @@ def check(package: str, url: str) -> None:
     command.check(alembic_config(package, url))
 
 
+MIGRATION_LOCK_KEY = 0x5370_6F74  # "Spot": the advisory lock every migration run holds on PostgreSQL
+
 KERNEL_TABLE_NAMES = ("audit_entry", "idempotency_key", "inbox", "outbox", "parked_message")
 
 
@@ -83,6 +85,9 @@ def run_env(context, target_metadata: MetaData) -> None:
     def do_run(connection):
         context.configure(connection=connection, **opts)
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # replicas (init containers) migrating at once: one at a time, the others then find it done
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
             context.run_migrations()
 
     async def run_async():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 import nats
 from nats.js.api import StorageType, StreamConfig
@@ -64,6 +65,8 @@ class EventBus:
                     subjects=[f"{self.prefix}.>"],
                     storage=StorageType.FILE,
                     duplicate_window=self.duplicate_window,
+                    # 3 in a JetStream cluster (deploy/k8s): the stream survives the loss of a server
+                    num_replicas=int(os.environ.get("SPOTCHECK_EVENTS_REPLICAS", "1")),
                 )
             )
         self._stream_ready = True

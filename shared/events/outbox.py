@@ -88,7 +88,14 @@ class OutboxRelay:
             return (await s.execute(select(func.count()).select_from(t).where(t.c.sent_at.is_(None)))).scalar_one()
 
     async def publish_pending(self) -> int:
-        """One pass: publish up to ``batch`` rows. Raises when NATS is unreachable."""
+        """One pass: publish up to ``batch`` rows. Raises when NATS is unreachable.
+
+        On PostgreSQL the rows are claimed with ``FOR UPDATE SKIP LOCKED`` for the pass, so the
+        relays of several replicas never publish the same row concurrently (JetStream's
+        ``Nats-Msg-Id`` de-duplication stays the second line of defence). A SQLite file has one
+        writer host, so one relay; there the rows are read, published and marked one by one."""
+        if not self.db.sqlite:
+            return await self._publish_claimed()
         t = self.kernel.outbox
         async with self.db.session() as s:
             rows = (
@@ -111,6 +118,34 @@ class OutboxRelay:
                 await s.execute(update(t).where(t.c.id == row.id).values(sent_at=utcnow(), attempts=t.c.attempts + 1))
             sent += 1
         self.published += sent
+        return sent
+
+    async def _publish_claimed(self) -> int:
+        t = self.kernel.outbox
+        failure: Exception | None = None
+        sent = 0
+        async with self.db.transaction() as s:
+            rows = (
+                await s.execute(
+                    select(t.c.id, t.c.subject, t.c.payload).where(t.c.sent_at.is_(None)).order_by(t.c.seq)
+                    .limit(self.batch).with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            js = await self.bus.jetstream()
+            for row in rows:
+                try:
+                    await js.publish(row.subject, row.payload.encode(), headers={"Nats-Msg-Id": row.id}, timeout=5)
+                except Exception as exc:  # keep what was published marked; this row is retried
+                    await s.execute(update(t).where(t.c.id == row.id).values(attempts=t.c.attempts + 1, last_error=str(exc)[:500]))
+                    failure = exc
+                    break
+                await s.execute(update(t).where(t.c.id == row.id).values(sent_at=utcnow(), attempts=t.c.attempts + 1))
+                sent += 1
+        self.published += sent
+        if failure is not None:
+            raise failure
         return sent
 
     async def _run(self) -> None:
