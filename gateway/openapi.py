@@ -82,7 +82,10 @@ class MergedOpenAPI:
     async def build(self) -> dict:
         own = copy.deepcopy(self.app.openapi())
         upstreams = self.app.state.upstreams
-        names = list(upstreams.urls)
+        from shared.topology import enabled_services
+
+        present = set(enabled_services())  # a service not installed here is not part of this deployment
+        names = [n for n in upstreams.urls if n in present]
         docs = await asyncio.gather(*(self._fetch(n, upstreams.urls[n]) for n in names))
         unavailable = []
         own.setdefault("paths", {})
