@@ -4,7 +4,9 @@ request and response bodies streamed, hop-by-hop headers stripped, request id pa
 from __future__ import annotations
 
 import http.cookiejar
+import itertools
 import logging
+import time
 
 import anyio
 import httpx
@@ -14,7 +16,7 @@ from starlette.responses import StreamingResponse
 
 from shared.errors import Problem
 from shared.service import request_id
-from shared.topology import SERVICES, service_url
+from shared.topology import SERVICES, service_urls
 
 log = logging.getLogger("spotcheck.gateway.proxy")
 
@@ -39,17 +41,42 @@ class _NoCookies(http.cookiejar.DefaultCookiePolicy):
         return False
 
 
+class Replicas:
+    """The base URLs of one service's replicas: round robin over the live ones; a replica that
+    refused a connection is left out for ``cooldown`` seconds (then tried again)."""
+
+    def __init__(self, urls: list[str], cooldown: float = 5.0):
+        self.urls = urls
+        self.cooldown = cooldown
+        self._next = itertools.cycle(range(len(urls)))
+        self._dead_until: dict[str, float] = {}
+
+    def pick(self, exclude: set[str] = frozenset()) -> str | None:
+        now = time.monotonic()
+        for _ in range(len(self.urls)):
+            url = self.urls[next(self._next)]
+            if url not in exclude and self._dead_until.get(url, 0) <= now:
+                return url
+        alive = [u for u in self.urls if u not in exclude]
+        return alive[0] if alive and len(exclude) == 0 else None  # all cooling down: try one anyway
+
+    def dead(self, url: str) -> None:
+        self._dead_until[url] = time.monotonic() + self.cooldown
+
+
 class Upstreams:
-    """The routing table (service name → base URL) and the one shared client."""
+    """The routing table (service name → its replicas' base URLs) and the one shared client."""
 
     def __init__(self, connect_timeout: float, read_timeout: float,
                  transports: dict[str, httpx.AsyncBaseTransport] | None = None):
-        self.urls = {name: service_url(name) for name in SERVICES}
+        self.replicas = {name: Replicas(service_urls(name)) for name in SERVICES}
+        self.urls = {name: r.urls[0] for name, r in self.replicas.items()}
         mounts = {}
         for name, transport in (transports or {}).items():
             if name not in self.urls:
                 raise ValueError(f"unknown service {name}")
-            mounts[self.urls[name]] = transport
+            for url in self.replicas[name].urls:
+                mounts[url] = transport
         self.timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout)
         self.client = httpx.AsyncClient(
             mounts=mounts or None,
@@ -60,12 +87,12 @@ class Upstreams:
             trust_env=False,
         )
 
-    def base(self, service: str) -> str:
-        url = self.urls.get(service)
-        if url is None:
+    def base(self, service: str, exclude: set[str] = frozenset()) -> str | None:
+        replicas = self.replicas.get(service)
+        if replicas is None:
             raise Problem(404, "unknown-service", "服务不存在", detail=f"没有名为 {service} 的服务",
                           errors=[{"field": "service", "message": f"可用的服务：{'、'.join(self.urls)}"}])
-        return url
+        return replicas.pick(exclude)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -111,7 +138,7 @@ async def proxy(service: str, path: str, request: Request):
     # keep the caller's percent-encoding of the path
     prefix = f"/api/v1/{service}".encode()
     tail = raw_path[len(prefix):].decode("latin-1") if raw_path and raw_path.startswith(prefix) else "/" + path
-    url = base + (tail or "/")
+    url = tail or "/"
     query = request.url.query
     if query:
         url += "?" + query
@@ -129,26 +156,42 @@ async def proxy(service: str, path: str, request: Request):
             body_failure.append(exc)
             raise
 
-    upstream_req = upstreams.client.build_request(
-        request.method, httpx.URL(url), headers=forward_request_headers(request, rid),
-        content=body() if has_body else None,
-    )
-    try:
+    tried: set[str] = set()
+    body_started: list[bool] = []
+
+    async def tracked_body():
+        body_started.append(True)
+        async for chunk in body():
+            yield chunk
+
+    while True:
+        upstream_req = upstreams.client.build_request(
+            request.method, httpx.URL(base + url), headers=forward_request_headers(request, rid),
+            content=tracked_body() if has_body else None,
+        )
         try:
-            resp = await upstreams.client.send(upstream_req, stream=True)
-        except Exception:
-            if body_failure:
-                raise body_failure[0] from None
-            raise
-    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        log.warning("service %s unreachable: %s", service, exc)
-        raise Problem(503, "service-unavailable", "服务暂不可用", detail=f"{service} 服务暂时无法连接，请稍后再试",
-                      headers={"Retry-After": "5"}, service=service) from None
-    except httpx.TimeoutException:
-        raise Problem(504, "gateway-timeout", "上游服务超时", detail=f"{service} 服务未在规定时间内响应", service=service) from None
-    except httpx.TransportError as exc:
-        log.warning("service %s transport error: %s", service, exc)
-        raise Problem(502, "bad-gateway", "上游服务响应错误", detail=f"{service} 服务的响应无法读取", service=service) from None
+            try:
+                resp = await upstreams.client.send(upstream_req, stream=True)
+            except Exception:
+                if body_failure:
+                    raise body_failure[0] from None
+                raise
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            log.warning("service %s replica %s unreachable: %s", service, base, exc)
+            upstreams.replicas[service].dead(base)
+            tried.add(base)
+            nxt = None if body_started else upstreams.base(service, exclude=tried)
+            if nxt is not None:  # nothing of the request reached that replica: another one may take it
+                base = nxt
+                continue
+            raise Problem(503, "service-unavailable", "服务暂不可用", detail=f"{service} 服务暂时无法连接，请稍后再试",
+                          headers={"Retry-After": "5"}, service=service) from None
+        except httpx.TimeoutException:
+            raise Problem(504, "gateway-timeout", "上游服务超时", detail=f"{service} 服务未在规定时间内响应", service=service) from None
+        except httpx.TransportError as exc:
+            log.warning("service %s transport error: %s", service, exc)
+            raise Problem(502, "bad-gateway", "上游服务响应错误", detail=f"{service} 服务的响应无法读取", service=service) from None
+        break
     if body_failure:
         await resp.aclose()
         raise body_failure[0]

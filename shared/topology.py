@@ -41,9 +41,16 @@ def service_port(name: str) -> int:
     return int(os.environ.get(f"SPOTCHECK_{name.upper()}_PORT", SERVICES[name][1]))
 
 
-def service_url(name: str) -> str:
-    """``SPOTCHECK_<NAME>_URL``, else the local default on ``service_port(name)``."""
+def service_urls(name: str) -> list[str]:
+    """Every replica of a service: ``SPOTCHECK_<NAME>_URL`` may list several, comma-separated."""
     env = os.environ.get(f"SPOTCHECK_{name.upper()}_URL")
     if env:
-        return env.rstrip("/")
-    return f"http://127.0.0.1:{service_port(name)}"
+        urls = [u.strip().rstrip("/") for u in env.split(",") if u.strip()]
+        if urls:
+            return urls
+    return [f"http://127.0.0.1:{service_port(name)}"]
+
+
+def service_url(name: str) -> str:
+    """``SPOTCHECK_<NAME>_URL``, else the local default on ``service_port(name)``."""
+    return service_urls(name)[0]
