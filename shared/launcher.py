@@ -45,7 +45,7 @@ async def load_demo() -> None:
     reg = Database(settings_for("registry").resolved_database_url())
     gw = Database(settings_for("gateway").resolved_database_url())
     try:
-        await load_registry(reg)
+        await load_registry(reg, events_prefix=settings_for("registry").events_prefix)
         await seed_demo(gw)
     finally:
         await reg.dispose()
