@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lint run test test-sqlite test-postgres bench compose-check k8s-check clean
+.PHONY: install lint run test test-sqlite test-postgres bench compose-check k8s-check test-faults clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ bench: install
 ## docker-compose.yml checked without a Docker engine.
 compose-check: install
 	$(PY) -m deploy.compose_check docker-compose.yml
+
+## Fault suite: outages under load on a private PostgreSQL and NATS (minutes); figures in bench-results/faults.json.
+test-faults: install
+	@SPOTCHECK_FAULTS=1 $(PY) -m pytest -q -p no:cacheprovider -s tests/faults $(PYTEST_ARGS); rc=$$?; \
+	 if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
 ## Kubernetes manifests checked offline: kustomize build of each overlay, strict schema validation.
 k8s-check: install

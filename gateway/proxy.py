@@ -157,6 +157,7 @@ async def proxy(service: str, path: str, request: Request):
             raise
 
     tried: set[str] = set()
+    retried = False
     body_started: list[bool] = []
 
     async def tracked_body():
@@ -189,7 +190,11 @@ async def proxy(service: str, path: str, request: Request):
         except httpx.TimeoutException:
             raise Problem(504, "gateway-timeout", "上游服务超时", detail=f"{service} 服务未在规定时间内响应", service=service) from None
         except httpx.TransportError as exc:
-            log.warning("service %s transport error: %s", service, exc)
+            if not has_body and not retried:  # a pooled connection the service had closed: once more on a fresh one
+                log.info("service %s: connection dropped (%r), retrying %s once", service, exc, request.method)
+                retried = True
+                continue
+            log.warning("service %s transport error: %r", service, exc)
             raise Problem(502, "bad-gateway", "上游服务响应错误", detail=f"{service} 服务的响应无法读取", service=service) from None
         break
     if body_failure:

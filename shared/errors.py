@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("spotcheck.errors")
@@ -167,7 +167,49 @@ def install_error_handlers(app: FastAPI) -> None:
             request,
         )
 
-    @app.exception_handler(Exception)
-    async def _unhandled(request: Request, exc: Exception):
+    async def _infrastructure(request: Request, exc: Exception):
+        # registered for these classes so Starlette answers without re-raising (a re-raised error
+        # makes the server drop the keep-alive connection the gateway pooled)
+        if database_unavailable(exc):
+            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+            return problem_response(
+                Problem(503, "database-unavailable", "服务暂不可用", detail="数据库暂时无法连接，未写入任何内容，请稍后重试",
+                        headers={"Retry-After": "5"}),
+                request,
+            )
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(Problem(500), request)
+
+    for cls in (DBAPIError, ConnectionError, TimeoutError):
+        app.add_exception_handler(cls, _infrastructure)
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception):
+        if database_unavailable(exc):
+            # the database restarting or out of reach: nothing was written, the caller retries later
+            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+            return problem_response(
+                Problem(503, "database-unavailable", "服务暂不可用", detail="数据库暂时无法连接，未写入任何内容，请稍后重试",
+                        headers={"Retry-After": "5"}),
+                request,
+            )
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(Problem(500), request)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """A lost or refused database connection (PostgreSQL restarting, failing over), not a bug."""
+    if isinstance(exc, (OperationalError, InterfaceError)) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return True
+    seen = 0
+    while exc is not None and seen < 5:  # the driver's own error, wrapped by SQLAlchemy or not
+        if isinstance(exc, (ConnectionError, TimeoutError)) or type(exc).__name__ in _DRIVER_UNAVAILABLE:
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__
+        seen += 1
+    return False
+
+
+# asyncpg's errors for a server that is starting, shutting down, failing over or gone
+_DRIVER_UNAVAILABLE = {"CannotConnectNowError", "ConnectionDoesNotExistError", "ConnectionFailureError", "AdminShutdownError",
+                       "TooManyConnectionsError", "ConnectionRejectionError"}
