@@ -36,6 +36,7 @@ test-postgres: install
 
 ## Benchmarks: ratios against a baseline measured in the same run; figures in bench-results/.
 bench: install
+	@$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) -m tests.bench $(BENCH)
 
 ## docker-compose.yml checked without a Docker engine.
