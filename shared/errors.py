@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("spotcheck.errors")
@@ -166,6 +166,13 @@ def install_error_handlers(app: FastAPI) -> None:
             Problem(409, "concurrent-conflict", "数据冲突", detail="与并发的另一请求或已有数据冲突，未写入任何内容，请刷新后重试"),
             request,
         )
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError):
+        # a value the database refuses for its column (out of range, wrong type) that validation
+        # did not catch: the caller's input, not a server fault; nothing was written
+        log.warning("data error on %s %s: %s", request.method, request.url.path, exc.orig)
+        return problem_response(Problem(422, "invalid-value", "输入值超出范围或类型不符", detail="请求中的某个值超出允许范围或类型不符"), request)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception):
