@@ -17,9 +17,11 @@ from jose import jwt
 from jose.exceptions import JOSEError
 
 from .errors import Problem
+from .revocation import LEEWAY, MAX_TOKEN_LIFETIME, RevocationList
 
 PROVINCE_CODE = "140000"
 ALGORITHMS = ["RS256"]
+MAX_CLAIM_CHARS = 200
 
 ROLES = {
     "province_admin": "省局管理员",
@@ -99,6 +101,7 @@ class TokenVerifier:
         self.refresh_seconds = refresh_seconds
         self._keys: dict[str, dict] = {}
         self._loaded_at = 0.0
+        self.revocations = RevocationList()
         if jwks:
             self._set(jwks)
 
@@ -158,22 +161,63 @@ class TokenVerifier:
             raise Problem(401, "token-expired", "令牌已过期") from None
         except JOSEError as exc:
             raise Problem(401, "invalid-token", "令牌无效", detail=str(exc)) from None
-        if claims.get("typ") not in (None, "access"):
-            raise Problem(401, "invalid-token", "令牌无效", detail="不是访问令牌")
-        roles = tuple(claims.get("roles") or ())
-        region = str(claims.get("region") or "")
-        if not roles or not region:
-            raise Problem(401, "invalid-token", "令牌无效", detail="令牌缺少角色或地区")
+        check_claims(claims)
+        roles = tuple(claims["roles"])
+        region = claims["region"]
+        if self.revocations.is_revoked(claims["sub"], claims["iat"]):
+            raise Problem(401, "token-revoked", "令牌已失效", detail="账号已停用或权限已变更，请重新登录")
         return Principal(
             sub=claims["sub"],
             roles=roles,
             region=region,
-            level=claims.get("level") or region_level(region),
+            level=region_level(region),
             name=claims.get("name"),
             uscc=claims.get("uscc"),
             person_id=claims.get("person_id"),
             claims=claims,
         )
+
+
+def _invalid(detail: str) -> Problem:
+    return Problem(401, "invalid-token", "令牌无效", detail=detail)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_claims(claims: dict, now: float | None = None) -> None:
+    """Types and plausibility of the claims python-jose does not check strictly enough: numeric
+    dates are integers (not strings), ``iat`` is not in the future, the lifetime is at most
+    ``MAX_TOKEN_LIFETIME``, roles are known, the region is a 6-digit code of this province."""
+    now = time.time() if now is None else now
+    for name in ("exp", "iat", "nbf"):
+        if name in claims and not _is_int(claims[name]):
+            raise _invalid(f"{name} 应为整数时间戳")
+    if claims["iat"] > now + LEEWAY:
+        raise _invalid("签发时间晚于当前时间")
+    if claims["exp"] - claims["iat"] > MAX_TOKEN_LIFETIME:
+        raise _invalid(f"令牌有效期超过 {MAX_TOKEN_LIFETIME} 秒")
+    if claims["exp"] <= claims["iat"]:
+        raise _invalid("令牌有效期无效")
+    if claims.get("typ") not in (None, "access"):
+        raise _invalid("不是访问令牌")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub or len(sub) > MAX_CLAIM_CHARS:
+        raise _invalid("sub 无效")
+    roles = claims.get("roles")
+    if not isinstance(roles, list) or not roles or len(roles) > len(ROLES) or not all(isinstance(r, str) and r in ROLES for r in roles):
+        raise _invalid("令牌缺少角色或角色无效")
+    region = claims.get("region")
+    if not isinstance(region, str) or len(region) != 6 or not region.isdigit() or not region_covers(PROVINCE_CODE, region):
+        raise _invalid("令牌缺少地区或地区无效")
+    level = claims.get("level")
+    if level is not None and level != region_level(region):
+        raise _invalid("层级与地区不符")
+    for name in ("name", "uscc", "person_id", "jti"):
+        value = claims.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_CLAIM_CHARS):
+            raise _invalid(f"{name} 无效")
 
 
 def bearer_token(request: Request) -> str | None:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("spotcheck.errors")
@@ -167,6 +167,13 @@ def install_error_handlers(app: FastAPI) -> None:
             request,
         )
 
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError):
+        # a value the database refuses for its column (out of range, wrong type) that validation
+        # did not catch: the caller's input, not a server fault; nothing was written
+        log.warning("data error on %s %s: %s", request.method, request.url.path, exc.orig)
+        return problem_response(Problem(422, "invalid-value", "输入值超出范围或类型不符", detail="请求中的某个值超出允许范围或类型不符"), request)
+
     async def _infrastructure(request: Request, exc: Exception):
         # registered for these classes so Starlette answers without re-raising (a re-raised error
         # makes the server drop the keep-alive connection the gateway pooled)
@@ -182,19 +189,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for cls in (DBAPIError, ConnectionError, TimeoutError):
         app.add_exception_handler(cls, _infrastructure)
-
-    @app.exception_handler(Exception)
-    async def _unhandled(request: Request, exc: Exception):
-        if database_unavailable(exc):
-            # the database restarting or out of reach: nothing was written, the caller retries later
-            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-            return problem_response(
-                Problem(503, "database-unavailable", "服务暂不可用", detail="数据库暂时无法连接，未写入任何内容，请稍后重试",
-                        headers={"Retry-After": "5"}),
-                request,
-            )
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(Problem(500), request)
+    app.add_exception_handler(Exception, _infrastructure)  # (Starlette re-raises after answering this one)
 
 
 def database_unavailable(exc: BaseException) -> bool:

@@ -2,37 +2,95 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import datetime as dt
 import json
+import math
 from typing import Annotated, Any
 
 from fastapi import Query
 from sqlalchemy import and_, or_
+from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql import ColumnElement, Select
 
 from .errors import Problem
 
 MAX_LIMIT = 500
+MAX_CURSOR_CHARS = 2048  # a cursor is a handful of key values; anything longer is not ours
+MAX_CURSOR_VALUE_CHARS = 512
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode().rstrip("=")
 
 
+def _bad_cursor(message: str = "游标格式错误") -> Problem:
+    return Problem(400, "bad-cursor", "分页游标无效", detail=message, errors=[{"field": "cursor", "message": message}])
+
+
+def _scalar_ok(value: Any) -> bool:
+    """Cursor values are what ``encode_cursor`` writes for key columns: strings and 64-bit integers."""
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, int):
+        return INT64_MIN <= value <= INT64_MAX
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return len(value) <= MAX_CURSOR_VALUE_CHARS
+    return False  # lists, objects
+
+
 def decode_cursor(cursor: str) -> list[Any]:
+    """The cursor's key values; a forged cursor (not base64 JSON, not a flat list of strings and
+    64-bit integers, too long) is a 400 problem, never reaches SQL."""
+    if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR_CHARS:
+        raise _bad_cursor("游标过长")
     try:
         pad = "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(cursor + pad))
-        if not isinstance(values, list):
-            raise ValueError
-        return values
-    except Exception:
-        raise Problem(400, "bad-cursor", "分页游标无效", errors=[{"field": "cursor", "message": "游标格式错误"}]) from None
+    except (ValueError, binascii.Error, RecursionError):
+        raise _bad_cursor() from None
+    if not isinstance(values, list) or not values or not all(_scalar_ok(v) for v in values):
+        raise _bad_cursor()
+    return values
+
+
+def _coerce(value: Any, column: ColumnElement) -> Any:
+    """The cursor value as the column's Python type (a wrong type is a forged cursor)."""
+    ctype = getattr(column, "type", None)
+    if isinstance(ctype, sqltypes.TypeDecorator):  # e.g. SQLModel's AutoString, our UTCDateTime
+        ctype = ctype.impl_instance
+    wrong = _bad_cursor("游标与排序不符")
+    if isinstance(ctype, sqltypes.String):
+        if not isinstance(value, str):
+            raise wrong
+        return value
+    if isinstance(ctype, sqltypes.Integer):
+        if not isinstance(value, int):
+            raise wrong
+        return value
+    if isinstance(ctype, sqltypes.DateTime | sqltypes.Date):
+        if not isinstance(value, str):
+            raise wrong
+        try:
+            return dt.datetime.fromisoformat(value) if isinstance(ctype, sqltypes.DateTime) else dt.date.fromisoformat(value)
+        except ValueError:
+            raise wrong from None
+    if isinstance(ctype, sqltypes.Float | sqltypes.Numeric):
+        if not isinstance(value, int | float):
+            raise wrong
+        return value
+    if isinstance(ctype, sqltypes.Boolean):
+        raise wrong
+    return value
 
 
 class PageParams:
     def __init__(
         self,
-        cursor: Annotated[str | None, Query(description="上一页返回的 next_cursor")] = None,
+        cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS, description="上一页返回的 next_cursor")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="每页条数")] = 50,
     ):
         self.cursor = cursor
@@ -44,7 +102,8 @@ def keyset(query: Select, keys: list[ColumnElement], params: PageParams) -> Sele
     if params.cursor:
         values = decode_cursor(params.cursor)
         if len(values) != len(keys):
-            raise Problem(400, "bad-cursor", "分页游标无效", errors=[{"field": "cursor", "message": "游标与排序不符"}])
+            raise _bad_cursor("游标与排序不符")
+        values = [_coerce(v, k) for v, k in zip(values, keys, strict=True)]
         clauses = []
         for i in range(len(keys)):
             eq = [keys[j] == values[j] for j in range(i)]

@@ -7,18 +7,21 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import audit
-from .auth import Principal, PrincipalDep, TokenVerifier, require_roles
+from .auth import Principal, PrincipalDep, TokenVerifier, region_level, require_roles
 from .db import Database
 from .errors import install_error_handlers
 from .events.bus import EventBus
 from .events.consumer import Consumer, ConsumerRunner, replay_parked
+from .errors import Problem
 from .events.outbox import OutboxRelay, emit
 from .observability import RequestContextMiddleware, request_id_var, setup_logging
+from .pagination import INT64_MAX
+from .revocation import RevocationWatcher
 from .settings import ServiceSettings
 from .tables import KernelTables
 
@@ -69,6 +72,17 @@ def request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+def audit_reader(principal: PrincipalDep) -> Principal:
+    """The audit trail holds every region's changes and its entries carry no region: it is read
+    at province level only (省局管理员, 省级驻局纪检监察组); a city or county discipline account
+    reads its region's data through the services' scoped lists instead."""
+    if not principal.has("discipline", "province_admin"):
+        raise Problem(403, "forbidden", "无权执行此操作", detail="需要角色：驻局纪检监察组、省局管理员")
+    if region_level(principal.region) != "province":
+        raise Problem(403, "out-of-jurisdiction", "超出管辖范围", detail="审计日志覆盖全省，仅限省级账号查阅")
+    return principal
+
+
 def ops_router(ctx_getter=get_ctx) -> APIRouter:
     router = APIRouter(tags=["运维与审计"])
 
@@ -82,18 +96,18 @@ def ops_router(ctx_getter=get_ctx) -> APIRouter:
             await s.execute(text("SELECT 1"))
         return {"status": "ok", "nats_connected": ctx.bus.connected, "outbox_pending": await ctx.relay.pending()}
 
-    @router.get("/audit", summary="审计日志（哈希链）", dependencies=[require_roles("discipline", "province_admin")])
+    @router.get("/audit", summary="审计日志（哈希链）", dependencies=[Depends(audit_reader)])
     async def audit_list(
         ctx: CtxDep,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        entity_id: str | None = None,
+        entity_id: Annotated[str | None, Query(max_length=200)] = None,
     ):
         async with ctx.db.session() as s:
             items = await audit.list_entries(s, ctx.kernel, after=after, limit=limit, entity_id=entity_id)
         return {"items": items, "next_after": items[-1]["seq"] if len(items) == limit else None}
 
-    @router.get("/audit/verify", summary="校验审计哈希链", dependencies=[require_roles("discipline", "province_admin")])
+    @router.get("/audit/verify", summary="校验审计哈希链", dependencies=[Depends(audit_reader)])
     async def audit_verify(ctx: CtxDep):
         async with ctx.db.session() as s:
             return (await audit.verify(s, ctx.kernel)).as_dict()
@@ -107,7 +121,7 @@ def ops_router(ctx_getter=get_ctx) -> APIRouter:
         return {"open": total, "items": [dict(r._mapping) for r in rows]}
 
     @router.post("/admin/parked/{parked_id}/replay", summary="重放滞留事件", dependencies=[require_roles("province_admin")])
-    async def replay(parked_id: int, ctx: CtxDep):
+    async def replay(parked_id: Annotated[int, Path(ge=1, le=INT64_MAX)], ctx: CtxDep):
         return await replay_parked(ctx.db, ctx.kernel, ctx.runner.consumers, parked_id)
 
     return router
@@ -134,6 +148,8 @@ def create_service_app(
         settings.jwt_issuer, settings.jwt_audience, jwks_file=settings.resolved_jwks_file(), jwks_url=settings.jwks_url
     )
     ctx = ServiceContext(name, settings, kernel, db, bus, relay, runner, verifier)
+    watcher = RevocationWatcher(bus, verifier.revocations)
+    ctx.extras["revocation_watcher"] = watcher
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -142,9 +158,11 @@ def create_service_app(
         if start_background:
             relay.start()
             runner.start()
+            watcher.start()
         try:
             yield
         finally:
+            await watcher.stop()
             await runner.stop()
             await relay.stop()
             await bus.close()

@@ -9,7 +9,6 @@ The population digest format is documented in ``verify``.
 """
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from typing import Any
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import idempotency
 from shared.auth import Principal
+from shared.spreadsheet import csv_writer
 from shared.canonical import canonical_json, digest
 from shared.db import first_or_404, utcnow
 from shared.errors import Problem, field_error, not_found
@@ -417,7 +417,7 @@ def export_csv_bytes(export: dict[str, Any]) -> bytes:
     """CSV: one row per unit in (unit_id, stratum) order, after ``#`` lines with the digest,
     seed and algorithm. Verifiable offline from the JSON export (the CSV lacks unit records)."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv_writer(buf, lineterminator="\n")  # cells neutralised against formula injection
     for key in ("format", "kind", "algorithm", "algorithm_version", "population_digest", "seed", "beacon"):
         w.writerow([f"# {key}", export.get(key) or ""])
     w.writerow(["# plan", export["plan"]["name"]])

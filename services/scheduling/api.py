@@ -1,7 +1,6 @@
 """HTTP routes of the scheduling service (thin: parse, call the domain, shape the answer)."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -9,9 +8,9 @@ from sqlalchemy import select
 
 from shared import idempotency
 from shared.auth import Principal, PrincipalDep, require_roles
-from shared.errors import not_found
+from shared.errors import Problem, not_found
 from shared.etag import set_etag
-from shared.schemas import json_response
+from shared.schemas import IsoDate, json_response
 from shared.pagination import PageParams, keyset, page_of
 from shared.service import CtxDep, request_id
 
@@ -19,12 +18,22 @@ from . import tasks as task_domain
 from . import teams as team_domain
 from .models import Assignment, Task, Team, Visit
 from .schemas import AcceptBody, AssignmentCreate, BureauInfo, ReportSubmit, SubstitutionCreate
-from .scope import task_filter, team_filter, today
+from .scope import reads_all, task_filter, team_filter, today
 
 router = APIRouter(tags=["检查组与任务派发"])
 Page = Annotated[PageParams, Depends()]
 ADMIN = ("province_admin",)
 READERS = ("province_admin", "discipline")
+
+
+def assignment_reader(principal: PrincipalDep) -> Principal:
+    """An assignment holds every region's teams: the province administration and a province-level
+    discipline account only (a city's discipline group reads its region's teams and tasks)."""
+    if not principal.has(*READERS):
+        raise Problem(403, "forbidden", "无权执行此操作", detail="需要角色：省局管理员、驻局纪检监察组")
+    if not reads_all(principal):
+        raise Problem(403, "out-of-jurisdiction", "超出管辖范围", detail="检查组组建结果覆盖全省，仅限省级账号查阅")
+    return principal
 
 
 # ---------------------------------------------------------------- assignments
@@ -38,7 +47,7 @@ async def create_assignment(plan_id: str, body: AssignmentCreate, request: Reque
 
 
 @router.get("/assignments", summary="检查组组建结果列表")
-async def list_assignments(ctx: CtxDep, page: Page, plan_id: str | None = None, _: Principal = require_roles(*READERS)):
+async def list_assignments(ctx: CtxDep, page: Page, plan_id: str | None = None, _: Principal = Depends(assignment_reader)):
     q = select(Assignment)
     if plan_id:
         q = q.where(Assignment.plan_id == plan_id)
@@ -49,7 +58,7 @@ async def list_assignments(ctx: CtxDep, page: Page, plan_id: str | None = None, 
 
 
 @router.get("/assignments/{assignment_id}", summary="检查组组建结果（含完整确定性结果）")
-async def get_assignment(assignment_id: str, ctx: CtxDep, _: Principal = require_roles(*READERS)):
+async def get_assignment(assignment_id: str, ctx: CtxDep, _: Principal = Depends(assignment_reader)):
     import json
 
     async with ctx.db.session() as s:
@@ -60,7 +69,7 @@ async def get_assignment(assignment_id: str, ctx: CtxDep, _: Principal = require
 
 
 @router.get("/assignments/{assignment_id}/verify", summary="复算并验证组建结果（逐字节一致）")
-async def verify_assignment(assignment_id: str, ctx: CtxDep, _: Principal = require_roles(*READERS)):
+async def verify_assignment(assignment_id: str, ctx: CtxDep, _: Principal = Depends(assignment_reader)):
     return await team_domain.verify(ctx, assignment_id)
 
 
@@ -181,7 +190,7 @@ async def put_bureau_info(task_id: str, body: BureauInfo, request: Request, ctx:
 async def list_visits(
     ctx: CtxDep, principal: PrincipalDep, page: Page,
     plan_id: str | None = None, team_id: str | None = None,
-    date_from: dt.date | None = None, date_to: dt.date | None = None,
+    date_from: IsoDate | None = None, date_to: IsoDate | None = None,
 ):
     q = select(Visit).where(task_filter(principal, Visit.region_code, Visit.team_id))
     if plan_id:

@@ -7,13 +7,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
-from shared.auth import Principal
+from shared.auth import Principal, region_level
 from shared.errors import Problem
 
 from .models import Task, Team, TeamMember
 
 READ_ALL = ("province_admin", "discipline")
 BUREAUS = ("city_admin", "county_admin")
+REGION_READERS = BUREAUS + ("discipline",)  # a city/county discipline group reads its region, read-only
 PEOPLE = ("inspector", "expert")
 CHINA = ZoneInfo("Asia/Shanghai")
 
@@ -28,16 +29,21 @@ def _forbidden() -> Problem:
     return Problem(403, "forbidden", "无权执行此操作", detail="需要角色：省局管理员、市局管理员、县局管理员、执法人员或技术专家")
 
 
+def reads_all(p: Principal) -> bool:
+    """The province administration and a province-level discipline account see every region."""
+    return p.has("province_admin") or (p.has("discipline") and region_level(p.region) == "province")
+
+
 def member_teams(person_id: str):
     return select(TeamMember.team_id).where(TeamMember.person_id == person_id, TeamMember.active.is_(True))
 
 
 def task_filter(p: Principal, region_col=Task.region_code, team_col=Task.team_id) -> ColumnElement:
     """city/county bureaus: tasks in their region; inspectors/experts: their team's; province: all."""
-    if p.has(*READ_ALL):
+    if reads_all(p):
         return true()
     clauses = []
-    if p.has(*BUREAUS):
+    if p.has(*REGION_READERS):
         clauses.append(region_col.startswith(p.prefix))
     if p.has(*PEOPLE) and p.person_id:
         clauses.append(team_col.in_(member_teams(p.person_id)))
@@ -47,10 +53,10 @@ def task_filter(p: Principal, region_col=Task.region_code, team_col=Task.team_id
 
 
 def team_filter(p: Principal) -> ColumnElement:
-    if p.has(*READ_ALL):
+    if reads_all(p):
         return true()
     clauses = []
-    if p.has(*BUREAUS):
+    if p.has(*REGION_READERS):
         clauses.append(Team.city_code.startswith(p.prefix))
         clauses.append(exists().where(Task.team_id == Team.id, Task.region_code.startswith(p.prefix)))
     if p.has(*PEOPLE) and p.person_id:
