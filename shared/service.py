@@ -131,7 +131,7 @@ def create_service_app(
 ) -> FastAPI:
     setup_logging(settings.log_level)
     db = Database(settings.resolved_database_url())
-    bus = EventBus(settings.nats_url, settings.events_prefix)
+    bus = EventBus(settings.nats_url, settings.events_prefix, max_age=settings.events_max_age_seconds)
     relay = OutboxRelay(db, kernel, bus, interval=settings.relay_interval_seconds)
     runner = ConsumerRunner(db, kernel, bus, consumers or [])
     verifier = verifier or TokenVerifier(

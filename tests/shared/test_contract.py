@@ -18,7 +18,7 @@ from tests.helpers import running
 async def reg(databases, nats_url, keys):
     url = await databases.create("contract")
     await upgrade_async("services.registry", url)
-    app = create_app(settings_for("registry", database_url=url, nats_url=nats_url, events_prefix="tcontract"),
+    app = create_app(settings_for("registry", database_url=url, nats_url=nats_url, events_prefix="tcontractdocs"),
                      verifier=TokenVerifier("spotcheck-gateway", "spotcheck", jwks=keys.jwks), start_background=False)
     async with running(app) as client:
         yield client, app
