@@ -17,7 +17,7 @@ install: $(STAMP)
 
 ## Everything up on SQLite under var/, NATS started (or reused via NATS_URL), Shanxi demo data.
 run: install
-	$(VENV)/bin/spotcheck run
+	$(VENV)/bin/spotcheck run $(RUN_ARGS)
 
 ## Static check: unused imports/names, undefined names.
 lint: install

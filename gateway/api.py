@@ -11,7 +11,7 @@ from sqlalchemy import select
 from shared.auth import ROLES, Principal, PrincipalDep, require_roles
 from shared.errors import Problem
 from shared.etag import require_if_match, set_etag
-from shared.idempotency import idempotency_key, lookup, remember
+from shared.idempotency import idempotent_write
 from shared.pagination import PageParams
 from shared.service import CtxDep, request_id
 
@@ -92,25 +92,14 @@ async def list_users(
 
 
 @users_router.post("", status_code=201, summary="创建用户（支持 Idempotency-Key）")
-async def create_user(body: UserCreate, actor: AdminDep, ctx: CtxDep, request: Request, response: Response):
-    key = idempotency_key(request)
-    # the generated password is part of the stored answer only as a marker, never in clear
-    payload = body.model_dump()
-    async with ctx.db.transaction() as s:
-        replay = await lookup(s, ctx.kernel, key, actor.sub, "POST /admin/users", payload)
-        if replay is not None:
-            status, stored = replay
-            set_etag(response, stored["version"])
-            response.status_code = status
-            return stored
+async def create_user(body: UserCreate, actor: AdminDep, ctx: CtxDep, request: Request):
+    # a generated initial password is shown once, never stored with the remembered answer
+    async def run(s):
         view, generated = await users.create_user(ctx, s, actor, body, request_id(request))
-        await remember(s, ctx.kernel, key, actor.sub, "POST /admin/users", payload, 201, view)
-    set_etag(response, view["version"])
-    response.headers["Location"] = f"/admin/users/{view['id']}"
-    if generated:
-        response.headers.update(NO_STORE)
-        return {**view, "initial_password": generated}
-    return view
+        return 201, view, view["version"], ({"initial_password": generated} if generated else None)
+
+    return await idempotent_write(ctx, request, actor.sub, "POST /admin/users", body.model_dump(), run,
+                                  location=lambda v: f"/admin/users/{v['id']}", headers=NO_STORE)
 
 
 @users_router.get("/{user_id}", summary="用户详情")
@@ -173,22 +162,13 @@ async def list_clients(actor: ProvinceDep, ctx: CtxDep, page: Annotated[PagePara
 
 
 @clients_router.post("", status_code=201, summary="登记机器客户端（密钥仅返回一次；支持 Idempotency-Key）")
-async def create_client(body: ClientCreate, actor: ProvinceDep, ctx: CtxDep, request: Request, response: Response):
-    key = idempotency_key(request)
-    payload = body.model_dump()
-    async with ctx.db.transaction() as s:
-        replay = await lookup(s, ctx.kernel, key, actor.sub, "POST /admin/clients", payload)
-        if replay is not None:
-            status, stored = replay
-            response.status_code = status
-            set_etag(response, stored["version"])
-            return stored  # the secret was shown once and is not stored
+async def create_client(body: ClientCreate, actor: ProvinceDep, ctx: CtxDep, request: Request):
+    async def run(s):  # the secret is shown once and not stored with the remembered answer
         view, secret = await clients.create_client(ctx, s, actor, body, request_id(request))
-        await remember(s, ctx.kernel, key, actor.sub, "POST /admin/clients", payload, 201, view)
-    set_etag(response, view["version"])
-    response.headers.update(NO_STORE)
-    response.headers["Location"] = f"/admin/clients/{view['client_id']}"
-    return {**view, "client_secret": secret}
+        return 201, view, view["version"], {"client_secret": secret}
+
+    return await idempotent_write(ctx, request, actor.sub, "POST /admin/clients", body.model_dump(), run,
+                                  location=lambda v: f"/admin/clients/{v['client_id']}", headers=NO_STORE)
 
 
 @clients_router.get("/{client_id}", summary="机器客户端详情")

@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from shared.contract import _problem_response
+
 log = logging.getLogger("spotcheck.gateway.openapi")
 
 # component sections whose entries are referenced by "$ref": "#/components/<section>/<name>"
@@ -52,7 +54,12 @@ def namespace_spec(service: str, spec: dict) -> tuple[dict, dict]:
         paths[f"/api/v1/{service}{path}"] = item
     components: dict[str, dict] = {}
     for section, entries in (spec.get("components") or {}).items():
-        if section in REF_SECTIONS:
+        if section == "schemas":
+            # client generators name types after "title": namespace it too, or the kernel's models
+            # (ProblemDetail, AuditListOut...) of two services collide and are dropped
+            components[section] = {f"{service}__{name}": ({**v, "title": f"{service}__{name}"} if isinstance(v, dict) else v)
+                                   for name, v in entries.items()}
+        elif section in REF_SECTIONS:
             components[section] = {f"{service}__{name}": v for name, v in entries.items()}
         else:  # securitySchemes: referenced by name from "security"; same bearer scheme everywhere
             components[section] = dict(entries)
@@ -100,6 +107,12 @@ class MergedOpenAPI:
             own["paths"].update(paths)
             for section, entries in components.items():
                 own["components"].setdefault(section, {}).update(entries)
+            # the gateway's answers for a proxied operation: service unreachable or too slow
+            for item in paths.values():
+                for method, op in item.items():
+                    if method in HTTP_METHODS and isinstance(op, dict):
+                        for status in (502, 503, 504):
+                            op.setdefault("responses", {})[str(status)] = _problem_response(status)
         own["info"]["x-services"] = services
         own["info"]["x-unavailable"] = unavailable
         # services read the bearer token themselves; declare it once so Swagger UI can log in and send it

@@ -80,8 +80,15 @@ def not_found(what: str, ident: str) -> Problem:
     return Problem(404, "not-found", f"{what}不存在", detail=f"{what} {ident} 不存在或不在您的管辖范围内")
 
 
+def public_path(request: Request) -> str:
+    """The path as callers see it: ``/api/v1/<service>/...`` behind the gateway."""
+    prefix = getattr(getattr(request, "app", None), "state", None)
+    prefix = getattr(prefix, "public_prefix", "") if prefix is not None else ""
+    return f"{prefix}{request.url.path}"
+
+
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
-    instance = str(request.url.path) if request is not None else None
+    instance = public_path(request) if request is not None else None
     headers = dict(problem.headers)
     rid = getattr(getattr(request, "state", None), "request_id", None) if request is not None else None
     body = problem.body(instance)

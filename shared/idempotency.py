@@ -64,34 +64,50 @@ class Refusal(Exception):
         super().__init__(str(problem))
 
 
-async def idempotent_write(ctx, request: Request, principal: str, scope: str, body: Any, run) -> JSONResponse:
-    """Run ``run(session) -> (status, payload, version|None)`` in ONE transaction together with the
-    Idempotency-Key record: the same key and body replay the first answer (``Idempotent-Replayed``),
-    the same key with another body is refused. Without a key it is simply one transaction."""
+async def idempotent_write(ctx, request: Request, principal: str, scope: str, body: Any, run, *,
+                           location=None, headers: dict[str, str] | None = None) -> JSONResponse:
+    """Run ``run(session) -> (status, payload, version|None[, once])`` in ONE transaction together
+    with the Idempotency-Key record: the same key and body replay the first answer (with
+    ``Idempotent-Replayed: true``, ``ETag`` and ``Location`` as the first time), the same key with
+    another body is a 422 problem. Without a key it is simply one transaction.
+
+    ``location(payload) -> path`` (service path; the public prefix is added) sets ``Location``;
+    ``once`` is a dict merged into the first answer only and never stored (a generated secret);
+    ``headers`` are added to every answer (e.g. ``Cache-Control: no-store``)."""
     from fastapi.encoders import jsonable_encoder
 
     from .etag import set_etag
 
     key = idempotency_key(request)
     refusal: Problem | None = None
+    once: dict | None = None
+    prefix = getattr(request.app.state, "public_prefix", "")
+
+    def finish(resp: JSONResponse, payload: Any, version: int | None) -> JSONResponse:
+        if version is not None:
+            set_etag(resp, version)
+        if location is not None and isinstance(payload, dict):
+            resp.headers["Location"] = prefix + location(payload)
+        for k, v in (headers or {}).items():
+            resp.headers[k] = v
+        return resp
+
     async with ctx.db.transaction() as s:
         hit = await lookup(s, ctx.kernel, key, principal, scope, body)
         if hit is not None:
             status, payload = hit
-            headers = {"Idempotent-Replayed": "true"}
-            if isinstance(payload, dict) and isinstance(payload.get("version"), int):
-                headers["ETag"] = f'"v{payload["version"]}"'
-            return JSONResponse(payload, status_code=status, headers=headers)
+            version = payload.get("version") if isinstance(payload, dict) and isinstance(payload.get("version"), int) else None
+            return finish(JSONResponse(payload, status_code=status, headers={"Idempotent-Replayed": "true"}), payload, version)
         try:
-            status, payload, version = await run(s)
+            result = await run(s)
         except Refusal as r:
             refusal = r.problem
         else:
+            status, payload, version = result[:3]
+            once = result[3] if len(result) > 3 else None
             payload = jsonable_encoder(payload)
             await remember(s, ctx.kernel, key, principal, scope, body, status, payload)
     if refusal is not None:
         raise refusal
-    resp = JSONResponse(payload, status_code=status)
-    if version is not None:
-        set_etag(resp, version)
-    return resp
+    shown = {**payload, **jsonable_encoder(once)} if once else payload
+    return finish(JSONResponse(shown, status_code=status), payload, version)

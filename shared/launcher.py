@@ -103,36 +103,64 @@ def run(args) -> int:
         if nats_proc:
             nats_proc.stop()
         return 1
-    for name, factory, port in targets:
-        log = open(vd / f"{name}.log", "ab")
-        bind = host if name == "gateway" else "127.0.0.1"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", bind, "--port", str(port), "--no-access-log"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        procs.append((name, proc))
+
+    state = {"stopping": False, "done": False}
 
     def shutdown(*_):
+        # the services run in sessions of their own (a terminal's Ctrl-C reaches only this
+        # process): stop each one's whole process group, then wait, then kill what is left
+        if state["done"]:
+            return
+        state["stopping"] = True
         for _, p in procs:
-            if p.poll() is None:
-                p.terminate()
+            _signal_group(p, signal.SIGTERM)
+        deadline = time.monotonic() + 10
         for _, p in procs:
             try:
-                p.wait(10)
+                p.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                p.kill()
+                pass
+        for _, p in procs:
+            _signal_group(p, signal.SIGKILL)
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
         if nats_proc:
             nats_proc.stop()
+        state["done"] = True
 
-    def _interrupt(*_):
-        raise KeyboardInterrupt
+    def _on_signal(signum, _frame):
+        if not state["stopping"]:
+            state["stopping"] = True
+            raise KeyboardInterrupt
+        # a second SIGTERM/SIGINT while stopping: do not interrupt the shutdown, hurry it instead
+        for _, p in procs:
+            _signal_group(p, signal.SIGKILL)
 
-    # also when started in the background, where a shell leaves SIGINT ignored
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    # also when started in the background, where a shell leaves SIGINT ignored; installed before
+    # any child starts, so a signal at any moment reaches the shutdown below
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    try:
+        for name, factory, port in targets:
+            bind = host if name == "gateway" else "127.0.0.1"
+            with open(vd / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", bind, "--port", str(port), "--no-access-log"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            procs.append((name, proc))
+    except KeyboardInterrupt:
+        print("\n正在停止 …")
+        shutdown()
+        return 0
+
     try:
         for (name, proc), (_, _, port) in zip(procs, targets):
             if not _wait_healthy(f"http://127.0.0.1:{port}/health", proc):
@@ -167,6 +195,18 @@ def run(args) -> int:
         print("\n正在停止 …")
         shutdown()
         return 0
+    finally:
+        shutdown()  # whatever ends the launcher, no service outlives it
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Send ``sig`` to the child's process group (uvicorn and anything it started)."""
+    if proc.poll() is not None and sig != signal.SIGKILL:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def demo(args) -> int:

@@ -53,6 +53,10 @@ class RequestContextMiddleware:
         self.app, self.service, self.max_body, self.on_mutation = app, service, max_body, on_mutation
         self.log = logging.getLogger(f"spotcheck.{service}.access")
 
+    def _instance(self, scope: Scope) -> str:
+        prefix = "" if self.service == "gateway" else f"/api/v1/{self.service}"
+        return prefix + scope.get("path", "")
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -68,7 +72,7 @@ class RequestContextMiddleware:
 
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
-            await _send_problem(send, 413, "payload-too-large", "请求体过大", f"请求体不得超过 {self.max_body} 字节", rid)
+            await _send_problem(send, 413, "payload-too-large", "请求体过大", f"请求体不得超过 {self.max_body} 字节", rid, instance=self._instance(scope))
             request_id_var.reset(token)
             return
 
@@ -79,6 +83,7 @@ class RequestContextMiddleware:
                     send, 415, "unsupported-media-type", "不支持的内容类型",
                     f"Content-Type {ctype} 不受支持，请使用 application/json", rid,
                     errors=[{"field": "Content-Type", "message": "应为 application/json（导入接口可用 multipart/form-data）"}],
+                    instance=self._instance(scope),
                 )
                 request_id_var.reset(token)
                 return
@@ -108,7 +113,7 @@ class RequestContextMiddleware:
             if status.get("started"):
                 raise  # the answer is already on its way; the connection is cut instead
             status["code"] = 413
-            await _send_problem(send, 413, "payload-too-large", "请求体过大", f"请求体不得超过 {self.max_body} 字节", rid)
+            await _send_problem(send, 413, "payload-too-large", "请求体过大", f"请求体不得超过 {self.max_body} 字节", rid, instance=self._instance(scope))
         finally:
             request_id_var.reset(token)
             if scope["method"] in ("POST", "PUT", "PATCH", "DELETE") and self.on_mutation:
@@ -139,8 +144,10 @@ def _allowed_content_type(ctype: str) -> bool:
     return ctype in ALLOWED_CONTENT_TYPES or ctype.endswith("+json")
 
 
-async def _send_problem(send: Send, status: int, slug: str, title: str, detail: str, rid: str, errors: list | None = None) -> None:
+async def _send_problem(send: Send, status: int, slug: str, title: str, detail: str, rid: str, errors: list | None = None, instance: str | None = None) -> None:
     doc = {"type": f"urn:spotcheck:problem:{slug}", "title": title, "status": status, "detail": detail, "request_id": rid}
+    if instance:
+        doc["instance"] = instance
     if errors:
         doc["errors"] = errors
     body = json.dumps(doc, ensure_ascii=False).encode()

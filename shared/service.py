@@ -13,6 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import audit
 from .auth import Principal, PrincipalDep, TokenVerifier, region_level, require_roles
+from .contract import (
+    AuditListOut, AuditVerifyOut, ParkedListOut, ReadyOut, ReplayOut, StatusOut, docs_router, install_openapi, op,
+    public_prefix,
+)
 from .db import Database
 from .errors import install_error_handlers
 from .events.bus import EventBus
@@ -86,17 +90,17 @@ def audit_reader(principal: PrincipalDep) -> Principal:
 def ops_router(ctx_getter=get_ctx) -> APIRouter:
     router = APIRouter(tags=["运维与审计"])
 
-    @router.get("/health", summary="存活检查")
+    @router.get("/health", summary="存活检查", **op(StatusOut))
     async def health():
         return {"status": "ok"}
 
-    @router.get("/ready", summary="就绪检查（数据库、NATS、待发事件）")
+    @router.get("/ready", summary="就绪检查（数据库、NATS、待发事件）", **op(ReadyOut))
     async def ready(ctx: CtxDep):
         async with ctx.db.session() as s:
             await s.execute(text("SELECT 1"))
         return {"status": "ok", "nats_connected": ctx.bus.connected, "outbox_pending": await ctx.relay.pending()}
 
-    @router.get("/audit", summary="审计日志（哈希链）", dependencies=[Depends(audit_reader)])
+    @router.get("/audit", summary="审计日志（哈希链）", **op(AuditListOut), dependencies=[Depends(audit_reader)])
     async def audit_list(
         ctx: CtxDep,
         after: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
@@ -107,12 +111,12 @@ def ops_router(ctx_getter=get_ctx) -> APIRouter:
             items = await audit.list_entries(s, ctx.kernel, after=after, limit=limit, entity_id=entity_id)
         return {"items": items, "next_after": items[-1]["seq"] if len(items) == limit else None}
 
-    @router.get("/audit/verify", summary="校验审计哈希链", dependencies=[Depends(audit_reader)])
+    @router.get("/audit/verify", summary="校验审计哈希链", **op(AuditVerifyOut), dependencies=[Depends(audit_reader)])
     async def audit_verify(ctx: CtxDep):
         async with ctx.db.session() as s:
             return (await audit.verify(s, ctx.kernel)).as_dict()
 
-    @router.get("/admin/parked", summary="滞留（处理失败）的事件", dependencies=[require_roles("province_admin")])
+    @router.get("/admin/parked", summary="滞留（处理失败）的事件", **op(ParkedListOut), dependencies=[require_roles("province_admin")])
     async def parked(ctx: CtxDep, limit: Annotated[int, Query(ge=1, le=500)] = 100):
         t = ctx.kernel.parked
         async with ctx.db.session() as s:
@@ -120,7 +124,7 @@ def ops_router(ctx_getter=get_ctx) -> APIRouter:
             total = (await s.execute(select(func.count()).select_from(t).where(t.c.replayed_at.is_(None)))).scalar_one()
         return {"open": total, "items": [dict(r._mapping) for r in rows]}
 
-    @router.post("/admin/parked/{parked_id}/replay", summary="重放滞留事件", dependencies=[require_roles("province_admin")])
+    @router.post("/admin/parked/{parked_id}/replay", summary="重放滞留事件", **op(ReplayOut), dependencies=[require_roles("province_admin")])
     async def replay(parked_id: Annotated[int, Path(ge=1, le=INT64_MAX)], ctx: CtxDep):
         return await replay_parked(ctx.db, ctx.kernel, ctx.runner.consumers, parked_id)
 
@@ -141,7 +145,7 @@ def create_service_app(
 ) -> FastAPI:
     setup_logging(settings.log_level)
     db = Database(settings.resolved_database_url())
-    bus = EventBus(settings.nats_url, settings.events_prefix)
+    bus = EventBus(settings.nats_url, settings.events_prefix, max_age=settings.events_max_age_seconds)
     relay = OutboxRelay(db, kernel, bus, interval=settings.relay_interval_seconds)
     runner = ConsumerRunner(db, kernel, bus, consumers or [])
     verifier = verifier or TokenVerifier(
@@ -168,14 +172,17 @@ def create_service_app(
             await bus.close()
             await db.dispose()
 
-    app = FastAPI(title=title, description=description, lifespan=lifespan, version="0.1.0")
+    app = FastAPI(title=title, description=description, lifespan=lifespan, version="0.1.0", docs_url=None, redoc_url=None)
     app.state.ctx = ctx
+    app.state.public_prefix = public_prefix(name)
     app.state.verifier = verifier
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, service=name, max_body=settings.max_body_bytes, on_mutation=relay.wake)
     app.include_router(ops_router())
     for r in routers:
         app.include_router(r)
+    app.include_router(docs_router(title))
+    install_openapi(app)
     return app
 
 

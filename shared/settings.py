@@ -31,6 +31,7 @@ class CommonSettings(BaseSettings):
     mode: str = Field("demo", description="demo | production")
     nats_url: str = Field("nats://127.0.0.1:4222", validation_alias="NATS_URL")
     events_prefix: str = Field("spotcheck", description="subject prefix and stream name root")
+    events_max_age_seconds: float = Field(0, ge=0, description="JetStream stream max_age (0 = kept; tests use a short one)")
     jwt_issuer: str = "spotcheck-gateway"
     jwt_audience: str = "spotcheck"
     jwks_url: str | None = None

@@ -11,6 +11,9 @@ import pytest
 from shared.natsproc import NatsProcess, reachable
 from tests.helpers import Keys
 
+# test streams expire on their own if a run is cut short (teardown deletes them otherwise)
+os.environ.setdefault("SPOTCHECK_EVENTS_MAX_AGE_SECONDS", "3600")
+
 
 # ---------------------------------------------------------------- databases
 def _pg_admin_url() -> str | None:
@@ -80,10 +83,34 @@ def nats_url(tmp_path_factory):
     proc.stop()
 
 
+async def delete_streams(nats_url: str, *prefixes: str) -> None:
+    """Delete the JetStream streams of these event prefixes (a test's own), if they exist."""
+    import nats
+    from nats.js.errors import NotFoundError
+
+    from shared.events.envelope import stream_name
+
+    try:
+        nc = await nats.connect(nats_url, connect_timeout=2, max_reconnect_attempts=0, allow_reconnect=False)
+    except Exception:
+        return
+    try:
+        js = nc.jetstream(timeout=5)
+        for prefix in prefixes:
+            try:
+                await js.delete_stream(stream_name(prefix))
+            except NotFoundError:
+                pass
+    finally:
+        await nc.close()
+
+
 @pytest.fixture
-def events_prefix():
-    """A subject prefix (and so a stream) of this test's own."""
-    return f"t{secrets.token_hex(5)}"
+async def events_prefix(nats_url):
+    """A subject prefix (and so a stream) of this test's own, deleted at teardown."""
+    prefix = f"t{secrets.token_hex(5)}"
+    yield prefix
+    await delete_streams(nats_url, prefix)
 
 
 @pytest.fixture

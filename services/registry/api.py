@@ -11,6 +11,7 @@ from pydantic import Field
 
 from shared.auth import Principal, require_roles
 from shared.canonical import sha256_hex
+from shared.contract import op
 from shared.errors import Problem
 from shared.etag import require_if_match, set_etag
 from shared.idempotency import idempotent_write
@@ -22,6 +23,7 @@ from shared.service import CtxDep, request_id
 from . import catalogue, enterprises, imports, licences, people, population, regions
 from .jurisdiction import PEOPLE_READ_ROLES, POPULATION_ROLES, READ_ROLES, WRITE_ROLES
 
+from .schemas import EnterpriseFullOut, EnterpriseOut, SiteListOut, SiteOut
 from .schemas import ConflictIn, EnterpriseIn, EnterprisePatch, FlagsIn, LicenceIn, LicencePatch, LicenceStatusIn, PersonIn, PersonPatch, SiteIn, SitePatch
 
 Reader = Annotated[Principal, require_roles(*READ_ROLES)]
@@ -63,7 +65,7 @@ async def get_catalogue(version: str):
 
 
 # ---------------------------------------------------------------- enterprises
-@router.get("/enterprises", tags=["检查对象名录库"], summary="企业列表（按统一社会信用代码排序，游标分页）")
+@router.get("/enterprises", tags=["检查对象名录库"], summary="企业列表（按统一社会信用代码排序，游标分页）", **op(EnterpriseOut, page=True))
 async def list_enterprises(
     ctx: CtxDep, principal: Reader, page: Pager,
     region: str | None = None, category: str | None = None,
@@ -80,13 +82,13 @@ async def list_enterprises(
         return json_response(await enterprises.list_enterprises(s, principal, page, region=region, category=category, licence_status=licence_status, flag=flag, production_status=production_status, q=q))
 
 
-@router.post("/enterprises", tags=["检查对象名录库"], summary="登记企业（可同时登记生产场所和许可证）", status_code=201)
+@router.post("/enterprises", tags=["检查对象名录库"], summary="登记企业（可同时登记生产场所和许可证）", **op(EnterpriseFullOut, status=201, etag=True, idempotent=True))
 async def create_enterprise(request: Request, body: EnterpriseIn, ctx: CtxDep, principal: Writer):
     return await _create(request, ctx, principal, "enterprise.create", body.model_dump(mode="json"),
                          lambda s: enterprises.register(s, ctx, principal, body, request_id(request)))
 
 
-@router.get("/enterprises/{uscc}", tags=["检查对象名录库"], summary="企业详情（含生产场所、许可证）")
+@router.get("/enterprises/{uscc}", tags=["检查对象名录库"], summary="企业详情（含生产场所、许可证）", **op(EnterpriseFullOut, etag=True))
 async def get_enterprise(uscc: str, ctx: CtxDep, principal: Reader, response: Response):
     async with ctx.db.session() as s:
         e = await enterprises.get_visible(s, principal, uscc)
@@ -95,7 +97,7 @@ async def get_enterprise(uscc: str, ctx: CtxDep, principal: Reader, response: Re
     return state
 
 
-@router.patch("/enterprises/{uscc}", tags=["检查对象名录库"], summary="修改企业信息（需 If-Match）")
+@router.patch("/enterprises/{uscc}", tags=["检查对象名录库"], summary="修改企业信息（需 If-Match）", **op(EnterpriseFullOut, etag=True, if_match=True))
 async def patch_enterprise(uscc: str, body: EnterprisePatch, request: Request, ctx: CtxDep, principal: Writer, response: Response):
     async with ctx.db.transaction() as s:
         e = await enterprises.get_writable(s, principal, uscc)
@@ -105,7 +107,7 @@ async def patch_enterprise(uscc: str, body: EnterprisePatch, request: Request, c
     return state
 
 
-@router.put("/enterprises/{uscc}/flags", tags=["检查对象名录库"], summary="设置抽查不合格标记（近5年国抽、2021年省抽；需 If-Match）")
+@router.put("/enterprises/{uscc}/flags", tags=["检查对象名录库"], summary="设置抽查不合格标记（近5年国抽、2021年省抽；需 If-Match）", **op(EnterpriseFullOut, etag=True, if_match=True))
 async def put_flags(uscc: str, body: FlagsIn, request: Request, ctx: CtxDep, principal: Writer, response: Response):
     async with ctx.db.transaction() as s:
         e = await enterprises.get_writable(s, principal, uscc)
@@ -115,14 +117,14 @@ async def put_flags(uscc: str, body: FlagsIn, request: Request, ctx: CtxDep, pri
     return state
 
 
-@router.get("/enterprises/{uscc}/sites", tags=["检查对象名录库"], summary="企业的生产场所")
+@router.get("/enterprises/{uscc}/sites", tags=["检查对象名录库"], summary="企业的生产场所", **op(SiteListOut))
 async def list_sites(uscc: str, ctx: CtxDep, principal: Reader):
     async with ctx.db.session() as s:
         e = await enterprises.get_visible(s, principal, uscc)
         return {"items": await enterprises.list_sites(s, e)}
 
 
-@router.post("/enterprises/{uscc}/sites", tags=["检查对象名录库"], summary="新增生产场所", status_code=201)
+@router.post("/enterprises/{uscc}/sites", tags=["检查对象名录库"], summary="新增生产场所", **op(SiteOut, status=201, etag=True, idempotent=True))
 async def create_site(uscc: str, body: SiteIn, request: Request, ctx: CtxDep, principal: Writer):
     async def do(s):
         e = await enterprises.get_writable(s, principal, uscc)
@@ -131,7 +133,7 @@ async def create_site(uscc: str, body: SiteIn, request: Request, ctx: CtxDep, pr
     return await _create(request, ctx, principal, f"site.create:{uscc}", body.model_dump(mode="json"), do)
 
 
-@router.get("/sites/{site_id}", tags=["检查对象名录库"], summary="生产场所详情")
+@router.get("/sites/{site_id}", tags=["检查对象名录库"], summary="生产场所详情", **op(SiteOut, etag=True))
 async def get_site(site_id: str, ctx: CtxDep, principal: Reader, response: Response):
     async with ctx.db.session() as s:
         site, _ = await enterprises.get_site(s, principal, site_id)

@@ -161,3 +161,70 @@ class ConflictIn(StrictModel):
     reason: str = Field(min_length=1, max_length=500)
 
     _uscc = field_validator("uscc")(lambda cls, x: v.check_uscc(x))
+
+
+# ---------------------------------------------------------------- response bodies (documentation:
+# what a generated client gets; the routes shape their dicts themselves)
+from pydantic import BaseModel  # noqa: E402
+
+
+class FlagsOut(BaseModel):
+    national_fail_5y: bool
+    provincial_fail_2021: bool
+
+
+class FlagDetailOut(BaseModel):
+    source: str | None = None
+    date: dt.date
+
+
+class FlagDetailsOut(BaseModel):
+    national_fail_5y: FlagDetailOut | None = None
+    provincial_fail_2021: FlagDetailOut | None = None
+
+
+class SiteOut(BaseModel):
+    id: str
+    uscc: str
+    address: str
+    region_code: str
+    version: int
+
+
+class LicenceOut(BaseModel):
+    id: str
+    number: str
+    uscc: str
+    category: str
+    category_name: str | None = None
+    product_description: str | None = None
+    issue_date: dt.date
+    expiry_date: dt.date
+    status: str
+    version: int
+
+
+class EnterpriseOut(BaseModel):
+    uscc: str
+    name: str
+    region_code: str
+    region_name: str | None = None
+    city_code: str
+    address: str | None = None
+    legal_representative: str | None = None
+    contact_phone: str | None = None
+    production_status: str | None = None
+    flags: FlagsOut
+    flag_details: FlagDetailsOut
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class EnterpriseFullOut(EnterpriseOut):
+    sites: list[SiteOut]
+    licences: list[LicenceOut]
+
+
+class SiteListOut(BaseModel):
+    items: list[SiteOut]

@@ -37,18 +37,12 @@ def _draw_response(d, status: int = 200) -> JSONResponse:
 
 @router.post("/plans", status_code=201, summary="新建抽查计划")
 async def create_plan(body: PlanIn, request: Request, ctx: CtxDep, principal=Admin):
-    status, out = await plans.create(ctx, request, principal, body)
-    resp = JSONResponse(out, status_code=status)
-    set_etag(resp, out["version"])
-    return resp
+    return await plans.create(ctx, request, principal, body)
 
 
 @router.post("/plans/from-template/notice-2022-181", status_code=201, summary="按晋市监函〔2022〕181号模板新建计划")
 async def create_plan_from_template(request: Request, ctx: CtxDep, principal=Admin, body: TemplateIn | None = None):
-    status, out = await plans.create_from_template(ctx, request, principal, body or TemplateIn())
-    resp = JSONResponse(out, status_code=status)
-    set_etag(resp, out["version"])
-    return resp
+    return await plans.create_from_template(ctx, request, principal, body or TemplateIn())
 
 
 @router.get("/plans", summary="抽查计划列表")
@@ -79,10 +73,7 @@ async def preview_plan(plan_id: str, request: Request, ctx: CtxDep, principal=Ad
 
 @router.post("/draws", status_code=201, summary="新建抽取（企业或检查人员）")
 async def create_draw(body: DrawIn, request: Request, ctx: CtxDep, principal=Admin):
-    status, out = await draws.create(ctx, request, principal, body)
-    resp = JSONResponse(out, status_code=status)
-    set_etag(resp, out["version"])
-    return resp
+    return await draws.create(ctx, request, principal, body)
 
 
 @router.get("/draws", summary="抽取列表")
@@ -123,8 +114,7 @@ async def commit(draw_id: str, request: Request, ctx: CtxDep, principal=Admin):
 
 @router.post("/draws/{draw_id}/replacements", status_code=201, summary="记录替补（按签序取下一家）")
 async def replace(draw_id: str, body: ReplacementIn, request: Request, ctx: CtxDep, principal=Admin):
-    status, out = await draws.replace(ctx, request, principal, draw_id, body)
-    return JSONResponse(out, status_code=status)
+    return await draws.replace(ctx, request, principal, draw_id, body)
 
 
 @router.get("/draws/{draw_id}/verify", summary="按冻结总体与种子重新计算并比对")

@@ -76,13 +76,10 @@ async def _record(ctx: ServiceContext, s: AsyncSession, request: Request, princi
 
 
 # ---------------------------------------------------------------- create / freeze
-async def create(ctx: ServiceContext, request: Request, principal: Principal, body: DrawIn) -> tuple[int, dict]:
-    key = idempotency.idempotency_key(request)
+async def create(ctx: ServiceContext, request: Request, principal: Principal, body: DrawIn):
     raw = body.model_dump(mode="json")
-    async with ctx.db.transaction() as s:
-        replay = await idempotency.lookup(s, ctx.kernel, key, principal.sub, "sampling.draw.create", raw)
-        if replay:
-            return replay
+
+    async def run(s):
         plan = await get_visible(s, principal, body.plan_id)
         if plan.status != "approved":
             raise field_error("plan_id", "抽查计划尚未批准，不能抽取", status=409, slug="plan-not-approved", title="计划未批准")
@@ -99,9 +96,10 @@ async def create(ctx: ServiceContext, request: Request, principal: Principal, bo
         s.add(d)
         await s.flush()
         await _record(ctx, s, request, principal, d, "created", None, "created")
-        out = draw_dict(d)
-        await idempotency.remember(s, ctx.kernel, key, principal.sub, "sampling.draw.create", raw, 201, out)
-    return 201, out
+        return 201, draw_dict(d), d.version
+
+    return await idempotency.idempotent_write(ctx, request, principal.sub, "sampling.draw.create", raw, run,
+                                              location=lambda out: f"/draws/{out['id']}")
 
 
 async def _enterprise_units(ctx: ServiceContext, d: Draw, token: str | None) -> tuple[list[dict], list[dict]]:
@@ -292,13 +290,10 @@ async def _committed_event(s: AsyncSession, d: Draw, units: list[DrawUnit]) -> d
 
 
 # ---------------------------------------------------------------- replacements
-async def replace(ctx: ServiceContext, request: Request, principal: Principal, draw_id: str, body: ReplacementIn) -> tuple[int, dict]:
-    key = idempotency.idempotency_key(request)
+async def replace(ctx: ServiceContext, request: Request, principal: Principal, draw_id: str, body: ReplacementIn):
     raw = {"draw_id": draw_id, **body.model_dump(mode="json")}
-    async with ctx.db.transaction() as s:
-        replay = await idempotency.lookup(s, ctx.kernel, key, principal.sub, "sampling.draw.replacement", raw)
-        if replay:
-            return replay
+
+    async def run(s):
         d = await get_visible_draw(s, principal, draw_id, for_update=True)
         if d.kind != "enterprise":
             raise Problem(409, "not-enterprise-draw", "只有企业抽取可以替补")
@@ -329,8 +324,9 @@ async def replace(ctx: ServiceContext, request: Request, principal: Principal, d
         await ctx.emit(s, "draw", "replacement_recorded",
                        {"draw_id": d.id, "replaced_uscc": body.uscc, "replacement": _selected_item(nxt), "reason": body.reason},
                        subject_id=d.id, request_id=rid, actor=principal.sub)
-        await idempotency.remember(s, ctx.kernel, key, principal.sub, "sampling.draw.replacement", raw, 201, out)
-    return 201, out
+        return 201, out, None
+
+    return await idempotency.idempotent_write(ctx, request, principal.sub, "sampling.draw.replacement", raw, run)
 
 
 def replacement_dict(r: Replacement) -> dict[str, Any]:

@@ -68,23 +68,21 @@ async def get_visible(session: AsyncSession, principal: Principal, plan_id: str,
     return (await first_or_404(session, q, "抽查计划", plan_id, for_update=for_update))[0]
 
 
-async def _create(ctx: ServiceContext, request: Request, principal: Principal, scope: str, body: dict, build) -> tuple[int, dict]:
-    key = idempotency.idempotency_key(request)
-    async with ctx.db.transaction() as s:
-        replay = await idempotency.lookup(s, ctx.kernel, key, principal.sub, scope, body)
-        if replay:
-            return replay
+async def _create(ctx: ServiceContext, request: Request, principal: Principal, scope: str, body: dict, build):
+    async def run(s):
         plan = build()
         s.add(plan)
         await s.flush()
         out = plan_dict(plan)
         await ctx.audit(s, principal, "plan.created", "sampling_plan", plan.id, after=out, request_id=request_id(request))
         await ctx.emit(s, "plan", "created", out, subject_id=plan.id, request_id=request_id(request), actor=principal.sub)
-        await idempotency.remember(s, ctx.kernel, key, principal.sub, scope, body, 201, out)
-    return 201, out
+        return 201, out, out["version"]
+
+    return await idempotency.idempotent_write(ctx, request, principal.sub, scope, body, run,
+                                              location=lambda out: f"/plans/{out['id']}")
 
 
-async def create(ctx: ServiceContext, request: Request, principal: Principal, body: PlanIn) -> tuple[int, dict]:
+async def create(ctx: ServiceContext, request: Request, principal: Principal, body: PlanIn):
     raw = body.model_dump(mode="json")
     owner = _owner_region(principal, body.owner_region)
     rules = _rules_json([r.model_dump(mode="json") for r in body.rules], body.catalogue, owner)
@@ -106,7 +104,7 @@ def template_2022(other_ratio: Decimal | None) -> dict[str, Any]:
     return tpl
 
 
-async def create_from_template(ctx: ServiceContext, request: Request, principal: Principal, body: TemplateIn) -> tuple[int, dict]:
+async def create_from_template(ctx: ServiceContext, request: Request, principal: Principal, body: TemplateIn):
     raw = {"template": "notice-2022-181", **body.model_dump(mode="json")}
     owner = _owner_region(principal, body.owner_region)
     tpl = template_2022(body.other_ratio)

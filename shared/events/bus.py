@@ -15,8 +15,9 @@ log = logging.getLogger("spotcheck.bus")
 
 
 class EventBus:
-    def __init__(self, url: str, prefix: str = "spotcheck", duplicate_window: float = 600.0):
+    def __init__(self, url: str, prefix: str = "spotcheck", duplicate_window: float = 600.0, max_age: float = 0):
         self.url = url
+        self.max_age = max_age  # seconds; 0 keeps events (tests set a short age so strays expire)
         self.prefix = prefix
         self.stream = stream_name(prefix)
         self.duplicate_window = duplicate_window
@@ -64,7 +65,8 @@ class EventBus:
                     name=self.stream,
                     subjects=[f"{self.prefix}.>"],
                     storage=StorageType.FILE,
-                    duplicate_window=self.duplicate_window,
+                    duplicate_window=min(self.duplicate_window, self.max_age) if self.max_age else self.duplicate_window,
+                    **({"max_age": self.max_age} if self.max_age else {}),
                     # 3 in a JetStream cluster (deploy/k8s): the stream survives the loss of a server
                     num_replicas=int(os.environ.get("SPOTCHECK_EVENTS_REPLICAS", "1")),
                 )

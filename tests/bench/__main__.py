@@ -1,7 +1,8 @@
 """``make bench``: run every benchmark module (or those named in BENCH=...), print their figures.
 
 Each ``bench_*.py`` has ``main() -> dict`` and measures speed as a ratio against a baseline
-taken in the same run; results land in ``bench-results/<name>.json``.
+taken in the same run; results land in ``bench-results/<name>.json``. Each states its targets
+(``tests.bench.check``: PASS/MISS); the exit status is non-zero when one misses or fails.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def main(argv: list[str]) -> int:
     out = Path("bench-results")
     out.mkdir(exist_ok=True)
     failed = 0
+    missed: list[str] = []
     summary = {}
     for name in names:
         short = name.removeprefix("bench_")
@@ -35,9 +37,20 @@ def main(argv: list[str]) -> int:
             failed += 1
             continue
         summary[name] = result
+        checks = (result or {}).get("checks") if isinstance(result, dict) else None
+        if not checks:
+            print("MISS: this benchmark states no target")
+            missed.append(f"{name}: no target")
+        for c in checks or []:
+            if not c["pass"]:
+                missed.append(f"{name}: {c['name']} = {c['value']} (target {c['target']})")
         print(f"({time.perf_counter() - start:.1f}s)")
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
-    return 1 if failed else 0
+    print()
+    for m in missed:
+        print(f"MISS  {m}")
+    print(f"benchmarks: {len(summary)} run, {failed} failed, {len(missed)} targets missed")
+    return 1 if failed or missed else 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.bench import check
+
 from shared.natsproc import free_port
 
 REQUESTS = 2000
@@ -109,6 +111,9 @@ def main() -> dict:
     print(f"ratio gateway/direct: {result['gateway_to_direct_rps_ratio']}")
     print(f"sequential p50: direct {sequential['direct']['p50_ms']} ms, gateway {sequential['gateway']['p50_ms']} ms "
           f"(ratio {result['sequential_latency_ratio']})")
+    result["sequential_added_p50_ms"] = round(sequential["gateway"]["p50_ms"] - sequential["direct"]["p50_ms"], 3)
+    check(result, "added p50 latency of the gateway hop", result["sequential_added_p50_ms"], 1.0, unit=" ms")
+    check(result, "throughput gateway / direct", result["gateway_to_direct_rps_ratio"], 0.95, at_most=False)
     Path("bench-results").mkdir(exist_ok=True)
     Path("bench-results/gateway.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
     return result

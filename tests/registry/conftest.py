@@ -12,6 +12,7 @@ from services.registry.app import create_app
 from shared.auth import TokenVerifier
 from shared.migrations import upgrade_async
 from shared.settings import settings_for
+from tests.conftest import delete_streams
 from tests.helpers import running
 
 _rnd = random.Random(7)
@@ -79,6 +80,7 @@ async def registry(databases, nats_url, keys):
     )
     async with running(app) as client:
         yield Registry(client, app, url, keys)
+    await delete_streams(nats_url, prefix)
 
 
 TODAY = dt.date(2022, 6, 1)

@@ -61,4 +61,33 @@ def test_short_digests_are_padded_like_the_reference():
     # a digest below 10**63 has fewer than 64 decimal digits; the reference pads before reversing
     digest = (12345).to_bytes(32, "big")
     assert sampler._fraction_of_digest(digest) == "0." + format(12345, "064d")[::-1]
-    assert sampler._split(["54321 x"]) == [("0.54321" + "0" * 59, "x")]
+    assert sampler._ticket_digits(digest, 0) == format(12345, "064d")[::-1]
+    assert int(sampler._order_keys(digest)[0]) == int(format(12345, "064d")[::-1][: sampler.KEY_DIGITS])
+
+
+@settings(max_examples=150, deadline=None)
+@given(ids=st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=120, unique=True),
+       seed=seed_strategy, k=st.integers(min_value=0, max_value=130), key_digits=st.integers(min_value=1, max_value=3))
+def test_forced_key_ties_still_order_like_the_reference(ids, seed, k, key_digits):
+    """With 1-3 digit order keys nearly every id ties with another: the full-ticket tie-break
+    (then the id) must still give the reference's selection and order, at every k."""
+    old = sampler.KEY_DIGITS
+    sampler.KEY_DIGITS = key_digits
+    try:
+        expected = [(t, i) for t, i, _g in ref.sampler(ids, seed, take=k, digits=80)]
+        assert sampler.smallest(ids, seed, k) == expected
+        strata = {"a": ids[::2], "b": ids[1::2]}
+        quotas = {"a": k // 2, "b": k - k // 2}
+        assert sampler.draw_strata(strata, quotas, seed) == {
+            n: [(t, i) for t, i, _g in ref.sampler(v, seed, take=quotas[n], digits=80)] for n, v in strata.items()}
+    finally:
+        sampler.KEY_DIGITS = old
+
+
+def test_identical_ids_in_keys_tie_exactly_like_the_reference():
+    """Keys computed over the digest limbs equal the ticket's first digits for many ids."""
+    ids = [f"9114{i:014d}" for i in range(2000)]
+    digests = sampler._digests(ids, "271828")
+    keys = sampler._order_keys(digests)
+    for i, (t, uid) in enumerate(sampler.tickets(ids, "271828")):
+        assert int(keys[i]) == int(t[2: 2 + sampler.KEY_DIGITS])

@@ -1,0 +1,84 @@
+"""One Idempotency-Key behaviour everywhere (shared.idempotency.idempotent_write): a replay carries
+``Idempotent-Replayed: true`` with the first answer's status, ETag and Location; a key reused with
+another body is a 422 problem — in the registry, sampling (plan, template plan, draw) and the gateway."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.gateway import conftest as _gw
+from tests.helpers import running
+from tests.registry import conftest as _reg
+from tests.sampling import test_draws as _sampling
+
+# the areas' own fixtures, used here as they are
+registry, make_client, make_gateway, gw = _reg.registry, _sampling.make_client, _gw.make_gateway, _gw.gw
+auth_headers, enterprise_body, h = _gw.auth_headers, _reg.enterprise_body, _sampling.h
+
+ROOT = Path(__file__).parents[2]
+
+
+async def _check(client, path, headers, body, other, location_prefix=None, etag=True):
+    first = await client.post(path, json=body, headers={**headers, "Idempotency-Key": f"k-{path}"})
+    assert first.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers
+    again = await client.post(path, json=body, headers={**headers, "Idempotency-Key": f"k-{path}"})
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    if etag:
+        assert again.headers["etag"] == first.headers["etag"]
+    if location_prefix:
+        assert first.headers["location"].startswith(location_prefix)
+        assert again.headers["location"] == first.headers["location"]
+    clash = await client.post(path, json=other, headers={**headers, "Idempotency-Key": f"k-{path}"})
+    assert clash.status_code == 422 and clash.headers["content-type"] == "application/problem+json"
+    assert clash.json()["type"].endswith("idempotency-key-reused")
+    return first, again
+
+
+async def test_registry_replay(registry):
+    body = enterprise_body()
+    other = enterprise_body()
+    await _check(registry.client, "/enterprises", registry.h(), body, other)
+
+
+async def test_sampling_plan_template_and_draw_replay(make_client, keys):
+    app = await make_client()
+    async with running(app) as c:
+        hd = h(keys)
+        first, again = await _check(c, "/plans/from-template/notice-2022-181", hd, {}, {"batch": "另一批次"},
+                                    location_prefix="/api/v1/sampling/plans/")
+        assert again.json() == first.json()
+        plan = first.json()
+        etag = (await c.get(f"/plans/{plan['id']}", headers=hd)).headers["etag"]
+        assert (await c.post(f"/plans/{plan['id']}/approve", headers={**hd, "If-Match": etag})).status_code == 200
+        await _check(c, "/draws", hd, {"plan_id": plan["id"], "kind": "enterprise"},
+                     {"plan_id": plan["id"], "kind": "inspector"}, location_prefix="/api/v1/sampling/draws/")
+
+
+async def test_gateway_users_and_clients_replay(gw):
+    prov = await auth_headers(gw.client, "demo_province")
+    body = {"username": "idem_one", "display_name": "幂等", "region_code": "140100", "roles": ["inspector"],
+            "person_id": "insp-0777", "password": "a-very-long-password-1"}
+    first, again = await _check(gw.client, "/admin/users", prov, body, {**body, "display_name": "别人"},
+                                location_prefix="/admin/users/")
+    assert first.json()["id"] == again.json()["id"]
+    c_first, c_again = await _check(gw.client, "/admin/clients", prov, {"client_id": "idem_sys", "name": "测试系统", "role": "gov_client"},
+                                     {"client_id": "idem_sys", "name": "另一个", "role": "gov_client"},
+                                     location_prefix="/admin/clients/")
+    assert "client_secret" in c_first.json() and "client_secret" not in c_again.json()  # shown once, never stored
+    assert c_again.headers["cache-control"] == "no-store"
+
+
+def test_no_second_implementation_of_lookup_and_remember():
+    """Only shared/idempotency.py calls lookup/remember; every route uses idempotent_write."""
+    offenders = []
+    for path in list((ROOT / "services").rglob("*.py")) + list((ROOT / "gateway").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in ("lookup", "remember") and getattr(node.value, "id", "") == "idempotency":
+                offenders.append(f"{path}:{node.lineno}")
+            if isinstance(node, ast.ImportFrom) and node.module == "shared.idempotency":
+                names = {a.name for a in node.names}
+                if names & {"lookup", "remember"}:
+                    offenders.append(f"{path}:{node.lineno}")
+    assert not offenders, offenders
