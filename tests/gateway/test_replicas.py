@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import httpx
 
-from tests.gateway.conftest import make_gateway  # noqa: F401 - fixture
 from tests.gateway.fake_service import fake_service
 
 
