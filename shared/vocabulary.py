@@ -47,7 +47,10 @@ TEAM_SETTING_DEFAULTS: dict[str, int | bool] = {
     "max_teams_per_leader": 4,
     "max_teams_per_expert": 3,
     "acceptance_workdays": 3,
+    "notice_workdays": 3,  # visits no earlier than dispatch + this many working days
 }
+# 组长由省局质量监管处处级干部担任 (notice 二（一）): the unit (处室) whose 处级 cadres lead teams.
+LEADER_UNIT_DEFAULT = "质量监管处"
 
 CITY_NAMES: dict[str, str] = {
     "140100": "太原", "140200": "大同", "140300": "阳泉", "140400": "长治", "140500": "晋城", "140600": "朔州",

@@ -81,7 +81,7 @@ async def test_double_random_flow_through_gateway(databases, nats_url, events_pr
         preview = (await gw.get(f"{api}/sampling/plans/{plan['id']}/preview", headers=P)).json()
         assert preview["outside"] == 0 and sum(s["population"] for s in preview["strata"]) == preview["total"]
         etag = (await gw.get(f"{api}/sampling/plans/{plan['id']}", headers=P)).headers["etag"]
-        assert (await gw.post(f"{api}/sampling/plans/{plan['id']}/approve", headers={**P, "If-Match": etag})).status_code == 200
+        assert (await gw.post(f"{api}/sampling/plans/{plan['id']}/approve", headers={**P2, "If-Match": etag})).status_code == 200  # 四眼原则
 
         async def ceremony(kind, seed, **extra):
             d = (await gw.post(f"{api}/sampling/draws", headers=P, json={"plan_id": plan["id"], "kind": kind, **extra})).json()
