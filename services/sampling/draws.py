@@ -29,7 +29,7 @@ from shared.service import ServiceContext, request_id
 from . import sampler, strata, verify
 from .models import Draw, DrawUnit, Replacement
 from .plans import get_visible, plan_dict
-from .pools import POOLS, conflicts, pools_of
+from .pools import POOLS, conflicts, leader_unit_of, pools_of
 from .schemas import DrawIn, ReplacementIn, SeedConfirmIn, SeedIn
 
 MIN_SEED_DIGITS = 20
@@ -136,7 +136,8 @@ async def _enterprise_units(ctx: ServiceContext, d: Draw, token: str | None) -> 
 
 async def _people_units(ctx: ServiceContext, d: Draw, token: str | None) -> tuple[list[dict], list[dict]]:
     items = await ctx.extras["population"].people(d.plan_snapshot, token)
-    units = [{"unit_id": p["id"], "stratum": pool, "data": p} for p in items for pool in pools_of(p)]
+    unit = leader_unit_of(d.plan_snapshot)
+    units = [{"unit_id": p["id"], "stratum": pool, "data": p} for p in items for pool in pools_of(p, unit)]
     counts = defaultdict(int)
     for u in units:
         counts[u["stratum"]] += 1

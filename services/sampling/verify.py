@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import sampler, strata
-from .pools import pools_of
+from .pools import leader_unit_of, pools_of
 
 EXPORT_FORMAT = "spotcheck-draw-export/1"
 DIGEST_RULE = (
@@ -125,7 +125,7 @@ def verify_export(export: dict[str, Any], max_items: int = 20) -> list[str]:
             listed[u["unit_id"]].add(u["stratum"])
             records[u["unit_id"]] = u["data"]
         for pid, pools in listed.items():
-            want = set(pools_of(records[pid]))
+            want = set(pools_of(records[pid], leader_unit_of(export.get("plan"))))
             if want != pools:
                 add(f"人员 {pid} 应属人员池 {sorted(want)}，记录为 {sorted(pools)}")
 

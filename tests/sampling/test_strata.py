@@ -58,7 +58,7 @@ def test_refusals_name_the_rule_and_field():
     assert "rules[0].ratio" in errs and "0 到 1" in errs["rules[0].ratio"]
     errs = _refusal([{"name": "a", "ratio": "0.1"}, {"name": "b", "categories": ["rebar"], "count": -1}])
     assert "rules[1].count" in errs
-    errs = _refusal([{"name": "a", "categories": ["ebike"], "ratio": "0.1"}])
+    errs = _refusal([{"name": "a", "categories": ["safety_helmet"], "ratio": "0.1"}])
     assert "2022" in errs["rules[0].categories"]
     errs = _refusal([{"name": "a", "categories": ["rebar"], "ratio": "0.2"},
                      {"name": "b", "categories": ["rebar"], "ratio": "0.3"}])
