@@ -135,3 +135,160 @@ async def team_days(s, team_id: str) -> set[dt.date]:
 
 async def teams_of(s, assignment_id: str) -> list[Team]:
     return list((await s.execute(select(Team).where(Team.assignment_id == assignment_id).order_by(Team.code))).scalars())
+
+
+# ---------------------------------------------------------------- replacement after formation
+def _visit_dates(n: int, members: list[str], busy: dict[str, set[dt.date]], team_booked: Counter, settings: dict,
+                 start: dt.date, calendar) -> list[dt.date | None]:
+    """Dates for ``n`` new visits of a team: working days from ``start`` to window_end on which no
+    member is booked elsewhere and the team has fewer than ``visits_per_day`` visits."""
+    end = dt.date.fromisoformat(settings["window_end"])
+    out: list[dt.date | None] = []
+    if start <= end:
+        for day in calendar.workdays_in(start, end):
+            if any(day in busy.get(p, ()) for p in members):
+                continue
+            while team_booked[day] < settings["visits_per_day"] and len(out) < n:
+                team_booked[day] += 1
+                out.append(day)
+            if len(out) == n:
+                break
+    return out + [None] * (n - len(out))
+
+
+async def apply_replacement(ctx, s, rep, actor: str) -> Amendment | None:
+    """A replacement recorded by sampling after the teams were formed (see module doc)."""
+    from shared.calendar import default_calendar
+
+    from .assignment import TeamScope, check_team, conflicts_of, effective_settings, first_visit_day, site_visits
+    from .draws import load_draw
+    from .scope import today
+
+    a = (await s.execute(select(Assignment).where(Assignment.enterprise_draw_id == rep.draw_id))).scalars().first()
+    if a is None or rep.id in (a.replacement_ids or []):
+        return None  # not formed yet: formation applies it
+    reason = rep.reason or "企业无法检查，按签序替补"
+    new_ent = dict(rep.replacement)
+    old = rep.replaced_uscc
+    insp = json.loads((await load_draw(s, a.inspector_draw_id))[0].payload)
+    ent = json.loads((await load_draw(s, a.enterprise_draw_id))[0].payload)
+    settings = effective_settings({**(ent.get("plan_settings") or insp.get("plan_settings") or {}),
+                                   "dispatch_date": today(ctx).isoformat()})
+    conflicts = conflicts_of(insp)
+    now = utcnow()
+    # 1. cancel the replaced enterprise's open tasks, with the reason
+    open_tasks = list((await s.execute(select(Task).where(Task.assignment_id == a.id, Task.uscc == old, Task.status != "cancelled"))).scalars())
+    cancelled = []
+    for t in open_tasks:
+        t.status, t.cancelled_at, t.cancel_reason = "cancelled", now, reason
+        t.version += 1
+        cancelled.append({"task_id": t.id, "team_id": t.team_id, "uscc": t.uscc, "site_id": t.site_id})
+    if open_tasks:
+        await s.execute(Visit.__table__.update().where(Visit.task_id.in_([t.id for t in open_tasks])).values(cancelled=True))
+    # 2. a team for the replacement: the replaced one's first, then the same city's, then the others
+    teams = await teams_of(s, a.id)
+    old_team = open_tasks[0].team_id if open_tasks else next((t.id for t in teams if old in t.enterprises), None)
+    city = new_ent.get("city_code") or (new_ent.get("region_code") or "")[:4] + "00"
+    order = sorted(teams, key=lambda t: (t.id != old_team, t.city_code != city, t.code))
+    selected = {e["uscc"]: e for e in ent.get("selected") or []}
+    for am in await chain(s, a.id):
+        if am.kind == "replacement" and am.data.get("replacement"):
+            selected[am.data["replacement"]["uscc"]] = am.data["replacement"]
+    chosen, shortfalls = None, []
+    for t in order:
+        members = list((await s.execute(select(TeamMember).where(TeamMember.team_id == t.id, TeamMember.active.is_(True)))).scalars())
+        ents = [selected[u] for u in t.enterprises if u in selected and u != old] + [new_ent]
+        problems = check_team([m.profile for m in members], TeamScope(ents), conflicts, settings, t.label)
+        if not problems:
+            chosen = (t, members, ents)
+            break
+        shortfalls.append("；".join(problems))
+    new_tasks = []
+    am_data: dict = {"replaced_uscc": old, "replacement": new_ent, "cancelled_tasks": cancelled, "new_tasks": new_tasks,
+                     "team_id": None, "shortfalls": []}
+    if chosen is None:
+        am_data["shortfalls"] = [f"替补企业 {new_ent['uscc']} 无法编入任何检查组（回避或组成规则不满足）"] + shortfalls[:5]
+    am = await append(s, a, "replacement", chosen[0].id if chosen else old_team, reason, actor, am_data)
+    # 3. tasks for the replacement, dated after dispatch + notice period, without double booking
+    events = []
+    if chosen:
+        team, members, ents = chosen
+        pids = [m.person_id for m in members]
+        busy = await busy_days(s, a.id, exclude_team=team.id)
+        team_booked = Counter((await s.execute(select(Visit.visit_date).where(Visit.team_id == team.id, Visit.cancelled.is_(False)))).scalars())
+        visits = site_visits([new_ent])
+        dates = _visit_dates(len(visits), pids, busy, team_booked, settings, first_visit_day(settings, default_calendar), default_calendar)
+        accept_by = default_calendar.add_workdays(today(ctx), settings["acceptance_workdays"])
+        member_list = [{k: m.profile.get(k) for k in ("person_id", "name", "role", "pool", "kind", "law_enforcement", "level", "region_code", "organisation")}
+                       for m in members]
+        for v, day in zip(visits, dates):
+            task = Task(assignment_id=a.id, plan_id=a.plan_id, team_id=team.id, uscc=v["uscc"], enterprise_name=v["enterprise_name"],
+                        site_id=v["site_id"], site_address=v["address"], region_code=v["region_code"], city_code=v["city_code"],
+                        county_code=v["county_code"], categories=v["categories"], dispatched_at=now, accept_by=accept_by, amendment_id=am.id)
+            s.add(task)
+            await s.flush()
+            if day is not None:
+                visit = Visit(team_id=team.id, task_id=task.id, plan_id=a.plan_id, visit_date=day, slot=team_booked[day],
+                              uscc=v["uscc"], site_id=v["site_id"], region_code=v["region_code"], categories=v["categories"])
+                s.add(visit)
+            else:
+                am_data["shortfalls"].append(f"{team.label}：替补企业 {v['uscc']} 的生产地址 {v['site_id']} 在检查期内已无可安排的日期")
+            new_tasks.append({"task_id": task.id, "team_id": team.id, "uscc": v["uscc"], "site_id": v["site_id"],
+                              "visit_date": day.isoformat() if day else None})
+            site = {"id": v["site_id"], "address": v["address"], "region_code": v["region_code"]}
+            events.append(("task", "dispatched", task.id, {
+                "task_id": task.id, "assignment_id": a.id, "plan_id": a.plan_id, "team_id": team.id, "team_label": team.label,
+                "enterprise": {"uscc": v["uscc"], "name": v["enterprise_name"], "categories": v["categories"]}, "site": site,
+                "city_code": v["city_code"], "county_code": v["county_code"], "accept_by": accept_by.isoformat(),
+                "visit_date": day.isoformat() if day else None, "members": member_list, "amendment_id": am.id}))
+        team.enterprises = [u for u in team.enterprises if u != old] + [new_ent["uscc"]]
+        team.categories = TeamScope(ents).categories
+        team.version += 1
+        events.append(("team", "amended", team.id, {"team_id": team.id, "plan_id": a.plan_id, "assignment_id": a.id, "amendment_id": am.id,
+                                                    "seq": am.seq, "kind": "replacement", "reason": reason, "members": member_list,
+                                                    "enterprises": team.enterprises}))
+        # the amendment's data now lists the new tasks: re-hash before anything reads it
+        am.data = json.loads(canonical_json(am_data))
+        am.hash = amendment_hash(am.seq, am.kind, am.team_id, am.reason, am.actor, am.at, am.data, am.prev_hash)
+    for t in open_tasks:
+        events.insert(0, ("task", "cancelled", t.id, {"task_id": t.id, "team_id": t.team_id, "plan_id": t.plan_id, "uscc": t.uscc,
+                                                      "site_id": t.site_id, "reason": reason, "amendment_id": am.id}))
+    # 4. the replaced enterprise stays on the tracked list of enterprises not inspected
+    from .models import NotInspected
+
+    name = next((t.enterprise_name for t in open_tasks), None) or (selected.get(old) or {}).get("name")
+    region = next((t.region_code for t in open_tasks), None) or (selected.get(old) or {}).get("region_code") or a.owner_region
+    s.add(NotInspected(plan_id=a.plan_id, assignment_id=a.id, uscc=old, enterprise_name=name, region_code=region, reason=reason,
+                       source="replacement", replaced_by=new_ent["uscc"], amendment_id=am.id, recorded_at=now))
+    await s.flush()
+    for entity, verb, sid, data in events:
+        await ctx.emit(s, entity, verb, data, subject_id=sid, actor=actor)
+    await ctx.audit(s, actor, "assignment.amended", "assignment", a.id, after=amendment_out(am),
+                    detail={"kind": "replacement", "replaced": old, "replacement": new_ent["uscc"], "reason": reason,
+                            "cancelled": [t.id for t in open_tasks], "tasks": [x["task_id"] for x in new_tasks]})
+    return am
+
+
+async def cancel_task(ctx, s, principal, task: Task, reason: str, not_inspected_reason: str | None, rid: str | None) -> Amendment:
+    """Cancel one open task with a reason (an amendment); optionally put the enterprise on the tracked list."""
+    from .models import NotInspected
+
+    a = await s.get(Assignment, task.assignment_id)
+    now = utcnow()
+    task.status, task.cancelled_at, task.cancel_reason = "cancelled", now, reason
+    task.version += 1
+    await s.execute(Visit.__table__.update().where(Visit.task_id == task.id).values(cancelled=True))
+    am = await append(s, a, "cancellation", task.team_id, reason, principal.sub,
+                      {"task_id": task.id, "uscc": task.uscc, "site_id": task.site_id, "not_inspected": not_inspected_reason,
+                       "cancelled_tasks": [{"task_id": task.id, "team_id": task.team_id, "uscc": task.uscc, "site_id": task.site_id}]})
+    task.amendment_id = am.id
+    if not_inspected_reason:
+        s.add(NotInspected(plan_id=a.plan_id, assignment_id=a.id, uscc=task.uscc, enterprise_name=task.enterprise_name,
+                           region_code=task.region_code, reason=f"{not_inspected_reason}：{reason}", source="cancellation",
+                           amendment_id=am.id, recorded_at=now))
+    await s.flush()
+    await ctx.emit(s, "task", "cancelled", {"task_id": task.id, "team_id": task.team_id, "plan_id": task.plan_id, "uscc": task.uscc,
+                                            "site_id": task.site_id, "reason": reason, "amendment_id": am.id},
+                   subject_id=task.id, request_id=rid, actor=principal.sub)
+    await ctx.audit(s, principal, "task.cancelled", "task", task.id, after=amendment_out(am), detail={"reason": reason}, request_id=rid)
+    return am
