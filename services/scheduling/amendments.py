@@ -269,6 +269,31 @@ async def apply_replacement(ctx, s, rep, actor: str) -> Amendment | None:
     return am
 
 
+async def void_for_abandoned_draw(ctx, s, draw_id: str, reason: str, actor: str) -> Amendment | None:
+    """A draw sampling abandoned: the formation built on it stops being effective; its open tasks
+    are cancelled with the reason, as one amendment (a new draw attempt may then be formed)."""
+    a = (await s.execute(select(Assignment).where((Assignment.enterprise_draw_id == draw_id) | (Assignment.inspector_draw_id == draw_id)))).scalars().first()
+    if a is None:
+        return None
+    why = f"抽取 {draw_id} 已作废：{reason}"
+    open_tasks = list((await s.execute(select(Task).where(Task.assignment_id == a.id, Task.status != "cancelled"))).scalars())
+    now = utcnow()
+    for t in open_tasks:
+        t.status, t.cancelled_at, t.cancel_reason = "cancelled", now, why
+        t.version += 1
+    if open_tasks:
+        await s.execute(Visit.__table__.update().where(Visit.task_id.in_([t.id for t in open_tasks])).values(cancelled=True))
+    am = await append(s, a, "cancellation", None, why, actor, {
+        "abandoned_draw_id": draw_id,
+        "cancelled_tasks": [{"task_id": t.id, "team_id": t.team_id, "uscc": t.uscc, "site_id": t.site_id} for t in open_tasks]})
+    for t in open_tasks:
+        t.amendment_id = am.id
+        await ctx.emit(s, "task", "cancelled", {"task_id": t.id, "team_id": t.team_id, "plan_id": t.plan_id, "uscc": t.uscc,
+                                                "site_id": t.site_id, "reason": why, "amendment_id": am.id}, subject_id=t.id, actor=actor)
+    await ctx.audit(s, actor, "assignment.voided", "assignment", a.id, after=amendment_out(am), detail={"draw_id": draw_id, "reason": reason})
+    return am
+
+
 async def cancel_task(ctx, s, principal, task: Task, reason: str, not_inspected_reason: str | None, rid: str | None) -> Amendment:
     """Cancel one open task with a reason (an amendment); optionally put the enterprise on the tracked list."""
     from .models import NotInspected

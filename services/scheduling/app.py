@@ -13,15 +13,15 @@ from .models import kernel
 
 def create_app(settings: ServiceSettings | None = None, **kwargs) -> FastAPI:
     settings = settings or settings_for("scheduling")
-    replacements = ReplacementRecordedConsumer()
+    replacements, abandoned = ReplacementRecordedConsumer(), DrawAbandonedConsumer()
     app = create_service_app(
         "scheduling",
         "Spotcheck 调度服务（检查组、任务派发与接收、检查日程）",
         settings,
         kernel,
         routers=[router],
-        consumers=[DrawCommittedConsumer(), replacements, DrawAbandonedConsumer()],
+        consumers=[DrawCommittedConsumer(), replacements, abandoned],
         **kwargs,
     )
-    replacements.ctx = app.state.ctx
+    replacements.ctx = abandoned.ctx = app.state.ctx
     return app

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.events.consumer import Consumer
 
-from .amendments import apply_replacement
+from .amendments import apply_replacement, void_for_abandoned_draw
 from .draws import mark_abandoned, store_draw, store_replacement
 
 
@@ -35,8 +35,14 @@ class ReplacementRecordedConsumer(Consumer):
 
 
 class DrawAbandonedConsumer(Consumer):
+    """Marks the draw abandoned; a formation built on it has its open tasks cancelled (``ctx`` set by create_app)."""
+
     name = "scheduling-draw-abandoned"
     subjects = ("sampling.draw.abandoned",)
+    ctx = None
 
     async def handle(self, session: AsyncSession, event: dict[str, Any]) -> None:
         await mark_abandoned(session, event["data"])
+        if self.ctx is not None:
+            await void_for_abandoned_draw(self.ctx, session, event["data"]["draw_id"], event["data"]["reason"],
+                                          f"sampling:{event['data'].get('abandoned_by') or 'abandon'}")

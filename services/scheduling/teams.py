@@ -109,7 +109,11 @@ async def _form(ctx, s, principal, plan_id, enterprise_draw_id, inspector_draw_i
     if (await s.execute(select(Assignment.id).where(Assignment.enterprise_draw_id == enterprise_draw_id))).first():
         raise Problem(409, "assignment-exists", "该企业抽取已组建检查组", detail=f"企业抽取 {enterprise_draw_id} 已有检查组组建结果",
                       errors=[{"field": "enterprise_draw_id", "message": "已组建，不能重复组建"}])
-    earlier = (await s.execute(select(Assignment.id).where(Assignment.plan_id == plan_id))).scalars().first()
+    from .models import Draw
+
+    live_draw = select(Draw.draw_id).where(Draw.abandoned_at.is_(None))
+    earlier = (await s.execute(select(Assignment.id).where(
+        Assignment.plan_id == plan_id, Assignment.enterprise_draw_id.in_(live_draw), Assignment.inspector_draw_id.in_(live_draw)))).scalars().first()
     if earlier:
         raise Problem(409, "plan-already-formed", "本计划已组建检查组", detail=f"计划 {plan_id} 已有检查组组建结果 {earlier}；"
                       "每个计划只有一次有效组建，其后的任何改变（替换、替补、取消）均作为有序记录的变更办理",

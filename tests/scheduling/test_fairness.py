@@ -48,6 +48,18 @@ async def test_one_formation_per_plan_and_none_from_an_abandoned_draw(svc, keys)
     assert await feed(app, ev, DrawAbandonedConsumer())
     r = await c.post("/plans/plan-9/assignments", json={"enterprise_draw_id": "ent-9"}, headers=H(keys, **ADMIN))
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "enterprise_draw_id"
+    # sampling abandons the first attempt after formation: its open tasks are cancelled with the reason,
+    # on the amendment record, and the plan's next attempt can be formed
+    consumer = app.state.ctx.runner.consumers["scheduling-draw-abandoned"]
+    ev = make_event("sampling", "draw", "abandoned", {"draw_id": "ent-1", "plan_id": "plan-1", "reason": "冻结总体有误"}, subject_id="ent-1")
+    assert await feed(app, ev, consumer)
+    tasks = (await c.get("/tasks", params={"plan_id": "plan-1", "limit": 200}, headers=H(keys, **ADMIN))).json()["items"]
+    assert tasks and {t["status"] for t in tasks} == {"cancelled"} and all("冻结总体有误" in t["cancel_reason"] for t in tasks)
+    assert len(await _events(app, ".scheduling.task.cancelled")) == len(tasks)
+    v = (await c.get(f"/assignments/{a['id']}/verify", headers=H(keys, **ADMIN))).json()
+    assert v["ok"] is True and v["amendments"] == 1
+    second = await _form(c, keys, ent="ent-2")
+    assert second["id"] != a["id"]
 
 
 def _many(n_ent=40):
