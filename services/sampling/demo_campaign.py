@@ -33,11 +33,18 @@ INSPECTOR_SEED = "27182818284590452353602"
 
 
 async def _ceremony(c: CampaignClient, P: dict, P2: dict, plan_id: str, kind: str, seed: str, **extra) -> dict:
-    d = await c.post("/sampling/draws", P, {"plan_id": plan_id, "kind": kind, **extra})
-    await c.post(f"/sampling/draws/{d['id']}/freeze", P)
-    await c.post(f"/sampling/draws/{d['id']}/seed", P, {"seed": seed})
-    await c.post(f"/sampling/draws/{d['id']}/seed/confirm", P2, {"seed": seed})
-    return await c.post(f"/sampling/draws/{d['id']}/commit", P)
+    # a plan has one live draw of each kind: an earlier run that stopped half-way is continued, not repeated
+    live = [d for d in await c.all("/sampling/draws", P, plan_id=plan_id) if d["kind"] == kind and d["status"] != "abandoned"]
+    d = live[0] if live else await c.post("/sampling/draws", P, {"plan_id": plan_id, "kind": kind, **extra})
+    if d["status"] == "created":
+        d = await c.post(f"/sampling/draws/{d['id']}/freeze", P)
+    if d["status"] == "frozen":
+        d = await c.post(f"/sampling/draws/{d['id']}/seed", P, {"seed": seed})
+    if d["status"] == "seed_entered":
+        d = await c.post(f"/sampling/draws/{d['id']}/seed/confirm", P2, {"seed": d["seed"]})
+    if d["status"] == "seeded":
+        d = await c.post(f"/sampling/draws/{d['id']}/commit", P)
+    return d
 
 
 async def run(c: CampaignClient) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import idempotency
 from shared.auth import Principal
 from shared.canonical import canonical_json, digest
+from shared.csvcell import safe_cell
 from shared.db import first_or_404, utcnow
 from shared.errors import Problem, field_error, not_found
 from shared.pagination import PageParams, keyset, page_of
@@ -438,13 +439,16 @@ def export_csv_bytes(export: dict[str, Any]) -> bytes:
     seed and algorithm. Verifiable offline from the JSON export (the CSV lacks unit records)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    for key in ("format", "kind", "algorithm", "algorithm_version", "population_digest", "seed", "beacon"):
-        w.writerow([f"# {key}", export.get(key) or ""])
-    w.writerow(["# plan", export["plan"]["name"]])
-    w.writerow(["unit_id", "stratum", "ticket", "position", "selected", "name", "region_code"])
+    def row(cells):
+        w.writerow([safe_cell(x) for x in cells])
+
+    for key in ("format", "kind", "algorithm", "algorithm_version", "population_digest", "seed", "beacon", "result_digest"):
+        row([f"# {key}", export.get(key) or ""])
+    row(["# plan", export["plan"]["name"]])
+    row(["unit_id", "stratum", "ticket", "position", "selected", "name", "region_code"])
     for u in export["population"]:
-        w.writerow([u["unit_id"], u["stratum"], u["ticket"] or "", u["position"] or "", "1" if u["selected"] else "0",
-                    u["data"].get("name", ""), u["data"].get("region_code", "")])
+        row([u["unit_id"], u["stratum"], u["ticket"] or "", u["position"] or "", "1" if u["selected"] else "0",
+             u["data"].get("name", ""), u["data"].get("region_code", "")])
     return buf.getvalue().encode("utf-8")
 
 

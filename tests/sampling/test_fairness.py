@@ -163,3 +163,14 @@ async def test_offline_verifier_prints_seed_digests_and_compares_with_public_vie
     f3.write_text(json.dumps(e, ensure_ascii=False), encoding="utf-8")
     out = io.StringIO()
     assert verify_file(str(f3), out) == 1 and "结果摘要不符" in out.getvalue()
+
+
+def test_csv_export_neutralises_formula_cells():
+    from services.sampling.draws import export_csv_bytes
+
+    exp = {"format": "f", "kind": "enterprise", "plan": {"name": "=HYPERLINK(\"x\")"},
+           "population": [{"unit_id": "u1", "stratum": "@s", "ticket": "0.1", "position": 1, "selected": True,
+                           "data": {"name": "+cmd|' /C calc'!A0", "region_code": "140105"}}]}
+    text = export_csv_bytes(exp).decode()
+    assert "'=HYPERLINK" in text and "'+cmd" in text and "'@s" in text
+    assert ",=" not in text and ",+" not in text
