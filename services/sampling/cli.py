@@ -100,7 +100,11 @@ def verify_file(path: str, out=None, public: str | None = None) -> int:
         except Exception as exc:  # network errors of httpx
             print(f"无法读取公开结果 {public}：{type(exc).__name__}", file=out)
             return 1
-        pdiffs = compare_public(export, pub if isinstance(pub, dict) else {})
+        try:
+            pdiffs = compare_public(export, pub if isinstance(pub, dict) else {})
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            print(f"公开结果结构不完整：{exc!r}", file=out)
+            return 1
         if pdiffs:
             diffs += [f"与公开结果比对：{d}" for d in pdiffs]
         else:

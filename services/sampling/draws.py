@@ -398,8 +398,8 @@ async def build_export(s: AsyncSession, d: Draw) -> dict[str, Any]:
         "plan": {"name": plan["name"], "batch": plan["batch"], "owner_region": plan["owner_region"],
                  "catalogue": plan["catalogue"], "licence_status": plan["licence_status"],
                  "settings": plan["settings"], "rules": plan["rules"], "source": plan.get("source"),
-                 "template": plan.get("template"), "deviations": plan.get("deviations") or [],
-                 "approved_by": plan.get("approved_by"), "created_by": plan.get("created_by")},
+                 "source_statement": plan.get("source_statement"),
+                 "template": plan.get("template"), "deviations": plan.get("deviations") or []},
         "strata_rules": {"first_match": strata.FIRST_MATCH_RULE, "multi_category": strata.MULTI_CATEGORY_RULE},
         "result_digest": d.result_digest,
         "result_digest_rule": verify.RESULT_DIGEST_RULE,
@@ -416,6 +416,7 @@ async def build_export(s: AsyncSession, d: Draw) -> dict[str, Any]:
         "replacements": [{"stratum": r.stratum, "replaced_uscc": r.replaced_uscc, "replacement_uscc": r.replacement_uscc,
                           "replacement_ticket": r.replacement_ticket, "reason": r.reason} for r in reps],
         "record": {"draw_id": d.id, "plan_id": d.plan_id, "status": d.status, "enterprise_draw_id": d.enterprise_draw_id,
+                   "plan_created_by": plan.get("created_by"), "plan_approved_by": plan.get("approved_by"),
                    "attempt": d.attempt, "abandoned_by": d.abandoned_by, "abandoned_at": _iso(d.abandoned_at),
                    "abandon_reason": d.abandon_reason,
                    "frozen_by": d.frozen_by, "frozen_at": _iso(d.frozen_at),
@@ -489,7 +490,8 @@ async def public_view(ctx: ServiceContext, draw_id: str) -> dict[str, Any]:
             raise not_found("已提交的抽取", draw_id)
         plan = d.plan_snapshot
         out = {**_public_draw(d), "plan_name": plan["name"], "batch": plan["batch"], "owner_region": d.owner_region,
-               "plan_source": plan.get("source"), "deviations": plan.get("deviations") or [],
+               "plan_source": plan.get("source"), "source_statement": plan.get("source_statement"),
+               "deviations": plan.get("deviations") or [],
                "digest_rule": verify.DIGEST_RULE, "seed_rule": verify.SEED_RULE, "result_digest_rule": verify.RESULT_DIGEST_RULE,
                "strata_rules": {"first_match": strata.FIRST_MATCH_RULE, "multi_category": strata.MULTI_CATEGORY_RULE},
                "algorithm": d.algorithm, "algorithm_version": d.algorithm_version,
@@ -517,7 +519,7 @@ async def public_plan(ctx: ServiceContext, plan_id: str) -> dict[str, Any]:
         attempts = list((await s.execute(select(Draw).where(Draw.plan_id == plan_id, Draw.frozen_at.is_not(None))
                                          .order_by(Draw.kind, Draw.attempt))).scalars())
     p = plan_dict(plan)
-    keep = ("id", "name", "batch", "owner_region", "catalogue", "licence_status", "settings", "rules", "source", "template",
+    keep = ("id", "name", "batch", "owner_region", "catalogue", "licence_status", "settings", "rules", "source", "source_statement", "template",
             "deviations", "strata_rules", "date_rules", "created_by", "approved_by", "approved_at")
     return {**{k: p[k] for k in keep}, "draw_attempts": [_public_draw(d) for d in attempts]}
 

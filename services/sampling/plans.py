@@ -35,6 +35,7 @@ READ_ROLES = (*ADMIN_ROLES, "discipline")
 
 
 def plan_dict(plan: SamplingPlan) -> dict[str, Any]:
+    devs = deviations.with_reasons(deviations.compute(plan.template_baseline, plan.rules, plan.settings), plan.deviation_reasons or {})
     return {
         "id": plan.id,
         "name": plan.name,
@@ -53,8 +54,9 @@ def plan_dict(plan: SamplingPlan) -> dict[str, Any]:
         "approved_at": plan.approved_at.isoformat() if plan.approved_at else None,
         "editors": list(plan.editors or []),
         "template": plan.template,
-        "deviations": deviations.with_reasons(
-            deviations.compute(plan.template_baseline, plan.rules, plan.settings), plan.deviation_reasons or {}),
+        "deviations": devs,
+        "source_statement": (f"依据{plan.source}模板建立，有 {len(devs)} 处偏离模板（逐项理由见 deviations）" if devs
+                             else f"依据{plan.source}" if plan.source else None),
         "strata_rules": {"first_match": strata.FIRST_MATCH_RULE, "multi_category": strata.MULTI_CATEGORY_RULE},
         "date_rules": DATE_RULES,
     }

@@ -139,21 +139,21 @@ async def teams_of(s, assignment_id: str) -> list[Team]:
 
 # ---------------------------------------------------------------- replacement after formation
 def _visit_dates(n: int, members: list[str], busy: dict[str, set[dt.date]], team_booked: Counter, settings: dict,
-                 start: dt.date, calendar) -> list[dt.date | None]:
-    """Dates for ``n`` new visits of a team: working days from ``start`` to window_end on which no
-    member is booked elsewhere and the team has fewer than ``visits_per_day`` visits."""
+                 start: dt.date, calendar) -> list[tuple[dt.date | None, int]]:
+    """(date, slot) for ``n`` new visits of a team: working days from ``start`` to window_end on which
+    no member is booked elsewhere and the team has fewer than ``visits_per_day`` visits."""
     end = dt.date.fromisoformat(settings["window_end"])
-    out: list[dt.date | None] = []
+    out: list[tuple[dt.date | None, int]] = []
     if start <= end:
         for day in calendar.workdays_in(start, end):
             if any(day in busy.get(p, ()) for p in members):
                 continue
             while team_booked[day] < settings["visits_per_day"] and len(out) < n:
                 team_booked[day] += 1
-                out.append(day)
+                out.append((day, team_booked[day]))
             if len(out) == n:
                 break
-    return out + [None] * (n - len(out))
+    return out + [(None, 0)] * (n - len(out))
 
 
 async def apply_replacement(ctx, s, rep, actor: str) -> Amendment | None:
@@ -221,14 +221,14 @@ async def apply_replacement(ctx, s, rep, actor: str) -> Amendment | None:
         accept_by = default_calendar.add_workdays(today(ctx), settings["acceptance_workdays"])
         member_list = [{k: m.profile.get(k) for k in ("person_id", "name", "role", "pool", "kind", "law_enforcement", "level", "region_code", "organisation")}
                        for m in members]
-        for v, day in zip(visits, dates):
+        for v, (day, slot) in zip(visits, dates):
             task = Task(assignment_id=a.id, plan_id=a.plan_id, team_id=team.id, uscc=v["uscc"], enterprise_name=v["enterprise_name"],
                         site_id=v["site_id"], site_address=v["address"], region_code=v["region_code"], city_code=v["city_code"],
                         county_code=v["county_code"], categories=v["categories"], dispatched_at=now, accept_by=accept_by, amendment_id=am.id)
             s.add(task)
             await s.flush()
             if day is not None:
-                visit = Visit(team_id=team.id, task_id=task.id, plan_id=a.plan_id, visit_date=day, slot=team_booked[day],
+                visit = Visit(team_id=team.id, task_id=task.id, plan_id=a.plan_id, visit_date=day, slot=slot,
                               uscc=v["uscc"], site_id=v["site_id"], region_code=v["region_code"], categories=v["categories"])
                 s.add(visit)
             else:

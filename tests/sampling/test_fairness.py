@@ -96,6 +96,7 @@ async def test_four_eyes_and_template_deviations_with_reasons_in_plan_export_and
         assert exp["plan"]["deviations"][0]["reason"] == "本年度危化品已专项检查全覆盖"
         pub = (await c.get(f"/public/plans/{plan['id']}")).json()
         assert pub["deviations"][0]["plan_value"] == "0.1" and pub["source"] == "晋市监函〔2022〕181号"
+        assert "有 1 处偏离模板" in pub["source_statement"] and "有 1 处偏离模板" in exp["plan"]["source_statement"]
         assert (await c.get(f"/public/draws/{d['id']}")).json()["deviations"][0]["reason"] == "本年度危化品已专项检查全覆盖"
 
 
