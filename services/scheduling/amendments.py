@@ -219,7 +219,7 @@ async def apply_replacement(ctx, s, rep, actor: str) -> Amendment | None:
         visits = site_visits([new_ent])
         dates = _visit_dates(len(visits), pids, busy, team_booked, settings, first_visit_day(settings, default_calendar), default_calendar)
         accept_by = default_calendar.add_workdays(today(ctx), settings["acceptance_workdays"])
-        member_list = [{k: m.profile.get(k) for k in ("person_id", "name", "role", "pool", "kind", "law_enforcement", "level", "region_code", "organisation")}
+        member_list = [{k: m.profile.get(k) for k in ("person_id", "name", "role", "pool", "kind", "law_enforcement", "level", "region_code", "organisation", "unit")}
                        for m in members]
         for v, (day, slot) in zip(visits, dates):
             task = Task(assignment_id=a.id, plan_id=a.plan_id, team_id=team.id, uscc=v["uscc"], enterprise_name=v["enterprise_name"],

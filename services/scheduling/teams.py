@@ -54,7 +54,7 @@ def assignment_out(a: Assignment) -> dict:
 
 
 def _event_member(m: dict) -> dict:
-    return {k: m.get(k) for k in ("person_id", "name", "role", "pool", "kind", "law_enforcement", "level", "region_code", "organisation")}
+    return {k: m.get(k) for k in ("person_id", "name", "role", "pool", "kind", "law_enforcement", "level", "region_code", "organisation", "unit")}
 
 
 # ---------------------------------------------------------------- formation

@@ -160,7 +160,7 @@ async def test_substitute_leader_is_never_double_booked(svc, keys):
     per-leader limit (4) would allow it: with nobody free the substitution is refused, naming why."""
     app, c = svc
     pools = generous_pools(n_leaders=2)
-    settings = dict(SETTINGS, max_teams_per_leader=4, load_per_team=3)
+    settings = dict(SETTINGS, max_teams_per_leader=4, max_teams_per_expert=1, load_per_team=3)
     sel = [enterprise(i, "140100", "140105" if i % 2 else "140106", ["cement"]) for i in range(1, 7)]
     assert await feed(app, committed(enterprise_draw("ent-1", "plan-1", sel, settings)), DrawCommittedConsumer())
     assert await feed(app, committed(inspector_draw("insp-1", "plan-1", "ent-1", pools, settings=settings)), DrawCommittedConsumer())
