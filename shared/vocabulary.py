@@ -16,12 +16,15 @@ CATEGORIES_2022: list[tuple[str, str, bool, bool]] = [
     ("fertilizer", "化肥", False, False),
     ("food_related", "食品相关产品", True, False),
 ]
-# the 2024 State Council decision's additions (14 in all); wording to be confirmed by the bureau
+# the 2024 State Council decision (《国务院关于调整完善工业产品生产许可证管理目录的决定》, 国发〔2024〕11号,
+# reported 2024-05-09, in force for the new products from 2024-09-25) adds six products: 冷轧带肋钢筋 (a
+# variety of 建筑用钢筋), 瓶装液化石油气调压器, 钢丝绳, 胶合板 and 细木工板 (人造板), 安全帽 — 14 categories,
+# 27 varieties. The varieties per category are registry data (services/registry/catalogue.py).
 CATEGORIES_ADDED_2024: list[tuple[str, str, bool, bool]] = [
-    ("ebike", "电动自行车", False, False),
-    ("ebike_lithium_battery", "电动自行车用锂离子蓄电池", False, False),
-    ("ebike_charger", "电动自行车用充电器", False, False),
-    ("household_gas_cooker", "家用燃气灶具", False, False),
+    ("lpg_cylinder_regulator", "瓶装液化石油气调压器", False, False),
+    ("steel_wire_rope", "钢丝绳", False, False),
+    ("wood_based_panel", "人造板", False, False),
+    ("safety_helmet", "安全帽", False, False),
 ]
 
 CATALOGUE_2022: dict[str, str] = {code: name for code, name, _, _ in CATEGORIES_2022}
@@ -47,7 +50,10 @@ TEAM_SETTING_DEFAULTS: dict[str, int | bool] = {
     "max_teams_per_leader": 4,
     "max_teams_per_expert": 3,
     "acceptance_workdays": 3,
+    "notice_workdays": 3,  # visits no earlier than dispatch + this many working days
 }
+# 组长由省局质量监管处处级干部担任 (notice 二（一）): the unit (处室) whose 处级 cadres lead teams.
+LEADER_UNIT_DEFAULT = "质量监管处"
 
 CITY_NAMES: dict[str, str] = {
     "140100": "太原", "140200": "大同", "140300": "阳泉", "140400": "长治", "140500": "晋城", "140600": "朔州",

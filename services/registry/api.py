@@ -219,6 +219,7 @@ def _people_routes(kind: str, path: str, tag: str) -> None:
         level: Literal["province", "city", "county"] | None = None, active: bool | None = None,
         division_cadre: bool | None = None, business_line: str | None = None, certified: bool | None = None,
         specialty: str | None = None, q: Annotated[str | None, Query(max_length=100)] = None,
+        unit: Annotated[str | None, Query(max_length=60, description="处室")] = None,
     ):
         if region and not regions.is_known(region):
             raise Problem(422, "validation", "输入数据校验失败", errors=[{"field": "region", "message": f"未知的行政区划代码：{region}"}])
@@ -226,7 +227,7 @@ def _people_routes(kind: str, path: str, tag: str) -> None:
             raise Problem(422, "validation", "输入数据校验失败", errors=[{"field": "specialty", "message": f"产品类别不在目录中：{specialty}"}])
         async with ctx.db.session() as s:
             return await people.list_people(s, principal, kind, page, region=region, level=level, active=active, division_cadre=division_cadre,
-                                            business_line=business_line, certified=certified, specialty=specialty, q=q)
+                                            business_line=business_line, certified=certified, specialty=specialty, q=q, unit=unit)
 
     @router.post(f"/{path}", tags=[tag], summary=f"新增{tag}", status_code=201, name=f"create_{kind}")
     async def create_person(request: Request, body: PersonIn, ctx: CtxDep, principal: Writer):

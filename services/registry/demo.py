@@ -160,6 +160,9 @@ def enterprise_rows(n_enterprises: int = N_ENTERPRISES, seed: int = SEED, max_ro
 
 
 LINE_QUALITY = "产品质量安全监管"
+LEADER_UNIT = "质量监管处"
+# units (处室) of the provincial bureau whose staff sit in the inspector directory
+PROVINCE_UNITS = ["执法稽查局", "质量监管处", "认证监管处", "执法稽查局", "质量发展处", "质量监管处", "认证监管处", "标准化处"]
 OTHER_LINES = ["综合执法", "特种设备安全监察", "食品安全监管", "计量监督"]
 EXPERT_ORGS = ["山西省检验检测中心", "山西省知识产权保护中心"]
 
@@ -172,19 +175,23 @@ def people_rows(seed: int = SEED) -> list[dict]:
     def cert() -> str:
         return f"晋市监执{rnd.randint(10000000, 99999999)}"
 
-    def inspector(level: str, region: str, org: str, line: str, cadre: bool, certified: bool, active: bool = True):
+    def inspector(level: str, region: str, org: str, line: str, cadre: bool, certified: bool, active: bool = True, unit: str = ""):
         rows.append({
             "人员类别": "执法人员", "编号": f"insp-{sum(1 for r in rows if r['人员类别'] == '执法人员') + 1:04d}", "姓名": _person_name(rnd),
-            "层级": {"province": "省级", "city": "市级", "county": "县级"}[level], "所在地区代码": region, "工作单位": org,
+            "层级": {"province": "省级", "city": "市级", "county": "县级"}[level], "所在地区代码": region, "工作单位": org, "处室": unit,
             "业务条线": line, "是否处级干部": "是" if cadre else "否", "执法证号": cert() if certified else "", "专业领域": "",
             "是否在岗": "是" if active else "否",
         })
 
-    # provincial bureau: 14 division-level cadres of 产品质量安全监管 (insp-0001 first), then staff
+    # provincial bureau (省局): 14 处级 cadres of 质量监管处 (insp-0001 first) — the team-leader pool —,
+    # then staff of its units, among them 处级 cadres of 执法稽查局 and 认证监管处 (who may serve, never lead)
     for k in range(14):
-        inspector("province", "140000", "山西省市场监督管理局产品质量安全监督管理处" if k < 8 else "山西省市场监督管理局执法稽查局", LINE_QUALITY, True, True)
-    for _ in range(16):
-        inspector("province", "140000", "山西省市场监督管理局", rnd.choice([LINE_QUALITY, LINE_QUALITY, *OTHER_LINES]), False, rnd.random() < 0.9, rnd.random() > 0.05)
+        inspector("province", "140000", "山西省市场监督管理局", LINE_QUALITY, True, True, unit=LEADER_UNIT)
+    for k in range(16):
+        unit = PROVINCE_UNITS[k % len(PROVINCE_UNITS)]
+        line = rnd.choice([LINE_QUALITY, LINE_QUALITY, *OTHER_LINES])
+        inspector("province", "140000", "山西省市场监督管理局", line, unit != LEADER_UNIT and k % 4 == 1,
+                  rnd.random() < 0.9, rnd.random() > 0.05, unit=unit)
     for city in regions.cities():
         for _ in range(8):
             inspector("city", city["code"], f"{city['name']}市场监督管理局", rnd.choice([LINE_QUALITY, LINE_QUALITY, *OTHER_LINES]), rnd.random() < 0.15, rnd.random() < 0.9, rnd.random() > 0.05)

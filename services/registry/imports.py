@@ -11,7 +11,7 @@ Enterprise file — one row per licence; rows with the same 统一社会信用�
   国抽不合格日期, 国抽不合格来源 (近5年国家监督抽查不合格), 省抽不合格日期, 省抽不合格来源 (2021年省级监督抽查不合格).
 People file — one row per person:
   人员类别* (执法人员/技术专家), 编号 (insp-0001/exp-0001; blank = next free), 姓名*, 层级 (省级/市级/县级;
-  default from the code), 所在地区代码*, 工作单位*, 业务条线, 是否处级干部 (是/否), 执法证号,
+  default from the code), 所在地区代码*, 工作单位*, 处室 (unit, e.g. 质量监管处), 业务条线, 是否处级干部 (是/否), 执法证号,
   专业领域 (category codes or names separated by 、 , ; — experts only), 是否在岗 (是/否, default 是).
 
 Every row is validated first (format, catalogue, region inside the importer's jurisdiction,
@@ -60,7 +60,7 @@ ENTERPRISE_COLUMNS = [
     "发证日期", "有效期至", "许可证状态", "生产地址", "生产地址地区代码", "国抽不合格日期", "国抽不合格来源", "省抽不合格日期", "省抽不合格来源",
 ]
 ENTERPRISE_REQUIRED = ["企业名称", "统一社会信用代码", "所在地区代码", "地址", "许可证编号", "产品类别", "发证日期"]
-PEOPLE_COLUMNS = ["人员类别", "编号", "姓名", "层级", "所在地区代码", "工作单位", "业务条线", "是否处级干部", "执法证号", "专业领域", "是否在岗"]
+PEOPLE_COLUMNS = ["人员类别", "编号", "姓名", "层级", "所在地区代码", "工作单位", "处室", "业务条线", "是否处级干部", "执法证号", "专业领域", "是否在岗"]
 PEOPLE_REQUIRED = ["人员类别", "姓名", "所在地区代码", "工作单位"]
 KINDS = {"执法人员": "inspector", "执法检查人员": "inspector", "inspector": "inspector", "技术专家": "expert", "专家": "expert", "expert": "expert"}
 LEVEL_NAMES = {"省级": "province", "市级": "city", "县级": "county", "province": "province", "city": "city", "county": "county"}
@@ -421,6 +421,9 @@ def validate_people_rows(table: Table, scope_region: str) -> list[dict]:
         org = _get(row, "工作单位")
         if not org or len(org) > 200:
             report.add(rownum, "工作单位", "工作单位不能为空，长度不超过 200")
+        unit = _get(row, "处室") or None
+        if unit is not None and len(unit) > 60:
+            report.add(rownum, "处室", "处室名称长度不超过 60")
         cadre = YES.get((_get(row, "是否处级干部") or "否").lower())
         if cadre is None:
             report.add(rownum, "是否处级干部", "应为 是 或 否")
@@ -438,7 +441,7 @@ def validate_people_rows(table: Table, scope_region: str) -> list[dict]:
             continue
         people.append({
             "row": rownum, "id": pid, "kind": kind, "name": name, "level": level, "region_code": region, "organisation": org,
-            "business_line": _get(row, "业务条线") or None, "division_cadre": cadre, "certificate_no": _get(row, "执法证号") or None,
+            "unit": unit, "business_line": _get(row, "业务条线") or None, "division_cadre": cadre, "certificate_no": _get(row, "执法证号") or None,
             "active": active, "specialties": sorted(set(specialties)),
         })
     report.raise_if_any(len(table.rows))
@@ -466,7 +469,7 @@ async def import_people(
             for p, pid in zip(missing, fresh, strict=False):
                 p["id"] = pid
     now = utcnow()
-    person_rows = [{k: p[k] for k in ("id", "kind", "name", "level", "region_code", "organisation", "business_line", "division_cadre", "certificate_no", "active")} | {"version": 1, "created_at": now, "updated_at": now} for p in people]
+    person_rows = [{k: p[k] for k in ("id", "kind", "name", "level", "region_code", "organisation", "unit", "business_line", "division_cadre", "certificate_no", "active")} | {"version": 1, "created_at": now, "updated_at": now} for p in people]
     spec_rows = [{"person_id": p["id"], "category": c} for p in people for c in p["specialties"]]
     bar = _Progress(progress, len(person_rows) + len(spec_rows))
     await _bulk(session, Person.__table__, person_rows, bar)

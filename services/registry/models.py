@@ -100,6 +100,7 @@ class Person(Base, table=True):
     region_code: str = Field(max_length=6, index=True)
     organisation: str = Field(max_length=200)
     business_line: str | None = Field(default=None, max_length=100)
+    unit: str | None = Field(default=None, max_length=60)  # 处室 (质量监管处, 执法稽查局 …); team leaders come from one unit
     division_cadre: bool = Field(default=False)
     certificate_no: str | None = Field(default=None, max_length=60)
     active: bool = Field(default=True, index=True)

@@ -25,7 +25,7 @@ KIND_NAME = {"inspector": "执法检查人员", "expert": "技术专家"}
 def person_dict(p: Person, specialties: list[str], conflicts: list[dict] | None = None) -> dict:
     d = {
         "id": p.id, "kind": p.kind, "name": p.name, "level": p.level, "region_code": p.region_code,
-        "organisation": p.organisation, "business_line": p.business_line, "division_cadre": p.division_cadre,
+        "organisation": p.organisation, "unit": p.unit, "business_line": p.business_line, "division_cadre": p.division_cadre,
         "certificate_no": p.certificate_no, "law_enforcement_officer": bool(p.certificate_no),
         "specialties": sorted(specialties), "active": p.active, "version": p.version,
     }
@@ -80,6 +80,7 @@ async def list_people(
     session: AsyncSession, principal: Principal, kind: str, params: PageParams, *,
     region: str | None = None, level: str | None = None, active: bool | None = None, division_cadre: bool | None = None,
     business_line: str | None = None, certified: bool | None = None, specialty: str | None = None, q: str | None = None,
+    unit: str | None = None,
 ) -> dict:
     query = select(Person).where(Person.kind == kind, person_filter(principal))
     if region:
@@ -92,6 +93,8 @@ async def list_people(
         query = query.where(Person.division_cadre == division_cadre)
     if business_line:
         query = query.where(Person.business_line == business_line)
+    if unit:
+        query = query.where(Person.unit == unit)
     if certified is not None:
         query = query.where(Person.certificate_no.is_not(None) if certified else Person.certificate_no.is_(None))
     if specialty:
@@ -126,7 +129,7 @@ async def create(session: AsyncSession, rec, principal: Principal, kind: str, bo
     if (await session.get(Person, pid)) is not None:
         raise Problem(409, "person-exists", "人员编号已存在", errors=[{"field": "id", "message": f"编号 {pid} 已存在"}])
     p = Person(
-        id=pid, kind=kind, name=body.name, level=body.level, region_code=body.region_code, organisation=body.organisation,
+        id=pid, kind=kind, name=body.name, level=body.level, region_code=body.region_code, organisation=body.organisation, unit=body.unit,
         business_line=body.business_line, division_cadre=body.division_cadre, certificate_no=body.certificate_no or None, active=body.active,
     )
     session.add(p)

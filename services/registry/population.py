@@ -96,5 +96,5 @@ async def people(session: AsyncSession, principal: Principal, *, kind: str, acti
     items = []
     for p in rows:
         d = person_dict(p, spec[p.id], conf[p.id])
-        items.append({k: d[k] for k in ("id", "kind", "name", "level", "region_code", "organisation", "business_line", "division_cadre", "certificate_no", "specialties", "active", "conflicts")})
+        items.append({k: d[k] for k in ("id", "kind", "name", "level", "region_code", "organisation", "unit", "business_line", "division_cadre", "certificate_no", "specialties", "active", "conflicts")})
     return {"kind": kind, "items": items, "next_cursor": encode_cursor([rows[-1].id]) if more and rows else None, "limit": limit}

@@ -119,6 +119,7 @@ class PersonIn(StrictModel):
     level: Level
     region_code: str
     organisation: str = Field(min_length=1, max_length=200)
+    unit: str | None = Field(default=None, min_length=2, max_length=60, description="处室（如 质量监管处、执法稽查局）")
     business_line: str | None = Field(default=None, max_length=100)
     division_cadre: bool = False
     certificate_no: str | None = Field(default=None, max_length=60)
@@ -143,6 +144,7 @@ class PersonIn(StrictModel):
 class PersonPatch(StrictModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     organisation: str | None = Field(default=None, min_length=1, max_length=200)
+    unit: str | None = Field(default=None, min_length=2, max_length=60, description="处室")
     business_line: str | None = Field(default=None, max_length=100)
     division_cadre: bool | None = None
     certificate_no: str | None = Field(default=None, max_length=60)

@@ -14,7 +14,7 @@ from shared.service import CtxDep
 
 from . import draws, plans
 from .plans import ADMIN_ROLES, READ_ROLES
-from .schemas import DrawIn, PlanIn, PlanPatch, ReplacementIn, SeedConfirmIn, SeedIn, TemplateIn
+from .schemas import AbandonIn, DrawIn, PlanIn, PlanPatch, ReplacementIn, SeedConfirmIn, SeedIn, TemplateIn
 
 router = APIRouter(tags=["抽查计划与抽取"])
 public_router = APIRouter(tags=["公开（一公开）"])
@@ -117,6 +117,11 @@ async def replace(draw_id: str, body: ReplacementIn, request: Request, ctx: CtxD
     return await draws.replace(ctx, request, principal, draw_id, body)
 
 
+@router.post("/draws/{draw_id}/abandon", summary="作废抽取（另一名省局工作人员，须说明理由，公开）")
+async def abandon(draw_id: str, body: AbandonIn, request: Request, ctx: CtxDep, principal=Admin):
+    return _draw_response(await draws.abandon(ctx, request, principal, draw_id, body.reason))
+
+
 @router.get("/draws/{draw_id}/verify", summary="按冻结总体与种子重新计算并比对")
 async def verify(draw_id: str, ctx: CtxDep, principal=Reader):
     return await draws.verify_draw(ctx, principal, draw_id)
@@ -136,3 +141,8 @@ async def export(draw_id: str, ctx: CtxDep, principal=Reader, format: Literal["j
 @public_router.get("/public/draws/{draw_id}", summary="公开抽取结果（无需令牌）")
 async def public_draw(draw_id: str, ctx: CtxDep):
     return await draws.public_view(ctx, draw_id)
+
+
+@public_router.get("/public/plans/{plan_id}", summary="公开抽查计划（规则、偏离模板之处、全部抽取记录，无需令牌）")
+async def public_plan(plan_id: str, ctx: CtxDep):
+    return await draws.public_plan(ctx, plan_id)

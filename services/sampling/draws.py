@@ -29,7 +29,7 @@ from shared.service import ServiceContext, request_id
 from . import sampler, strata, verify
 from .models import Draw, DrawUnit, Replacement
 from .plans import get_visible, plan_dict
-from .pools import POOLS, conflicts, pools_of
+from .pools import POOLS, conflicts, leader_unit_of, pools_of
 from .schemas import DrawIn, ReplacementIn, SeedConfirmIn, SeedIn
 
 MIN_SEED_DIGITS = 20
@@ -49,6 +49,9 @@ def draw_dict(d: Draw) -> dict[str, Any]:
         "seed_confirmed_by": d.seed_confirmed_by, "seed_confirmed_at": iso(d.seed_confirmed_at),
         "algorithm": d.algorithm, "algorithm_version": d.algorithm_version,
         "committed_by": d.committed_by, "committed_at": iso(d.committed_at), "result_digest": d.result_digest,
+        "result_digest_rule": verify.RESULT_DIGEST_RULE,
+        "attempt": d.attempt, "abandoned_by": d.abandoned_by, "abandoned_at": iso(d.abandoned_at),
+        "abandon_reason": d.abandon_reason, "status_before_abandon": d.status_before_abandon,
         "version": d.version,
     }
 
@@ -59,10 +62,12 @@ async def get_visible_draw(session: AsyncSession, principal: Principal, draw_id:
 
 
 def _require_status(d: Draw, *allowed: str, action: str) -> None:
+    if d.status == "abandoned":
+        raise Problem(409, "draw-abandoned", "该次抽取已作废", detail=f"抽取 {d.id} 已于 {d.abandoned_at} 作废（{d.abandon_reason}），不能{action}")
     if d.status == "committed" and "committed" not in allowed:
         raise Problem(409, "draw-committed", "抽取结果已提交，不可更改", detail=f"抽取 {d.id} 已提交，不能{action}")
     if d.status not in allowed:
-        names = {"created": "已创建", "frozen": "总体已冻结", "seed_entered": "种子已录入待确认", "seeded": "种子已确认", "committed": "已提交"}
+        names = {"abandoned": "已作废", "created": "已创建", "frozen": "总体已冻结", "seed_entered": "种子已录入待确认", "seeded": "种子已确认", "committed": "已提交"}
         raise Problem(409, "draw-state", "抽取状态不允许此操作",
                       detail=f"当前状态为“{names.get(d.status, d.status)}”，不能{action}", status_now=d.status)
 
@@ -80,19 +85,26 @@ async def create(ctx: ServiceContext, request: Request, principal: Principal, bo
     raw = body.model_dump(mode="json")
 
     async def run(s):
-        plan = await get_visible(s, principal, body.plan_id)
+        plan = await get_visible(s, principal, body.plan_id, for_update=True)  # serialises attempts of one plan
         if plan.status != "approved":
             raise field_error("plan_id", "抽查计划尚未批准，不能抽取", status=409, slug="plan-not-approved", title="计划未批准")
         if body.kind == "inspector":
             if not body.enterprise_draw_id:
                 raise field_error("enterprise_draw_id", "抽取检查人员须指明所服务的企业抽取")
             ed = await get_visible_draw(s, principal, body.enterprise_draw_id)
-            if ed.kind != "enterprise" or ed.status != "committed" or ed.plan_id != plan.id:
+            if ed.kind != "enterprise" or ed.status != "committed" or ed.plan_id != body.plan_id:
                 raise field_error("enterprise_draw_id", "须为本计划已提交的企业抽取", status=409, slug="enterprise-draw-not-ready")
         elif body.enterprise_draw_id:
             raise field_error("enterprise_draw_id", "企业抽取不应指定 enterprise_draw_id")
+        earlier = list((await s.execute(select(Draw).where(Draw.plan_id == plan.id, Draw.kind == body.kind)
+                                        .order_by(Draw.attempt))).scalars())
+        live = [x for x in earlier if x.status != "abandoned"]
+        if live:
+            raise Problem(409, "draw-exists", "本计划已有该类抽取", errors=[{"field": "kind", "message": "每个计划每类抽取只能有一次有效抽取"}],
+                          detail=f"计划已有{'企业' if body.kind == 'enterprise' else '检查人员'}抽取 {live[0].id}（第 {live[0].attempt} 次，"
+                                 f"状态 {live[0].status}）。如需重新抽取，须先由另一名省局工作人员说明理由将其作废，作废记录公开。")
         d = Draw(plan_id=plan.id, kind=body.kind, enterprise_draw_id=body.enterprise_draw_id, owner_region=plan.owner_region,
-                 plan_snapshot=plan_dict(plan), created_by=principal.sub)
+                 plan_snapshot=plan_dict(plan), created_by=principal.sub, attempt=len(earlier) + 1)
         s.add(d)
         await s.flush()
         await _record(ctx, s, request, principal, d, "created", None, "created")
@@ -122,7 +134,8 @@ async def _enterprise_units(ctx: ServiceContext, d: Draw, token: str | None) -> 
 
 async def _people_units(ctx: ServiceContext, d: Draw, token: str | None) -> tuple[list[dict], list[dict]]:
     items = await ctx.extras["population"].people(d.plan_snapshot, token)
-    units = [{"unit_id": p["id"], "stratum": pool, "data": p} for p in items for pool in pools_of(p)]
+    unit = leader_unit_of(d.plan_snapshot)
+    units = [{"unit_id": p["id"], "stratum": pool, "data": p} for p in items for pool in pools_of(p, unit)]
     counts = defaultdict(int)
     for u in units:
         counts[u["stratum"]] += 1
@@ -379,7 +392,12 @@ async def build_export(s: AsyncSession, d: Draw) -> dict[str, Any]:
         "kind": d.kind,
         "plan": {"name": plan["name"], "batch": plan["batch"], "owner_region": plan["owner_region"],
                  "catalogue": plan["catalogue"], "licence_status": plan["licence_status"],
-                 "settings": plan["settings"], "rules": plan["rules"]},
+                 "settings": plan["settings"], "rules": plan["rules"], "source": plan.get("source"),
+                 "source_statement": plan.get("source_statement"),
+                 "template": plan.get("template"), "deviations": plan.get("deviations") or []},
+        "strata_rules": {"first_match": strata.FIRST_MATCH_RULE, "multi_category": strata.MULTI_CATEGORY_RULE},
+        "result_digest": d.result_digest,
+        "result_digest_rule": verify.RESULT_DIGEST_RULE,
         "algorithm": sampler.ALGORITHM,
         "algorithm_version": sampler.ALGORITHM_VERSION,
         "digest_rule": verify.DIGEST_RULE,
@@ -393,6 +411,9 @@ async def build_export(s: AsyncSession, d: Draw) -> dict[str, Any]:
         "replacements": [{"stratum": r.stratum, "replaced_uscc": r.replaced_uscc, "replacement_uscc": r.replacement_uscc,
                           "replacement_ticket": r.replacement_ticket, "reason": r.reason} for r in reps],
         "record": {"draw_id": d.id, "plan_id": d.plan_id, "status": d.status, "enterprise_draw_id": d.enterprise_draw_id,
+                   "plan_created_by": plan.get("created_by"), "plan_approved_by": plan.get("approved_by"),
+                   "attempt": d.attempt, "abandoned_by": d.abandoned_by, "abandoned_at": _iso(d.abandoned_at),
+                   "abandon_reason": d.abandon_reason,
                    "frozen_by": d.frozen_by, "frozen_at": _iso(d.frozen_at),
                    "seed_entered_by": d.seed_entered_by, "seed_entered_at": _iso(d.seed_entered_at),
                    "seed_confirmed_by": d.seed_confirmed_by, "seed_confirmed_at": _iso(d.seed_confirmed_at),
@@ -414,13 +435,14 @@ def export_csv_bytes(export: dict[str, Any]) -> bytes:
     seed and algorithm. Verifiable offline from the JSON export (the CSV lacks unit records)."""
     buf = io.StringIO()
     w = csv_writer(buf, lineterminator="\n")  # cells neutralised against formula injection
-    for key in ("format", "kind", "algorithm", "algorithm_version", "population_digest", "seed", "beacon"):
-        w.writerow([f"# {key}", export.get(key) or ""])
-    w.writerow(["# plan", export["plan"]["name"]])
-    w.writerow(["unit_id", "stratum", "ticket", "position", "selected", "name", "region_code"])
+    row = w.writerow
+    for key in ("format", "kind", "algorithm", "algorithm_version", "population_digest", "seed", "beacon", "result_digest"):
+        row([f"# {key}", export.get(key) or ""])
+    row(["# plan", export["plan"]["name"]])
+    row(["unit_id", "stratum", "ticket", "position", "selected", "name", "region_code"])
     for u in export["population"]:
-        w.writerow([u["unit_id"], u["stratum"], u["ticket"] or "", u["position"] or "", "1" if u["selected"] else "0",
-                    u["data"].get("name", ""), u["data"].get("region_code", "")])
+        row([u["unit_id"], u["stratum"], u["ticket"] or "", u["position"] or "", "1" if u["selected"] else "0",
+             u["data"].get("name", ""), u["data"].get("region_code", "")])
     return buf.getvalue().encode("utf-8")
 
 
@@ -443,19 +465,31 @@ async def verify_draw(ctx: ServiceContext, principal: Principal, draw_id: str) -
             "population_digest": d.population_digest, "units": len(exp["population"])}
 
 
+def _public_draw(d: Draw) -> dict[str, Any]:
+    return {"draw_id": d.id, "plan_id": d.plan_id, "kind": d.kind, "attempt": d.attempt, "status": d.status,
+            "enterprise_draw_id": d.enterprise_draw_id,
+            "population_count": d.population_count, "population_digest": d.population_digest,
+            "seed": d.seed, "beacon": d.beacon, "frozen_at": _iso(d.frozen_at), "seed_entered_at": _iso(d.seed_entered_at),
+            "committed_at": _iso(d.committed_at), "result_digest": d.result_digest,
+            "abandoned": d.status == "abandoned", "abandoned_by": d.abandoned_by, "abandoned_at": _iso(d.abandoned_at),
+            "abandon_reason": d.abandon_reason, "status_before_abandon": d.status_before_abandon}
+
+
 async def public_view(ctx: ServiceContext, draw_id: str) -> dict[str, Any]:
-    """一公开: what anyone may see of a committed draw (no token)."""
+    """一公开: what anyone may see of a committed draw (no token), also after it was abandoned."""
     async with ctx.db.session() as s:
-        d = (await s.execute(select(Draw).where(Draw.id == draw_id, Draw.status == "committed"))).scalar_one_or_none()
+        d = (await s.execute(select(Draw).where(Draw.id == draw_id, Draw.committed_at.is_not(None)))).scalar_one_or_none()
         if d is None:
             raise not_found("已提交的抽取", draw_id)
-        out = {"draw_id": d.id, "plan_name": d.plan_snapshot["name"], "batch": d.plan_snapshot["batch"], "kind": d.kind,
-               "owner_region": d.owner_region, "population_count": d.population_count,
-               "population_digest": d.population_digest, "digest_rule": verify.DIGEST_RULE,
-               "seed": d.seed, "beacon": d.beacon, "seed_rule": verify.SEED_RULE,
+        plan = d.plan_snapshot
+        out = {**_public_draw(d), "plan_name": plan["name"], "batch": plan["batch"], "owner_region": d.owner_region,
+               "plan_source": plan.get("source"), "source_statement": plan.get("source_statement"),
+               "deviations": plan.get("deviations") or [],
+               "digest_rule": verify.DIGEST_RULE, "seed_rule": verify.SEED_RULE, "result_digest_rule": verify.RESULT_DIGEST_RULE,
+               "strata_rules": {"first_match": strata.FIRST_MATCH_RULE, "multi_category": strata.MULTI_CATEGORY_RULE},
                "algorithm": d.algorithm, "algorithm_version": d.algorithm_version,
-               "committed_at": _iso(d.committed_at),
-               "strata": [{k: st[k] for k in ("name", "population", "quota", "ratio", "count", "rounding")} for st in d.strata]}
+               "strata": [{k: st.get(k) for k in ("index", "name", "population", "quota", "ratio", "count", "rounding", "note")}
+                          for st in d.strata]}
         if d.kind == "enterprise":
             units = list((await s.execute(select(DrawUnit).where(DrawUnit.draw_id == d.id, DrawUnit.selected.is_(True))
                                           .order_by(DrawUnit.stratum, DrawUnit.position))).scalars())
@@ -464,3 +498,52 @@ async def public_view(ctx: ServiceContext, draw_id: str) -> dict[str, Any]:
             out["replacements"] = [{"replaced_uscc": r.replaced_uscc, "replacement_uscc": r.replacement_uscc,
                                     "reason": r.reason, "recorded_at": _iso(r.recorded_at)} for r in await _replacements(s, d.id)]
         return out
+
+
+async def public_plan(ctx: ServiceContext, plan_id: str) -> dict[str, Any]:
+    """一公开 of an approved plan: its rules, deviations from its template, and every draw attempt
+    ever frozen (seed if entered, status, abandonment with reason and official)."""
+    from .models import SamplingPlan
+
+    async with ctx.db.session() as s:
+        plan = (await s.execute(select(SamplingPlan).where(SamplingPlan.id == plan_id, SamplingPlan.status == "approved"))).scalar_one_or_none()
+        if plan is None:
+            raise not_found("已批准的抽查计划", plan_id)
+        attempts = list((await s.execute(select(Draw).where(Draw.plan_id == plan_id, Draw.frozen_at.is_not(None))
+                                         .order_by(Draw.kind, Draw.attempt))).scalars())
+    p = plan_dict(plan)
+    keep = ("id", "name", "batch", "owner_region", "catalogue", "licence_status", "settings", "rules", "source", "source_statement", "template",
+            "deviations", "strata_rules", "date_rules", "created_by", "approved_by", "approved_at")
+    return {**{k: p[k] for k in keep}, "draw_attempts": [_public_draw(d) for d in attempts]}
+
+
+# ---------------------------------------------------------------- abandonment
+async def abandon(ctx: ServiceContext, request: Request, principal: Principal, draw_id: str, reason: str) -> Draw:
+    """Declare a draw void, on the public record: a province official other than the one who ran it
+    (created or committed it), with a reason. The units stay; a new draw is a new, numbered attempt."""
+    async with ctx.db.transaction() as s:
+        d = await get_visible_draw(s, principal, draw_id, for_update=True)
+        if not principal.has("province_admin"):
+            raise Problem(403, "forbidden", "只有省局工作人员可以作废抽取", detail="作废抽取须由省局管理员办理")
+        if d.status == "abandoned":
+            raise Problem(409, "draw-abandoned", "该次抽取已作废", detail=f"已于 {_iso(d.abandoned_at)} 由 {d.abandoned_by} 作废")
+        ran = {d.created_by, d.committed_by} - {None}
+        if principal.sub in ran:
+            raise Problem(409, "same-official", "须由执行抽取以外的另一名省局工作人员作废",
+                          detail=f"抽取由 {'、'.join(sorted(ran))} 执行，作废须由另一名工作人员决定",
+                          errors=[{"field": "abandoned_by", "message": "作废人不能是执行该次抽取的人员"}])
+        if d.kind == "enterprise":
+            dep = (await s.execute(select(Draw.id).where(Draw.enterprise_draw_id == d.id, Draw.status != "abandoned"))).scalars().first()
+            if dep:
+                raise Problem(409, "dependent-draw", "须先作废依据该企业抽取的检查人员抽取",
+                              detail=f"检查人员抽取 {dep} 依据本次企业抽取，须先将其作废")
+        before = draw_dict(d)
+        d.status_before_abandon = d.status
+        d.status = "abandoned"
+        d.abandoned_by, d.abandoned_at, d.abandon_reason = principal.sub, utcnow(), reason
+        d.version += 1
+        data = {"draw_id": d.id, "plan_id": d.plan_id, "kind": d.kind, "attempt": d.attempt, "reason": reason,
+                "abandoned_by": principal.sub, "abandoned_at": _iso(d.abandoned_at), "status_before": d.status_before_abandon,
+                "enterprise_draw_id": d.enterprise_draw_id, "result_digest": d.result_digest}
+        await _record(ctx, s, request, principal, d, "abandoned", before, "abandoned", data, detail={"reason": reason})
+    return d

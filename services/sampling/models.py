@@ -36,6 +36,12 @@ class SamplingPlan(Base, table=True):
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     approved_by: str | None = Field(default=None, max_length=100)
     approved_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # the template the plan came from (e.g. notice-2022-181) and its rules/settings at creation:
+    # every later difference is a deviation that needs a recorded reason (deviations.py)
+    template: str | None = Field(default=None, max_length=60)
+    template_baseline: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    editors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    deviation_reasons: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
 
 
 class Draw(Base, table=True):
@@ -67,6 +73,12 @@ class Draw(Base, table=True):
     committed_by: str | None = Field(default=None, max_length=100)
     committed_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     result_digest: str | None = Field(default=None, max_length=64)
+    # attempts: the n-th draw of this kind for the plan; at most one is not abandoned
+    attempt: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    abandoned_by: str | None = Field(default=None, max_length=100)
+    abandoned_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    abandon_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    status_before_abandon: str | None = Field(default=None, max_length=16)
     version: int = Field(default=1)
 
 

@@ -3,7 +3,9 @@ edit while draft (If-Match), preview strata counts, approve.
 
 Approval: a province admin (province_admin) may approve any plan; a city or county plan may
 also be approved by the admin of that same level and region (city_admin of the owning city,
-county_admin of the owning county). Plans are visible to admins whose region covers the
+county_admin of the owning county). 四眼原则: the approver must be another official than the
+plan's author and than anyone who edited it (``editors``). A plan made from a template records
+every deviation from it with a required reason (``deviations``). Plans are visible to admins whose region covers the
 plan's owner region (a county admin sees only its own county's plans).
 """
 from __future__ import annotations
@@ -24,7 +26,7 @@ from shared.etag import require_if_match
 from shared.pagination import PageParams, keyset, page_of
 from shared.service import ServiceContext, request_id
 
-from . import strata
+from . import deviations, strata
 from .models import SamplingPlan
 from .schemas import PlanIn, PlanPatch, TemplateIn
 
@@ -33,6 +35,7 @@ READ_ROLES = (*ADMIN_ROLES, "discipline")
 
 
 def plan_dict(plan: SamplingPlan) -> dict[str, Any]:
+    devs = deviations.with_reasons(deviations.compute(plan.template_baseline, plan.rules, plan.settings), plan.deviation_reasons or {})
     return {
         "id": plan.id,
         "name": plan.name,
@@ -49,7 +52,21 @@ def plan_dict(plan: SamplingPlan) -> dict[str, Any]:
         "created_at": plan.created_at.isoformat(),
         "approved_by": plan.approved_by,
         "approved_at": plan.approved_at.isoformat() if plan.approved_at else None,
+        "editors": list(plan.editors or []),
+        "template": plan.template,
+        "deviations": devs,
+        "source_statement": (f"依据{plan.source}模板建立，有 {len(devs)} 处偏离模板（逐项理由见 deviations）" if devs
+                             else f"依据{plan.source}" if plan.source else None),
+        "strata_rules": {"first_match": strata.FIRST_MATCH_RULE, "multi_category": strata.MULTI_CATEGORY_RULE},
+        "date_rules": DATE_RULES,
     }
+
+
+# How scheduling reads the plan's dates (stated in the plan, applied in scheduling/assignment.py).
+DATE_RULES = {
+    "report_date": "汇总上报日期：计划所写日期（如通知“11月20日前”）若为工作日即为该日，否则取其前最后一个工作日（法定节假日与调休按国务院安排）。",
+    "visit_start": "检查日期不早于任务派发日加计划的告知期（notice_workdays 个工作日），且不早于检查开始日期（window_start）。",
+}
 
 
 def _owner_region(principal: Principal, requested: str | None) -> str:
@@ -91,7 +108,7 @@ async def create(ctx: ServiceContext, request: Request, principal: Principal, bo
         return SamplingPlan(
             name=body.name, batch=body.batch, owner_region=owner, catalogue=body.catalogue,
             licence_status=body.licence_status, settings=body.settings.model_dump(mode="json"), rules=rules,
-            created_by=principal.sub,
+            created_by=principal.sub, deviation_reasons={}, editors=[],
         )
 
     return await _create(ctx, request, principal, "sampling.plan.create", raw, build)
@@ -100,7 +117,9 @@ async def create(ctx: ServiceContext, request: Request, principal: Principal, bo
 def template_2022(other_ratio: Decimal | None) -> dict[str, Any]:
     tpl = copy.deepcopy(strata.NOTICE_2022_181)
     if other_ratio is not None:
-        tpl["rules"][-1]["ratio"] = str(other_ratio)
+        for r in tpl["rules"]:
+            if r["note"] == "通知未规定比例，为计划设定":
+                r["ratio"] = str(other_ratio)
     return tpl
 
 
@@ -114,7 +133,8 @@ async def create_from_template(ctx: ServiceContext, request: Request, principal:
         return SamplingPlan(
             name=tpl["name"], batch=body.batch or tpl["batch"], owner_region=owner, catalogue=tpl["catalogue"],
             licence_status=tpl["licence_status"], settings=tpl["settings"], rules=rules, source=tpl["source"],
-            created_by=principal.sub,
+            created_by=principal.sub, template=tpl["template"],
+            template_baseline={"rules": rules, "settings": tpl["settings"]}, deviation_reasons={}, editors=[],
         )
 
     return await _create(ctx, request, principal, "sampling.plan.template", raw, build)
@@ -146,6 +166,19 @@ async def update(ctx: ServiceContext, request: Request, principal: Principal, pl
             plan.settings = body.settings.model_dump(mode="json")
         if body.rules is not None:
             plan.rules = _rules_json([r.model_dump(mode="json") for r in body.rules], plan.catalogue, plan.owner_region)
+        if plan.template_baseline:
+            reasons = {**(plan.deviation_reasons or {}), **{k: v.strip() for k, v in (body.deviation_reasons or {}).items()}}
+            devs = deviations.compute(plan.template_baseline, plan.rules, plan.settings)
+            missing = deviations.missing_reasons(devs, reasons)
+            if missing:
+                raise Problem(422, "deviation-reason-required", "偏离模板须说明理由",
+                              detail=f"本计划依据 {plan.source} 模板建立，以下修改偏离模板，须逐项填写理由：" + missing[0]["field"],
+                              errors=missing)
+            plan.deviation_reasons = {d["key"]: reasons[d["key"]] for d in devs}
+        elif body.deviation_reasons:
+            raise field_error("deviation_reasons", "本计划不是依据模板建立的，无需填写偏离理由")
+        if principal.sub not in (plan.editors or []) and principal.sub != plan.created_by:
+            plan.editors = [*(plan.editors or []), principal.sub]
         plan.version += 1
         plan.updated_at = utcnow()
         after = plan_dict(plan)
@@ -170,6 +203,14 @@ async def approve(ctx: ServiceContext, request: Request, principal: Principal, p
             raise Problem(409, "plan-approved", "计划已批准", detail="该抽查计划已经批准")
         if not may_approve(principal, plan):
             raise Problem(403, "forbidden", "无权批准该计划", detail="省级计划须由省局管理员批准；市、县计划由本级或省局管理员批准")
+        if principal.sub == plan.created_by or principal.sub in (plan.editors or []):
+            raise Problem(409, "four-eyes", "须由起草、修改人以外的另一名工作人员批准（四眼原则）",
+                          detail=f"计划由 {plan.created_by} 起草" + (f"，经 {'、'.join(plan.editors)} 修改" if plan.editors else "")
+                          + "，批准人须为另一名工作人员", errors=[{"field": "approved_by", "message": "批准人不能是计划的起草人或修改人"}])
+        missing = deviations.missing_reasons(deviations.compute(plan.template_baseline, plan.rules, plan.settings),
+                                             plan.deviation_reasons or {})
+        if missing:
+            raise Problem(409, "deviation-reason-required", "偏离模板须说明理由", detail=missing[0]["message"], errors=missing)
         before = plan_dict(plan)
         plan.status = "approved"
         plan.approved_by = principal.sub

@@ -1,7 +1,8 @@
 """Pools of an inspector draw (the shared contract):
 
-* ``leaders`` — 组长人选: province-level inspectors who are division-level cadres (处级) of the
-  产品质量安全监管 business line;
+* ``leaders`` — 组长人选: province-level inspectors who are division-level cadres (处级) of the unit
+  (处室) the plan names in ``settings.leader_unit`` — default 质量监管处 (notice 二（一）: 组长由省局质量
+  监管处处级干部担任); the business line does not make a leader;
 * ``experts`` — 技术专家 (副组长 and members);
 * ``officers`` — 执法人员: inspectors holding a law-enforcement certificate (province/city/county).
 
@@ -19,11 +20,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.vocabulary import LEADER_UNIT_DEFAULT
+
 POOLS = ("leaders", "experts", "officers")
-LEADER_BUSINESS_LINE = "产品质量安全监管"
 
 
-def pools_of(person: dict[str, Any]) -> list[str]:
+def leader_unit_of(plan: dict[str, Any] | None) -> str:
+    return ((plan or {}).get("settings") or {}).get("leader_unit") or LEADER_UNIT_DEFAULT
+
+
+def pools_of(person: dict[str, Any], leader_unit: str = LEADER_UNIT_DEFAULT) -> list[str]:
     if not person.get("active"):
         return []
     out = []
@@ -31,7 +37,7 @@ def pools_of(person: dict[str, Any]) -> list[str]:
         person.get("kind") == "inspector"
         and person.get("level") == "province"
         and person.get("division_cadre")
-        and person.get("business_line") == LEADER_BUSINESS_LINE
+        and person.get("unit") == leader_unit
     ):
         out.append("leaders")
     if person.get("kind") == "expert":

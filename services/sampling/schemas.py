@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from shared.schemas import StrictModel
-from shared.vocabulary import TEAM_SETTING_DEFAULTS
+from shared.vocabulary import LEADER_UNIT_DEFAULT, TEAM_SETTING_DEFAULTS
 
 
 class RuleIn(StrictModel):
@@ -39,7 +39,9 @@ class PlanSettings(StrictModel):
     max_teams_per_person: int = Field(_T["max_teams_per_person"], ge=1)
     max_teams_per_leader: int = Field(_T["max_teams_per_leader"], ge=1, description="一名组长（省局处级干部）先后带领的检查组上限")
     max_teams_per_expert: int = Field(_T["max_teams_per_expert"], ge=1, description="一名技术专家先后参加的检查组上限（省局总体调配）")
-    acceptance_workdays: int = Field(_T["acceptance_workdays"], ge=0)
+    acceptance_workdays: int = Field(_T["acceptance_workdays"], ge=0, le=60)
+    notice_workdays: int = Field(_T["notice_workdays"], ge=0, le=60, description="告知期：检查日期不早于派发日加该数个工作日")
+    leader_unit: str = Field(LEADER_UNIT_DEFAULT, min_length=2, max_length=60, description="组长所在处室（通知：省局质量监管处处级干部）")
 
     @model_validator(mode="after")
     def _order(self):
@@ -59,14 +61,16 @@ class PlanIn(StrictModel):
     catalogue: Literal["2022", "2024"]
     licence_status: Literal["有效", "暂停", "撤销", "吊销", "注销"] = "有效"
     settings: PlanSettings
-    rules: list[RuleIn] = Field(min_length=1)
+    rules: list[RuleIn] = Field(min_length=1, max_length=100)
 
 
 class PlanPatch(StrictModel):
     name: str | None = Field(None, min_length=2, max_length=200)
     batch: str | None = Field(None, min_length=1, max_length=60)
     settings: PlanSettings | None = None
-    rules: list[RuleIn] | None = Field(None, min_length=1)
+    rules: list[RuleIn] | None = Field(None, min_length=1, max_length=100)
+    deviation_reasons: dict[str, Annotated[str, Field(min_length=2, max_length=500)]] | None = Field(
+        None, max_length=100, description="偏离模板的理由：键为偏离项（如 rules.危险化学品.ratio、settings.window_start）")
 
 
 class TemplateIn(StrictModel):
@@ -93,3 +97,7 @@ class SeedConfirmIn(StrictModel):
 class ReplacementIn(StrictModel):
     uscc: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=2, max_length=1000)
+
+
+class AbandonIn(StrictModel):
+    reason: str = Field(min_length=5, max_length=1000, description="作废理由（公开）")

@@ -35,11 +35,22 @@ from fractions import Fraction
 from typing import Any
 
 from shared.errors import Problem
-from shared.vocabulary import TEAM_SETTING_DEFAULTS
+from shared.vocabulary import LEADER_UNIT_DEFAULT, TEAM_SETTING_DEFAULTS
 
 from .catalogue import CATALOGUES, FLAGS, LICENCE_STATUSES, PRODUCTION_STATUSES
 
 OUTSIDE = "（未纳入抽取）"
+# Written into every plan, export and public view (not only here): how a unit finds its stratum.
+FIRST_MATCH_RULE = (
+    "分层规则按顺序逐条比对，企业归入第一条匹配的规则所对应的层（先匹配者优先）；每家企业只属于一个层，只抽取一次；"
+    "未匹配任何规则的企业列为“（未纳入抽取）”，不参加抽取。每层抽取数 = ceil(比例 × 层内企业数)（按精确分数向上取整）。"
+)
+MULTI_CATEGORY_RULE = (
+    "持有多个产品类别许可证的企业：按上一条规则归入其所持类别中排在最前的规则对应的层。"
+    "通知模板按“每个产品类别单独成层”设置，规则顺序为：100%的不合格企业层在先，其后各类别按抽取比例从高到低排列，"
+    "同一比例按通知列举的顺序（危险化学品包装物及容器；危险化学品、电线电缆、化肥；食品相关产品、建筑用钢筋、水泥；其他）——"
+    "因此多类别企业归入其所持类别中比例最高的那一层，不会因持有多个类别而被重复抽取或降低比例。"
+)
 ROUNDING = "向上取整（ceil），按精确分数计算"
 CONDITIONS = ("categories", "flags", "region_prefix", "licence_statuses", "production_statuses", "risk_classes")
 
@@ -232,23 +243,27 @@ NOTICE_2022_181 = {
     "catalogue": "2022",
     "licence_status": "有效",
     "source": "晋市监函〔2022〕181号",
+    "template": "notice-2022-181",
     "settings": {
         "window_start": "2022-06-10",
         "window_end": "2022-11-10",
         "report_date": "2022-11-20",
         **TEAM_SETTING_DEFAULTS,
+        "leader_unit": LEADER_UNIT_DEFAULT,
     },
     "rules": [
         {"name": "近5年国抽不合格及2021年省抽不合格企业", "flags": ["national_fail_5y", "provincial_fail_2021"],
          "ratio": "1", "note": "通知第一（四）1项：按照100%比例抽取"},
         {"name": "危险化学品包装物及容器", "categories": ["hazardous_chemical_packaging"],
          "ratio": "1", "note": "通知第一（四）2项：按照100%比例抽取"},
-        {"name": "危险化学品、电线电缆、化肥", "categories": ["hazardous_chemicals", "wire_cable", "fertilizer"],
-         "ratio": "0.3", "note": "通知第一（四）3项：按照30%比例抽取"},
-        {"name": "食品相关产品、建筑用钢筋、水泥", "categories": ["food_related", "rebar", "cement"],
-         "ratio": "0.2", "note": "通知第一（四）4项：按照20%比例抽取"},
-        {"name": "其他获证产品（广播电视传输设备、人民币鉴别仪、预应力混凝土铁路桥简支梁）",
-         "categories": ["broadcast_transmission", "rmb_discriminator", "prestressed_railway_beam"],
-         "ratio": "0.2", "note": "通知未规定比例，为计划设定"},
+        {"name": "危险化学品", "categories": ["hazardous_chemicals"], "ratio": "0.3", "note": "通知第一（四）3项：按照30%比例抽取"},
+        {"name": "电线电缆", "categories": ["wire_cable"], "ratio": "0.3", "note": "通知第一（四）3项：按照30%比例抽取"},
+        {"name": "化肥", "categories": ["fertilizer"], "ratio": "0.3", "note": "通知第一（四）3项：按照30%比例抽取"},
+        {"name": "食品相关产品", "categories": ["food_related"], "ratio": "0.2", "note": "通知第一（四）4项：按照20%比例抽取"},
+        {"name": "建筑用钢筋", "categories": ["rebar"], "ratio": "0.2", "note": "通知第一（四）4项：按照20%比例抽取"},
+        {"name": "水泥", "categories": ["cement"], "ratio": "0.2", "note": "通知第一（四）4项：按照20%比例抽取"},
+        {"name": "广播电视传输设备", "categories": ["broadcast_transmission"], "ratio": "0.2", "note": "通知未规定比例，为计划设定"},
+        {"name": "人民币鉴别仪", "categories": ["rmb_discriminator"], "ratio": "0.2", "note": "通知未规定比例，为计划设定"},
+        {"name": "预应力混凝土铁路桥简支梁", "categories": ["prestressed_railway_beam"], "ratio": "0.2", "note": "通知未规定比例，为计划设定"},
     ],
 }

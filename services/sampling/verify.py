@@ -15,7 +15,9 @@ Checks made by ``verify_export`` (each difference is named):
     4. per stratum, N and quota = ceil(ratio × N) / min(count, N) as stated;
     5. per stratum, the selected units are exactly the ``quota`` smallest tickets and every
        position equals the unit's place in ticket order;
-    6. every replacement took the next unused unit of its stratum in ticket order.
+    6. every replacement took the next unused unit of its stratum in ticket order;
+    7. committed draws: the ``result_digest`` recomputed from the export (``RESULT_DIGEST_RULE``)
+       equals the published one.
 """
 from __future__ import annotations
 
@@ -25,12 +27,18 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import sampler, strata
-from .pools import pools_of
+from .pools import leader_unit_of, pools_of
 
 EXPORT_FORMAT = "spotcheck-draw-export/1"
 DIGEST_RULE = (
     "SHA-256（小写十六进制）于 UTF-8 文本：每个单位一行“单位编号\\t层名称\\n”，按（单位编号, 层名称）排序。"
     " SHA-256 (hex) of UTF-8 lines 'unit_id\\tstratum\\n' sorted by (unit_id, stratum)."
+)
+RESULT_DIGEST_RULE = (
+    "结果摘要 = SHA-256（小写十六进制）于规范 JSON（键排序、无空白、UTF-8 不转义）："
+    "企业抽取为抽中企业列表，按（层在计划中的序号, 签序）排列，每项为 {uscc, name, region_code, city_code, stratum, ticket, categories, sites}"
+    "（取自冻结时的企业记录）；人员抽取为 {人员池: [冻结时的人员记录 + ticket, 按签序]}，人员池依次为 leaders、experts、officers。"
+    " SHA-256 of the canonical JSON of the committed selection (enterprise) or pools (inspector)."
 )
 SEED_RULE = "有效种子 = 骰子种子；若记录了公开信标值，则为 种子 + \",\" + 信标值（均按输入的文本）"
 
@@ -41,6 +49,28 @@ def population_text(units: Iterable[tuple[str, str]]) -> bytes:
 
 def population_digest(units: Iterable[tuple[str, str]]) -> str:
     return hashlib.sha256(population_text(units)).hexdigest()
+
+
+def result_value(export: dict[str, Any]) -> Any:
+    """What ``result_digest`` is computed over, rebuilt from an export (see RESULT_DIGEST_RULE)."""
+    units = [u for u in export["population"] if u.get("position") is not None]
+    if export["kind"] == "enterprise":
+        rank = {st["name"]: st["index"] for st in export["strata"]}
+        chosen = sorted((u for u in units if u.get("selected")), key=lambda u: (rank[u["stratum"]], u["position"]))
+        selected = [{"uscc": u["unit_id"], "name": u["data"].get("name"), "region_code": u["data"].get("region_code"),
+                     "city_code": u["data"].get("city_code"), "stratum": u["stratum"], "ticket": u["ticket"],
+                     "categories": u["data"].get("categories") or [], "sites": u["data"].get("sites") or []} for u in chosen]
+        return selected or None
+    pools: dict[str, list] = {pool: [] for pool in ("leaders", "experts", "officers")}
+    for u in sorted(units, key=lambda u: (u["stratum"], u["position"])):
+        pools.setdefault(u["stratum"], []).append({**u["data"], "ticket": u["ticket"]})
+    return pools
+
+
+def result_digest(export: dict[str, Any]) -> str:
+    from shared.canonical import digest as canonical_digest
+
+    return canonical_digest(result_value(export))
 
 
 def order_strata(units: list[dict[str, Any]], seed: str) -> dict[str, list[tuple[str, str]]]:
@@ -95,7 +125,7 @@ def verify_export(export: dict[str, Any], max_items: int = 20) -> list[str]:
             listed[u["unit_id"]].add(u["stratum"])
             records[u["unit_id"]] = u["data"]
         for pid, pools in listed.items():
-            want = set(pools_of(records[pid]))
+            want = set(pools_of(records[pid], leader_unit_of(export.get("plan"))))
             if want != pools:
                 add(f"人员 {pid} 应属人员池 {sorted(want)}，记录为 {sorted(pools)}")
 
@@ -142,4 +172,10 @@ def verify_export(export: dict[str, Any], max_items: int = 20) -> list[str]:
             want = order[nxt][1] if nxt < len(order) else "（层内已无可替补企业）"
             add(f"替补不符：{r['replaced_uscc']} 的替补记录为 {r['replacement_uscc']}，按签序应为 {want}")
         used[name] = nxt + 1
+
+    # 7. result digest
+    if export.get("result_digest"):
+        got = result_digest(export)
+        if got != export["result_digest"]:
+            add(f"结果摘要不符：公布值 {export['result_digest']}，按导出名单重新计算为 {got}")
     return diffs

@@ -16,8 +16,9 @@ from shared.service import CtxDep, request_id
 
 from . import tasks as task_domain
 from . import teams as team_domain
-from .models import Assignment, Task, Team, Visit
-from .schemas import AcceptBody, AssignmentCreate, BureauInfo, ReportSubmit, SubstitutionCreate
+from . import amendments as amendment_domain
+from .models import Amendment, Assignment, NotInspected, Task, Team, Visit
+from .schemas import AcceptBody, AssignmentCreate, BureauInfo, ReportSubmit, SubstitutionCreate, TaskCancel
 from .scope import reads_all, task_filter, team_filter, today
 
 router = APIRouter(tags=["检查组与任务派发"])
@@ -71,6 +72,30 @@ async def get_assignment(assignment_id: str, ctx: CtxDep, _: Principal = Depends
 @router.get("/assignments/{assignment_id}/verify", summary="复算并验证组建结果（逐字节一致）")
 async def verify_assignment(assignment_id: str, ctx: CtxDep, _: Principal = Depends(assignment_reader)):
     return await team_domain.verify(ctx, assignment_id)
+
+
+@router.get("/assignments/{assignment_id}/amendments", summary="组建后的变更记录（有序、哈希链接）")
+async def list_amendments(assignment_id: str, ctx: CtxDep, page: Page, _: Principal = require_roles(*READERS)):
+    q = select(Amendment).where(Amendment.assignment_id == assignment_id)
+    async with ctx.db.session() as s:
+        rows = list((await s.execute(keyset(q, [Amendment.seq], page))).scalars())
+    p = page_of(rows, page, lambda a: [a.seq])
+    return json_response({"items": [amendment_domain.amendment_out(a) for a in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit})
+
+
+@router.get("/not-inspected", summary="因停产、转产等原因未实施检查的企业（跟踪名单）")
+async def list_not_inspected(ctx: CtxDep, page: Page, plan_id: str | None = None,
+                             principal: Principal = require_roles("province_admin", "city_admin", "county_admin", "discipline")):
+    q = select(NotInspected).where(NotInspected.region_code.startswith(principal.prefix))
+    if plan_id:
+        q = q.where(NotInspected.plan_id == plan_id)
+    async with ctx.db.session() as s:
+        rows = list((await s.execute(keyset(q, [NotInspected.id], page))).scalars())
+    p = page_of(rows, page, lambda r: [r.id])
+    items = [{"id": r.id, "plan_id": r.plan_id, "assignment_id": r.assignment_id, "uscc": r.uscc, "enterprise_name": r.enterprise_name,
+              "region_code": r.region_code, "reason": r.reason, "source": r.source, "replaced_by": r.replaced_by,
+              "amendment_id": r.amendment_id, "follow_up": r.follow_up, "recorded_at": r.recorded_at} for r in p["rows"]]
+    return json_response({"items": items, "next_cursor": p["next_cursor"], "limit": page.limit})
 
 
 # ---------------------------------------------------------------- teams
@@ -132,7 +157,7 @@ async def submit_report(team_id: str, body: ReportSubmit, request: Request, ctx:
 async def list_tasks(
     ctx: CtxDep, principal: PrincipalDep, page: Page,
     plan_id: str | None = None, team_id: str | None = None, uscc: str | None = None,
-    status: Annotated[str | None, Query(pattern="^(dispatched|accepted)$")] = None,
+    status: Annotated[str | None, Query(pattern="^(dispatched|accepted|cancelled)$")] = None,
     region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     overdue: Annotated[bool | None, Query(description="true：超过接收期限仍未接收")] = None,
 ):
@@ -175,6 +200,24 @@ async def accept_task(task_id: str, request: Request, ctx: CtxDep, response: Res
     t = await task_domain.accept(ctx, principal, task_id, body.note if body else None, request_id(request))
     set_etag(response, t.version)
     return task_domain.task_out(t, today(ctx))
+
+
+@router.post("/tasks/{task_id}/cancel", summary="取消检查任务（须说明理由，记入变更记录；可列入未检查跟踪名单）")
+async def cancel_task(task_id: str, body: TaskCancel, request: Request, ctx: CtxDep,
+                      principal: Principal = require_roles(*ADMIN)):
+    from shared.errors import Problem
+    from shared.etag import require_if_match
+
+    async with ctx.db.transaction() as s:
+        t = await task_domain.get_task(s, principal, task_id)
+        require_if_match(request, t.version)
+        if t.status == "cancelled":
+            raise Problem(409, "task-cancelled", "任务已取消", detail=f"该任务已于 {t.cancelled_at.isoformat()} 取消：{t.cancel_reason}")
+        am = await amendment_domain.cancel_task(ctx, s, principal, t, body.reason, body.not_inspected, request_id(request))
+        out = {**task_domain.task_out(t, today(ctx)), "amendment": amendment_domain.amendment_out(am)}
+    resp = json_response(out)
+    set_etag(resp, t.version)
+    return resp
 
 
 @router.put("/tasks/{task_id}/bureau-info", summary="提供发证时现场留存材料清单、企业状况、准确位置和在岗人员")

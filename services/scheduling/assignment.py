@@ -46,16 +46,24 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from shared.calendar import WorkCalendar, default_calendar
-from shared.vocabulary import TEAM_SETTING_DEFAULTS
+from shared.vocabulary import LEADER_UNIT_DEFAULT, TEAM_SETTING_DEFAULTS
 
 from .regions import CATEGORY_NAMES, category_name, category_names, city_name, city_of, county_of
 
 ALGORITHM = "spotcheck-team-assignment"
-ALGORITHM_VERSION = "2"
+ALGORITHM_VERSION = "3"
 QUALITY_LINE = "产品质量安全监管"
 MIN_OFFICERS = 2
 
-DEFAULT_SETTINGS: dict[str, Any] = dict(TEAM_SETTING_DEFAULTS)
+DEFAULT_SETTINGS: dict[str, Any] = {**TEAM_SETTING_DEFAULTS, "leader_unit": LEADER_UNIT_DEFAULT}
+LEVELS = ("province", "city", "county")
+LEVEL_NAMES = {"province": "省级", "city": "市级", "county": "县级"}
+REPORT_DATE_RULE = ("汇总上报日期：计划所写日期（通知“11月20日前汇总上报”）若为工作日即为该日，否则取其前最后一个工作日"
+                    "（法定节假日与调休按国务院安排）。")
+VISIT_START_RULE = "检查日期不早于任务派发日之后第 notice_workdays 个工作日（告知期），且不早于检查开始日期。"
+LEADER_RULE = ("组长：计划指定处室（leader_unit，默认质量监管处）的省级处级干部；在符合回避、同日不重复安排的人选中，"
+               "选择已担任组长次数最少者（次数相同按签号顺序），使组长任务均衡。")
+LEVEL_RULE = ("三级组成：组长为省级；执法人员优先补足市级（本市优先）与县级各至少一名，人员池不足时在结果中写明缺少的层级。")
 
 _CATEGORY_ORDER = {code: i for i, code in enumerate(CATEGORY_NAMES)}
 
@@ -76,14 +84,21 @@ def effective_settings(plan_settings: dict[str, Any] | None) -> dict[str, Any]:
     s = dict(DEFAULT_SETTINGS)
     s.update({k: v for k, v in (plan_settings or {}).items() if v is not None})
     errors = []
+    if not isinstance(s.get("leader_unit"), str) or not 2 <= len(s["leader_unit"]) <= 60:
+        errors.append({"field": "plan_settings.leader_unit", "message": "应为处室名称（如 质量监管处）"})
+    if s.get("dispatch_date") is not None:
+        try:
+            s["dispatch_date"] = dt.date.fromisoformat(str(s["dispatch_date"])).isoformat()
+        except ValueError:
+            errors.append({"field": "dispatch_date", "message": "不是 YYYY-MM-DD 日期"})
     for key in ("window_start", "window_end", "report_date"):
         try:
             s[key] = dt.date.fromisoformat(str(s[key])).isoformat()
         except (KeyError, ValueError):
             errors.append({"field": f"plan_settings.{key}", "message": "缺失或不是 YYYY-MM-DD 日期"})
     for key in ("team_size_min", "team_size_max", "load_per_team", "visits_per_day", "max_teams_per_person",
-                "max_teams_per_leader", "max_teams_per_expert", "acceptance_workdays"):
-        if not isinstance(s[key], int) or isinstance(s[key], bool) or s[key] < (0 if key == "acceptance_workdays" else 1):
+                "max_teams_per_leader", "max_teams_per_expert", "acceptance_workdays", "notice_workdays"):
+        if not isinstance(s[key], int) or isinstance(s[key], bool) or s[key] < (0 if key in ("acceptance_workdays", "notice_workdays") else 1):
             errors.append({"field": f"plan_settings.{key}", "message": "应为正整数"})
     if not isinstance(s["avoid_own_county"], bool):
         errors.append({"field": "plan_settings.avoid_own_county", "message": "应为布尔值"})
@@ -114,13 +129,35 @@ def is_officer(person: dict) -> bool:
     return bool(person.get("certificate_no"))
 
 
-def is_leader_eligible(person: dict) -> bool:
+def is_leader_eligible(person: dict, leader_unit: str = LEADER_UNIT_DEFAULT) -> bool:
+    """组长由省局质量监管处处级干部担任: a province-level 处级 cadre of the plan's leader unit."""
     return (
         person.get("level") == "province"
         and bool(person.get("division_cadre"))
-        and person.get("business_line") == QUALITY_LINE
+        and person.get("unit") == leader_unit
         and person.get("active", True) is not False
     )
+
+
+def report_date(stated: str, calendar: WorkCalendar) -> str:
+    """The last working day on or before the stated report date (REPORT_DATE_RULE)."""
+    day = dt.date.fromisoformat(stated)
+    while not calendar.is_workday(day):
+        day -= dt.timedelta(days=1)
+    return day.isoformat()
+
+
+def first_visit_day(settings: dict, calendar: WorkCalendar) -> dt.date:
+    start = dt.date.fromisoformat(settings["window_start"])
+    if settings.get("dispatch_date"):
+        start = max(start, calendar.add_workdays(dt.date.fromisoformat(settings["dispatch_date"]), settings["notice_workdays"]))
+    return start
+
+
+def level_gaps(members: list[dict]) -> list[str]:
+    """The administrative levels (省、市、县) missing from a team."""
+    have = {m.get("level") for m in members}
+    return [lv for lv in LEVELS if lv not in have]
 
 
 def covers(person: dict, categories: list[str]) -> bool:
@@ -219,6 +256,7 @@ def _member(person: dict, role: str, pool: str) -> dict:
         "level": person.get("level"),
         "region_code": person.get("region_code"),
         "organisation": person.get("organisation"),
+        "unit": person.get("unit"),
         "business_line": person.get("business_line"),
         "division_cadre": bool(person.get("division_cadre")),
         "law_enforcement": is_officer(person),
@@ -270,13 +308,30 @@ class Composer:
             yield p, "experts"
 
 
-def compose_roles(composer: Composer, scope: TeamScope, label: str) -> tuple[list[dict], list[str]]:
+def least_used_leader(composer: Composer, scope: TeamScope, taken: set[str]) -> dict | None:
+    """LEADER_RULE: the eligible leader who has led the fewest teams so far (ticket order among equals)."""
+    unit = composer.settings["leader_unit"]
+    best = None
+    for p in composer.pools.get("leaders", []):
+        if is_leader_eligible(p, unit) and composer.eligible(p, scope, taken, "max_teams_per_leader"):
+            if best is None or composer.usage.get(p["id"], 0) < composer.usage.get(best["id"], 0):
+                best = p
+    return best
+
+
+def _level_order(composer: Composer, level: str, city_code: str | None) -> list[dict]:
+    same = [p for p in composer.officer_order if p.get("level") == level and city_code and (p.get("region_code") or "")[:4] == city_code[:4]]
+    other = [p for p in composer.officer_order if p.get("level") == level and p not in same]
+    return same + other
+
+
+def compose_roles(composer: Composer, scope: TeamScope, label: str, city_code: str | None = None) -> tuple[list[dict], list[str]]:
     """Pass 1 for one team: leader, deputy and the law-enforcement officers the team needs."""
     members: list[dict] = []
     taken: set[str] = set()
     shortfalls: list[str] = []
 
-    leader = composer.first(composer.pools.get("leaders", []), scope, taken, is_leader_eligible, "max_teams_per_leader")
+    leader = least_used_leader(composer, scope, taken)
     if leader:
         composer.take(leader, taken)
         members.append(_member(leader, "leader", "leaders"))
@@ -306,6 +361,13 @@ def compose_roles(composer: Composer, scope: TeamScope, label: str) -> tuple[lis
         needed -= set(extra.get("specialties") or [])
         room -= 1
 
+    # LEVEL_RULE: a city-level and a county-level officer (the leader is provincial), when the pools allow
+    for level in ("city", "county"):
+        if not any(m.get("level") == level for m in members):
+            p = composer.first(_level_order(composer, level, city_code), scope, taken, is_officer)
+            if p:
+                composer.take(p, taken)
+                members.append(_member(p, "member", "officers"))
     while _officers(members) < MIN_OFFICERS:
         p = composer.first(composer.officer_order, scope, taken, is_officer)
         if not p:
@@ -355,7 +417,7 @@ def check_team(members: list[dict], scope: TeamScope, conflicts: dict[str, set[s
     problems = []
     leaders = [m for m in members if m["role"] == "leader"]
     deputies = [m for m in members if m["role"] == "deputy"]
-    if len(leaders) != 1 or not is_leader_eligible(leaders[0]):
+    if len(leaders) != 1 or not is_leader_eligible(leaders[0], settings["leader_unit"]):
         problems.append(f"{label}缺少可担任组长的省局质量监管处处级干部")
     if len(deputies) != 1 or deputies[0]["kind"] != "expert":
         problems.append(f"{label}缺少可担任副组长的技术专家")
@@ -399,7 +461,7 @@ def site_visits(enterprises: list[dict]) -> list[dict]:
 
 def plan_visits(teams: list[dict], settings: dict, calendar: WorkCalendar) -> list[str]:
     """Give each team dated visits; returns shortfalls when the window is too short."""
-    start = dt.date.fromisoformat(settings["window_start"])
+    start = first_visit_day(settings, calendar)
     end = dt.date.fromisoformat(settings["window_end"])
     workdays = calendar.workdays_in(start, end)
     per_day = settings["visits_per_day"]
@@ -413,7 +475,7 @@ def plan_visits(teams: list[dict], settings: dict, calendar: WorkCalendar) -> li
         if len(days) < days_needed:
             shortfalls.append(
                 f"{team['label']}检查时间不足：需要安排{len(todo)}次检查，"
-                f"{settings['window_start']}至{settings['window_end']}的工作日内仅能安排{len(days) * per_day}次"
+                f"{start.isoformat()}（派发日加告知期后）至{settings['window_end']}的工作日内仅能安排{len(days) * per_day}次"
             )
         for i, visit in enumerate(todo):
             day = days[i // per_day] if i // per_day < len(days) else None
@@ -430,6 +492,8 @@ def assign(enterprise_draw: dict, inspector_draw: dict, plan_settings: dict | No
     """Form teams and their visit plan. Pure: output depends only on the arguments."""
     calendar = calendar or default_calendar
     settings = effective_settings(plan_settings if plan_settings is not None else enterprise_draw.get("plan_settings"))
+    settings["report_date_stated"] = settings["report_date"]
+    settings["report_date"] = report_date(settings["report_date"], calendar)
     enterprises = sorted(enterprise_draw.get("selected") or [], key=lambda e: e["uscc"])
     if not enterprises:
         raise AssignmentInputError([{"field": "selected", "message": "企业抽取结果为空，无需组建检查组"}])
@@ -443,7 +507,7 @@ def assign(enterprise_draw: dict, inspector_draw: dict, plan_settings: dict | No
     for n, g in enumerate(group_workloads(enterprises, settings["load_per_team"]), start=1):
         label = team_label(g["city_code"], g["index_in_city"], g["teams_in_city"])
         scope = TeamScope(g["enterprises"])
-        members, missing = compose_roles(composer, scope, label)
+        members, missing = compose_roles(composer, scope, label, g["city_code"])
         shortfalls += missing
         teams.append({
             "code": f"T{n:03d}",
@@ -466,8 +530,12 @@ def assign(enterprise_draw: dict, inspector_draw: dict, plan_settings: dict | No
                               f"符合回避要求的可用人员仅能组成{len(team['members'])}人")
     for team in teams:
         fill(composer, team["_scope"], team["members"], settings["team_size_max"])
+    level_shortfalls = []
     for team in teams:
         team.pop("_scope")
+        gaps = level_gaps(team["members"])
+        team["level_shortfalls"] = [f"{team['label']}缺少{LEVEL_NAMES[lv]}执法监管人员（人员池中没有符合回避要求的可用人员）" for lv in gaps]
+        level_shortfalls += team["level_shortfalls"]
     shortfalls += plan_visits(teams, settings, calendar)
     return {
         "algorithm": ALGORITHM,
@@ -477,6 +545,8 @@ def assign(enterprise_draw: dict, inspector_draw: dict, plan_settings: dict | No
         "settings": settings,
         "ok": not shortfalls,
         "shortfalls": shortfalls,
+        "level_shortfalls": level_shortfalls,
+        "rules": {"leader": LEADER_RULE, "levels": LEVEL_RULE, "report_date": REPORT_DATE_RULE, "visit_start": VISIT_START_RULE},
         "teams": teams,
     }
 
@@ -505,7 +575,7 @@ def find_substitute(inspector_draw: dict, settings: dict, team_enterprises: list
             still_covered.update(m["specialties"])
     needed = [c for c in scope.categories if c not in still_covered]
     if role == "leader":
-        pred = is_leader_eligible
+        pred = lambda p: is_leader_eligible(p, settings["leader_unit"])  # noqa: E731
         candidates = composer.pools.get("leaders", [])
         limit = "max_teams_per_leader"
     elif role == "deputy" or leaving.get("kind") == "expert":
@@ -518,7 +588,7 @@ def find_substitute(inspector_draw: dict, settings: dict, team_enterprises: list
         need_officer = officers_left < MIN_OFFICERS
         candidates = composer.officer_order if pool == "officers" else composer.pools.get(pool, [])
         pred = is_officer if need_officer else (lambda p: True)
-    p = composer.first(candidates, scope, taken, pred, limit)
+    p = least_used_leader(composer, scope, taken) if role == "leader" else composer.first(candidates, scope, taken, pred, limit)
     if p is None:
         expert_need = f"具备{category_names(needed)}专长的技术专家" if needed else "技术专家"
         what = {"leader": "可担任组长的省局质量监管处处级干部", "deputy": expert_need}.get(

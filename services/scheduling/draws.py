@@ -62,14 +62,25 @@ async def store_draw(session: AsyncSession, data: dict, event_id: str) -> bool:
     return True
 
 
-async def store_replacement(session: AsyncSession, data: dict, event_id: str) -> None:
+async def store_replacement(session: AsyncSession, data: dict, event_id: str) -> Replacement:
     _require(data, ("draw_id", "replaced_uscc", "replacement"), "draw.replacement_recorded")
     _require(data["replacement"], ("uscc", "region_code"), "replacement")
-    session.add(Replacement(
+    row = Replacement(
         event_id=event_id, draw_id=data["draw_id"], replaced_uscc=data["replaced_uscc"],
         replacement=data["replacement"], reason=data.get("reason"), received_at=utcnow(),
-    ))
+    )
+    session.add(row)
     await session.flush()
+    return row
+
+
+async def mark_abandoned(session: AsyncSession, data: dict) -> None:
+    """``sampling.draw.abandoned``: keep the draw (it was published) but never form teams from it."""
+    _require(data, ("draw_id", "reason"), "draw.abandoned")
+    row = await session.get(Draw, data["draw_id"])
+    if row is not None and row.abandoned_at is None:
+        row.abandoned_at, row.abandon_reason = utcnow(), data["reason"]
+        await session.flush()
 
 
 async def load_draw(session: AsyncSession, draw_id: str) -> tuple[Draw, dict] | None:

@@ -31,6 +31,9 @@ class Draw(Base, table=True):
     payload: str = Field(sa_column=Column(Text, nullable=False))  # canonical JSON of the event data
     event_id: str = Field(max_length=64)
     received_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # sampling.draw.abandoned: the draw was declared void (reason public); no team is formed from it
+    abandoned_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    abandon_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class Replacement(Base, table=True):
@@ -63,6 +66,46 @@ class Assignment(Base, table=True):
     task_count: int
     created_by: str = Field(max_length=100)
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # the dispatch date the visit plan counted the notice period from (an input of the pure function)
+    dispatch_date: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+
+
+class Amendment(Base, table=True):
+    """Every change after formation (substitution, replacement, cancellation), in order and
+    hash-linked: ``hash`` = SHA-256 of the canonical JSON of {seq, kind, team_id, reason, actor, at,
+    data, prev_hash}. ``verify`` replays the formation plus these against the live rows."""
+
+    __table_args__ = (UniqueConstraint("assignment_id", "seq"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    assignment_id: str = Field(index=True, max_length=32)
+    plan_id: str = Field(index=True, max_length=64)
+    seq: int
+    kind: str = Field(max_length=20)  # substitution | replacement | cancellation
+    team_id: str | None = Field(default=None, index=True, max_length=32)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    actor: str = Field(max_length=100)
+    at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    data: dict = Field(sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class NotInspected(Base, table=True):
+    """Drawn enterprises not inspected (停产、转产 …): 要做好详细记录，严格跟踪，并开展后续监督检查."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    plan_id: str = Field(index=True, max_length=64)
+    assignment_id: str | None = Field(default=None, index=True, max_length=32)
+    uscc: str = Field(index=True, max_length=18)
+    enterprise_name: str | None = Field(default=None, max_length=200)
+    region_code: str = Field(index=True, max_length=6)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(max_length=40)  # replacement | cancellation
+    replaced_by: str | None = Field(default=None, max_length=18)
+    amendment_id: str | None = Field(default=None, max_length=32)
+    follow_up: str = Field(default="待后续监督检查", max_length=40)
+    recorded_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class Team(Base, table=True):
@@ -132,7 +175,10 @@ class Task(Base, table=True):
     city_code: str = Field(index=True, max_length=6)
     county_code: str | None = Field(default=None, index=True, max_length=6)
     categories: list = Field(sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="dispatched", index=True, max_length=20)  # dispatched | accepted
+    status: str = Field(default="dispatched", index=True, max_length=20)  # dispatched | accepted | cancelled
+    cancelled_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    cancel_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    amendment_id: str | None = Field(default=None, max_length=32)  # the amendment that created or cancelled it
     dispatched_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     accept_by: dt.date = Field(sa_column=Column(Date, nullable=False, index=True))
     accepted_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
@@ -158,6 +204,7 @@ class Visit(Base, table=True):
     site_id: str = Field(max_length=64)
     region_code: str = Field(index=True, max_length=6)
     categories: list = Field(sa_column=Column(JSON, nullable=False))
+    cancelled: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
 
 
 metadata = _registry.metadata

@@ -18,6 +18,12 @@ class SubstitutionCreate(StrictModel):
     reason: str = Field(min_length=2, max_length=500, description="替换原因")
 
 
+class TaskCancel(StrictModel):
+    reason: str = Field(min_length=2, max_length=500, description="取消理由")
+    not_inspected: Literal["停产", "转产", "关闭停业或正在组织清算", "通过登记的住所（经营场所）无法联系", "其他"] | None = Field(
+        default=None, description="企业因此未实施检查时填写：列入跟踪名单，开展后续监督检查")
+
+
 class AcceptBody(StrictModel):
     note: str | None = Field(default=None, max_length=500)
 

@@ -20,6 +20,7 @@ def task_out(t: Task, on: object | None = None, visit: Visit | None = None) -> d
         "status": t.status, "dispatched_at": t.dispatched_at, "accept_by": t.accept_by,
         "accepted_at": t.accepted_at, "accepted_by": t.accepted_by, "accepted_by_name": t.accepted_by_name,
         "bureau_info": t.bureau_info, "bureau_info_by": t.bureau_info_by, "bureau_info_at": t.bureau_info_at,
+        "cancelled_at": t.cancelled_at, "cancel_reason": t.cancel_reason, "amendment_id": t.amendment_id,
         "version": t.version,
     }
     if on is not None:

@@ -13,8 +13,9 @@ from shared.db import utcnow
 from shared.errors import Problem, not_found
 from shared.idempotency import Refusal
 
-from . import draws
-from .assignment import AssignmentInputError, TeamScope, assign, check_team, conflicts_of, effective_settings, find_substitute
+from . import amendments, draws
+from .assignment import (AssignmentInputError, TeamScope, assign, check_team, conflicts_of, effective_settings, find_substitute,
+                         level_gaps)
 from .models import Assignment, Substitution, Task, Team, TeamMember, Visit
 from .scope import team_filter, today
 
@@ -48,16 +49,16 @@ def assignment_out(a: Assignment) -> dict:
         "id": a.id, "plan_id": a.plan_id, "batch": a.batch, "enterprise_draw_id": a.enterprise_draw_id,
         "inspector_draw_id": a.inspector_draw_id, "input_digest": a.input_digest, "result_digest": a.result_digest,
         "algorithm_version": a.algorithm_version, "team_count": a.team_count, "task_count": a.task_count,
-        "created_by": a.created_by, "created_at": a.created_at,
+        "created_by": a.created_by, "created_at": a.created_at, "dispatch_date": a.dispatch_date,
     }
 
 
 def _event_member(m: dict) -> dict:
-    return {k: m.get(k) for k in ("person_id", "name", "role", "pool", "kind", "law_enforcement", "level", "region_code", "organisation")}
+    return {k: m.get(k) for k in ("person_id", "name", "role", "pool", "kind", "law_enforcement", "level", "region_code", "organisation", "unit")}
 
 
 # ---------------------------------------------------------------- formation
-async def _inputs(s, plan_id: str, enterprise_draw_id: str, inspector_draw_id: str | None, replacement_ids=None):
+async def _inputs(s, plan_id: str, enterprise_draw_id: str, inspector_draw_id: str | None, replacement_ids=None, dispatch_date=None):
     found = await draws.load_draw(s, enterprise_draw_id)
     if found is None or found[0].kind != "enterprise" or found[0].plan_id != plan_id:
         raise Problem(404, "not-found", "企业抽取结果不存在", detail=f"计划 {plan_id} 下没有已提交的企业抽取 {enterprise_draw_id}（或尚未收到）",
@@ -77,6 +78,8 @@ async def _inputs(s, plan_id: str, enterprise_draw_id: str, inspector_draw_id: s
     inp = draws.assignment_input(ent, insp, reps)
     if not inp["plan_settings"]:
         inp["plan_settings"] = insp.get("plan_settings") or {}
+    if dispatch_date is not None:
+        inp["plan_settings"] = {**inp["plan_settings"], "dispatch_date": dispatch_date.isoformat()}
     return ent_row, insp_row, insp, reps, inp
 
 
@@ -106,14 +109,27 @@ async def _form(ctx, s, principal, plan_id, enterprise_draw_id, inspector_draw_i
     if (await s.execute(select(Assignment.id).where(Assignment.enterprise_draw_id == enterprise_draw_id))).first():
         raise Problem(409, "assignment-exists", "该企业抽取已组建检查组", detail=f"企业抽取 {enterprise_draw_id} 已有检查组组建结果",
                       errors=[{"field": "enterprise_draw_id", "message": "已组建，不能重复组建"}])
-    ent_row, insp_row, _insp, reps, inp = await _inputs(s, plan_id, enterprise_draw_id, inspector_draw_id)
+    from .models import Draw
+
+    live_draw = select(Draw.draw_id).where(Draw.abandoned_at.is_(None))
+    earlier = (await s.execute(select(Assignment.id).where(
+        Assignment.plan_id == plan_id, Assignment.enterprise_draw_id.in_(live_draw), Assignment.inspector_draw_id.in_(live_draw)))).scalars().first()
+    if earlier:
+        raise Problem(409, "plan-already-formed", "本计划已组建检查组", detail=f"计划 {plan_id} 已有检查组组建结果 {earlier}；"
+                      "每个计划只有一次有效组建，其后的任何改变（替换、替补、取消）均作为有序记录的变更办理",
+                      errors=[{"field": "plan_id", "message": "每个计划只能组建一次检查组"}])
+    dispatch_day = today(ctx)
+    ent_row, insp_row, _insp, reps, inp = await _inputs(s, plan_id, enterprise_draw_id, inspector_draw_id, dispatch_date=dispatch_day)
+    for row in (ent_row, insp_row):
+        if row.abandoned_at is not None:
+            raise Problem(409, "draw-abandoned", "该抽取已作废", detail=f"抽取 {row.draw_id} 已作废（{row.abandon_reason}），不能据此组建检查组",
+                          errors=[{"field": "enterprise_draw_id" if row is ent_row else "inspector_draw_id", "message": "抽取已作废"}])
     result = _run(inp)
     if not result["ok"]:
         raise Problem(422, "assignment-shortfall", "检查组组建条件不满足，未派发任何任务", detail="；".join(result["shortfalls"]),
                       errors=[{"field": "teams", "message": m} for m in result["shortfalls"]], shortfalls=result["shortfalls"])
     settings = result["settings"]
     now = utcnow()
-    dispatch_day = today(ctx)
     accept_by = default_calendar.add_workdays(dispatch_day, settings["acceptance_workdays"])
     result_text = canonical_json(result)
     a = Assignment(
@@ -121,7 +137,7 @@ async def _form(ctx, s, principal, plan_id, enterprise_draw_id, inspector_draw_i
         inspector_draw_id=insp_row.draw_id, replacement_ids=[r.id for r in reps], input_digest=digest(inp),
         result_digest=digest(result), result=result_text, algorithm_version=result["algorithm_version"],
         team_count=len(result["teams"]), task_count=sum(len(t["visits"]) for t in result["teams"]),
-        created_by=principal.sub, created_at=now,
+        created_by=principal.sub, created_at=now, dispatch_date=dispatch_day,
     )
     s.add(a)
     await s.flush()
@@ -165,29 +181,54 @@ async def _form(ctx, s, principal, plan_id, enterprise_draw_id, inspector_draw_i
                            "enterprise": enterprise, "site": site, "categories": v["categories"], "items": v["items"], "members": members}
             await ctx.emit(s, "visit", "scheduled", visit_event, subject_id=visit.id, request_id=rid, actor=principal.sub)
         teams_out.append({"id": team.id, "code": t["code"], "label": t["label"], "city_code": t["city_code"], "categories": t["categories"],
-                          "members": members, "enterprises": t["enterprises"], "visits": len(t["visits"])})
+                          "members": members, "enterprises": t["enterprises"], "visits": len(t["visits"]),
+                          "first_visit": min((v["date"] for v in t["visits"]), default=None), "report_date": t["report_date"],
+                          "level_shortfalls": t["level_shortfalls"]})
     await ctx.audit(s, principal, "assignment.formed", "assignment", a.id, after={"input_digest": a.input_digest, "result_digest": a.result_digest},
                     detail={"plan_id": plan_id, "teams": a.team_count, "tasks": a.task_count}, request_id=rid)
-    return {**assignment_out(a), "teams": teams_out}
+    return {**assignment_out(a), "teams": teams_out, "level_shortfalls": result["level_shortfalls"], "rules": result["rules"],
+            "report_date_stated": settings["report_date_stated"], "report_date": settings["report_date"]}
 
 
 async def verify(ctx, assignment_id: str) -> dict:
-    """Re-run the pure function on the stored draws and prove the stored result."""
+    """Re-run the pure function on the stored draws, check the amendment chain, replay formation +
+    amendments and compare with the live team-member and task rows; look for same-day double bookings."""
     async with ctx.db.session() as s:
         a = await s.get(Assignment, assignment_id)
         if a is None:
             raise not_found("检查组组建结果", assignment_id)
-        _, _, _, _, inp = await _inputs(s, a.plan_id, a.enterprise_draw_id, a.inspector_draw_id, a.replacement_ids)
+        _, _, _, _, inp = await _inputs(s, a.plan_id, a.enterprise_draw_id, a.inspector_draw_id, a.replacement_ids, a.dispatch_date)
+        ams = await amendments.chain(s, a.id)
+        teams = await amendments.teams_of(s, a.id)
+        live_members, live_tasks = await amendments.live_state(s, a.id)
+        doubles = await amendments.double_bookings(s, a.id)
     result = _run(inp)
     text = canonical_json(result)
     input_digest = digest(inp)
+    problems = amendments.check_chain(ams)
+    stored = json.loads(a.result)
+    want_members, want_tasks = amendments.replay(stored, {t.code: t.id for t in teams}, ams)
+    labels = {t.id: t.label for t in teams}
+    for tid in sorted(set(want_members) | set(live_members)):
+        w, l_ = want_members.get(tid, {}), live_members.get(tid, {})
+        if w != l_:
+            missing = sorted(f"{p}（{r}）" for (p, r), n in (w - l_).items() for _ in range(n))
+            extra = sorted(f"{p}（{r}）" for (p, r), n in (l_ - w).items() for _ in range(n))
+            problems.append(f"{labels.get(tid, tid)}现有成员与组建结果加变更记录不符：缺少 {missing or '无'}，多出 {extra or '无'}")
+    if want_tasks != live_tasks:
+        diff = (want_tasks - live_tasks) + (live_tasks - want_tasks)
+        problems.append(f"检查任务与组建结果加变更记录不符：{len(diff)} 项不一致（如 {sorted(diff)[0]}）")
+    problems += [f"同日重复安排：{d}" for d in doubles]
+    byte_identical = text == a.result
     return {
         "assignment_id": a.id,
-        "ok": input_digest == a.input_digest and text == a.result,
+        "ok": input_digest == a.input_digest and byte_identical and not problems,
         "input_digest": input_digest, "stored_input_digest": a.input_digest,
         "result_digest": digest(result), "stored_result_digest": a.result_digest,
-        "byte_identical": text == a.result,
+        "byte_identical": byte_identical,
         "algorithm_version": result["algorithm_version"],
+        "amendments": len(ams), "amendment_head": ams[-1].hash if ams else amendments.GENESIS,
+        "problems": problems,
     }
 
 
@@ -202,7 +243,9 @@ async def get_team(s, principal: Principal, team_id: str) -> tuple[Team, list[Te
 
 # ---------------------------------------------------------------- substitution
 async def substitute(ctx, s, principal: Principal, team_id: str, person_id: str, reason: str, request, rid: str | None) -> tuple[dict, int]:
-    """Replace a member in the caller's transaction."""
+    """Replace a member in the caller's transaction, as an amendment re-checked against every rule:
+    the pool's next eligible person who is not booked on another team on any of this team's visit
+    days, within the per-person limits, passing 回避 and composition."""
     from shared.etag import require_if_match
 
     team, members = await get_team(s, principal, team_id)
@@ -212,14 +255,18 @@ async def substitute(ctx, s, principal: Principal, team_id: str, person_id: str,
         raise Problem(422, "validation", detail=f"person_id: {person_id} 不是该检查组的现任成员",
                       errors=[{"field": "person_id", "message": "不是该检查组的现任成员"}])
     a = await s.get(Assignment, team.assignment_id)
-    _, _, insp, _, inp = await _inputs(s, a.plan_id, a.enterprise_draw_id, a.inspector_draw_id, a.replacement_ids)
+    _, _, insp, _, inp = await _inputs(s, a.plan_id, a.enterprise_draw_id, a.inspector_draw_id, a.replacement_ids, a.dispatch_date)
     settings = effective_settings(inp["plan_settings"])
     usage_rows = (await s.execute(select(TeamMember.person_id, func.count()).where(
         TeamMember.assignment_id == a.id, TeamMember.active.is_(True)).group_by(TeamMember.person_id))).all()
     usage = {pid: n for pid, n in usage_rows}
-    selected = {e["uscc"]: e for e in inp["enterprise_draw"]["selected"]}
-    team_ents = [selected[u] for u in team.enterprises]
-    profiles = [{**m.profile, "active": m.active} for m in members]
+    days = await amendments.team_days(s, team.id)
+    busy = await amendments.busy_days(s, a.id, exclude_team=team.id)
+    booked = {pid for pid, ds in busy.items() if ds & days}  # would be on two teams the same day
+    selected = await _team_enterprises(s, a, inp)
+    team_ents = [selected[u] for u in team.enterprises if u in selected]
+    profiles = [{**m.profile, "active": m.active} for m in members] + [
+        {"person_id": pid, "active": False, "kind": None, "role": None, "law_enforcement": False, "specialties": []} for pid in booked]
     new, shortfall = find_substitute(insp, settings, team_ents, profiles, usage, leaving.profile, team.label)
     if new is None:
         raise Problem(422, "substitution-shortfall", "找不到符合条件的替补人员", detail=shortfall,
@@ -239,16 +286,33 @@ async def substitute(ctx, s, principal: Principal, team_id: str, person_id: str,
     s.add(sub)
     team.version += 1
     await s.flush()
+    am = await amendments.append(s, a, "substitution", team.id, reason, principal.sub,
+                                 {"substitution_id": sub.id, "out": {"person_id": person_id, "role": leaving.role},
+                                  "in": {"person_id": new["person_id"], "role": new["role"]}, "member": _event_member(new),
+                                  "level_gaps": level_gaps(after)})
     members = list((await s.execute(select(TeamMember).where(TeamMember.team_id == team_id).order_by(TeamMember.joined_at, TeamMember.id))).scalars())
     out = team_out(team, members)
+    current = [_event_member(m.profile) for m in members if m.active]
     data = {"substitution_id": sub.id, "team_id": team.id, "plan_id": team.plan_id, "assignment_id": a.id, "role": new["role"], "pool": new["pool"],
-            "replaced": _event_member(leaving.profile), "substitute": _event_member(new), "reason": reason,
-            "members": [_event_member(m.profile) for m in members if m.active]}
+            "replaced": _event_member(leaving.profile), "substitute": _event_member(new), "reason": reason, "members": current}
     await ctx.emit(s, "team", "member_substituted", data, subject_id=team.id, request_id=rid, actor=principal.sub)
+    await ctx.emit(s, "team", "amended", {"team_id": team.id, "plan_id": team.plan_id, "assignment_id": a.id, "amendment_id": am.id,
+                                          "seq": am.seq, "kind": "substitution", "reason": reason, "members": current},
+                   subject_id=team.id, request_id=rid, actor=principal.sub)
     await ctx.audit(s, principal, "team.member_substituted", "team", team.id, before=before, after=out,
-                    detail={"replaced": person_id, "substitute": new["person_id"], "reason": reason}, request_id=rid)
+                    detail={"replaced": person_id, "substitute": new["person_id"], "reason": reason, "amendment": am.id, "seq": am.seq}, request_id=rid)
     return {**out, "substitution": {"id": sub.id, "replaced_person_id": person_id, "substitute_person_id": new["person_id"],
-                                     "role": new["role"], "pool": new["pool"], "reason": reason, "actor": principal.sub, "at": now}}, team.version
+                                     "role": new["role"], "pool": new["pool"], "reason": reason, "actor": principal.sub, "at": now},
+            "amendment": amendments.amendment_out(am)}, team.version
+
+
+async def _team_enterprises(s, a: Assignment, inp: dict) -> dict[str, dict]:
+    """The enterprises (with sites) of the assignment: the effective draw plus replacements applied later."""
+    selected = {e["uscc"]: e for e in inp["enterprise_draw"]["selected"]}
+    for am in await amendments.chain(s, a.id):
+        if am.kind == "replacement" and am.data.get("replacement"):
+            selected[am.data["replacement"]["uscc"]] = am.data["replacement"]
+    return selected
 
 
 # ---------------------------------------------------------------- group report

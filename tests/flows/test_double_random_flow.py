@@ -4,6 +4,8 @@ officials → committed enterprise and inspector draws → (draw.committed event
 scheduling forms teams and dispatches tasks → each bureau sees only its own tasks."""
 from __future__ import annotations
 
+import datetime as dt
+from collections import Counter
 from contextlib import AsyncExitStack
 
 import httpx
@@ -55,6 +57,7 @@ async def test_double_random_flow_through_gateway(databases, nats_url, events_pr
                 apps[name] = create_sampling(settings, population_source=source, verifier=verifier)
             else:
                 apps[name] = create_scheduling(settings, verifier=verifier)
+                apps[name].state.ctx.extras["today"] = lambda: dt.date(2022, 6, 1)  # dispatched before the 2022 window
             await stack.enter_async_context(running(apps[name]))
         gw_url = await databases.create("gateway")
         await upgrade_async("gateway", gw_url)
@@ -81,7 +84,7 @@ async def test_double_random_flow_through_gateway(databases, nats_url, events_pr
         preview = (await gw.get(f"{api}/sampling/plans/{plan['id']}/preview", headers=P)).json()
         assert preview["outside"] == 0 and sum(s["population"] for s in preview["strata"]) == preview["total"]
         etag = (await gw.get(f"{api}/sampling/plans/{plan['id']}", headers=P)).headers["etag"]
-        assert (await gw.post(f"{api}/sampling/plans/{plan['id']}/approve", headers={**P, "If-Match": etag})).status_code == 200
+        assert (await gw.post(f"{api}/sampling/plans/{plan['id']}/approve", headers={**P2, "If-Match": etag})).status_code == 200  # 四眼原则
 
         async def ceremony(kind, seed, **extra):
             d = (await gw.post(f"{api}/sampling/draws", headers=P, json={"plan_id": plan["id"], "kind": kind, **extra})).json()
@@ -116,6 +119,18 @@ async def test_double_random_flow_through_gateway(databases, nats_url, events_pr
         assignment = r.json()
         proof = (await gw.get(f"{api}/scheduling/assignments/{assignment['id']}/verify", headers=P)).json()
         assert proof["ok"] is True and proof["byte_identical"] is True
+
+        # issue 8 points 3-4 on the demo directory: leaders are 处级 cadres of 质量监管处, leadership is spread
+        # evenly, and every team has 省、市、县 members or names its shortfall
+        leaders = [m for t in assignment["teams"] for m in t["members"] if m["role"] == "leader"]
+        full = (await gw.get(f"{api}/scheduling/assignments/{assignment['id']}", headers=P)).json()["result"]
+        assert all(m["unit"] == "质量监管处" and m["division_cadre"] for t in full["teams"] for m in t["members"] if m["role"] == "leader")
+        counts = Counter(m["person_id"] for m in leaders)
+        assert max(counts.values()) - min(counts.values()) <= 1, counts
+        for t in full["teams"]:
+            levels = {m["level"] for m in t["members"]}
+            assert levels >= {"province", "city", "county"} or t["level_shortfalls"], t["label"]
+        assert assignment["report_date"] == "2022-11-18"
 
         # every drawn enterprise is in exactly one team
         in_teams = [u for t in assignment["teams"] for u in t["enterprises"]]

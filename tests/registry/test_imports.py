@@ -170,3 +170,27 @@ async def test_import_idempotency_key_replays_the_summary(registry):
     r2 = await _upload(registry, "/imports/enterprises", "k.csv", data, headers=h)
     assert r1.status_code == r2.status_code == 201 and r1.json() == r2.json()
     assert await _state(registry) == before
+
+
+async def test_person_unit_is_directory_data_in_the_import_format_and_api(registry):
+    """Issue 8 point 3: the person's unit (处室) is data: import column 处室, directory field and filter."""
+    cols = imports.PEOPLE_COLUMNS
+    assert "处室" in cols
+    rows = [
+        {"人员类别": "执法人员", "编号": "insp-0951", "姓名": "质监甲", "层级": "省级", "所在地区代码": "140000", "工作单位": "山西省市场监督管理局",
+         "处室": "质量监管处", "业务条线": "产品质量安全监管", "是否处级干部": "是", "执法证号": "晋市监执11110001"},
+        {"人员类别": "执法人员", "编号": "insp-0952", "姓名": "稽查乙", "层级": "省级", "所在地区代码": "140000", "工作单位": "山西省市场监督管理局",
+         "处室": "执法稽查局", "业务条线": "产品质量安全监管", "是否处级干部": "是", "执法证号": "晋市监执11110002"},
+    ]
+    r = await _upload(registry, "/imports/people", "units.csv", _csv(rows, cols))
+    assert r.status_code == 201, r.text
+    assert (await registry.client.get("/inspectors/insp-0951", headers=registry.h())).json()["unit"] == "质量监管处"
+    listed = (await registry.client.get("/inspectors", params={"unit": "执法稽查局"}, headers=registry.h())).json()["items"]
+    assert [p["id"] for p in listed] == ["insp-0952"]
+    pop = (await registry.client.get("/population/people", params={"kind": "inspector"}, headers=registry.h())).json()["items"]
+    assert {p["id"]: p["unit"] for p in pop if p["id"] in ("insp-0951", "insp-0952")} == {"insp-0951": "质量监管处", "insp-0952": "执法稽查局"}
+    body = {"name": "认证丙", "level": "province", "region_code": "140000", "organisation": "山西省市场监督管理局", "unit": "认证监管处"}
+    r = await registry.client.post("/inspectors", json=body, headers=registry.h())
+    assert r.status_code == 201 and r.json()["unit"] == "认证监管处"
+    r = await registry.client.patch(f"/inspectors/{r.json()['id']}", json={"unit": "质量监管处"}, headers={**registry.h(), "If-Match": '"v1"'})
+    assert r.status_code == 200 and r.json()["unit"] == "质量监管处"

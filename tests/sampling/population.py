@@ -41,6 +41,7 @@ def people() -> list[dict]:
             "id": f"insp-{i:04d}", "kind": "inspector", "name": f"检查员{i}", "level": level,
             "region_code": "140000" if level == "province" else ("140100" if level == "city" else "140105"),
             "organisation": "山西省市场监督管理局", "business_line": "产品质量安全监管" if i % 3 else "综合执法",
+            "unit": ("质量监管处" if i % 3 else "执法稽查局") if level == "province" else None,
             "division_cadre": i <= 5, "certificate_no": f"CERT-{i:04d}" if i % 4 else None, "specialties": [],
             "active": i != 30, "conflicts": [{"uscc": "911400000000000003", "reason": "亲属在该企业任职"}] if i == 2 else [],
         })

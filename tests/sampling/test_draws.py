@@ -46,23 +46,26 @@ def assert_problem(resp, status, field=None):
     return body
 
 
-async def approved_plan(c, keys, headers=None, **template):
+async def approved_plan(c, keys, headers=None, approver=None, **template):
     headers = headers or h(keys)
+    approver = approver or h(keys, sub="admin2")  # 四眼原则: not the author
     r = await c.post("/plans/from-template/notice-2022-181", json=template, headers={**headers, "Idempotency-Key": "tpl-1"})
     assert r.status_code == 201, r.text
     plan = r.json()
-    r = await c.post(f"/plans/{plan['id']}/approve", headers={**headers, "If-Match": r.headers["ETag"]})
+    r = await c.post(f"/plans/{plan['id']}/approve", headers={**approver, "If-Match": r.headers["ETag"]})
     assert r.status_code == 200, r.text
     return r.json()
 
 
-async def committed_draw(c, keys, plan_id, seed=SEED, kind="enterprise", enterprise_draw_id=None):
+async def committed_draw(c, keys, plan_id, seed=SEED, kind="enterprise", enterprise_draw_id=None, draw_id=None):
     body = {"plan_id": plan_id, "kind": kind}
     if enterprise_draw_id:
         body["enterprise_draw_id"] = enterprise_draw_id
-    r = await c.post("/draws", json=body, headers=h(keys))
-    assert r.status_code == 201, r.text
-    did = r.json()["id"]
+    if draw_id is None:
+        r = await c.post("/draws", json=body, headers=h(keys))
+        assert r.status_code == 201, r.text
+        draw_id = r.json()["id"]
+    did = draw_id
     assert (await c.post(f"/draws/{did}/freeze", headers=h(keys))).status_code == 200
     assert (await c.post(f"/draws/{did}/seed", json={"seed": seed}, headers=h(keys, sub="official-a"))).status_code == 200
     r = await c.post(f"/draws/{did}/seed/confirm", json={"seed": seed}, headers=h(keys, sub="official-b"))
@@ -191,8 +194,8 @@ async def test_county_admin_scoping(make_client, keys):
     county = dict(sub="xd-admin", roles=("county_admin",), region="140105")
     other = dict(sub="jz-admin", roles=("county_admin",), region="140202")
     async with running(app) as c:
-        plan = await approved_plan(c, keys, headers=h(keys, **county))
-        assert plan["owner_region"] == "140105" and plan["approved_by"] == "xd-admin"
+        plan = await approved_plan(c, keys, headers=h(keys, **county), approver=h(keys, **{**county, "sub": "xd-admin2"}))
+        assert plan["owner_region"] == "140105" and plan["approved_by"] == "xd-admin2"
         prov = await approved_plan(c, keys)
         # another county sees nothing and cannot create plans for 140105
         assert (await c.get(f"/plans/{plan['id']}", headers=h(keys, **other))).status_code == 404
@@ -308,7 +311,7 @@ async def test_units_outside_every_rule_are_recorded_but_never_drawn(make_client
             "rules": [{"name": "建筑用钢筋", "categories": ["rebar"], "count": 3}]}
     async with running(app) as c:
         r = await c.post("/plans", json=body, headers=h(keys))
-        plan = (await c.post(f"/plans/{r.json()['id']}/approve", headers={**h(keys), "If-Match": r.headers["ETag"]})).json()
+        plan = (await c.post(f"/plans/{r.json()['id']}/approve", headers={**h(keys, sub="admin2"), "If-Match": r.headers["ETag"]})).json()
         d = await committed_draw(c, keys, plan["id"])
         outside = next(s for s in d["strata"] if s["name"] == "（未纳入抽取）")
         rebar = sum(1 for e in population.enterprises(300) if "rebar" in e["categories"])
@@ -343,7 +346,7 @@ async def test_verify_names_units_tampered_in_the_database_and_idempotent_create
         r2 = await c.post("/draws", json={"plan_id": plan["id"]}, headers=hdr)
         assert r1.status_code == r2.status_code == 201 and r1.json()["id"] == r2.json()["id"]
         assert len((await c.get("/draws", headers=h(keys))).json()["items"]) == 1
-        d = await committed_draw(c, keys, plan["id"])
+        d = await committed_draw(c, keys, plan["id"], draw_id=r1.json()["id"])
         units = (await c.get(f"/draws/{d['id']}/units", params={"selected": "true", "limit": 1}, headers=h(keys))).json()["items"]
         victim = units[0]
         async with app.state.ctx.db.transaction() as s:

@@ -30,7 +30,7 @@ def test_template_2022_quotas_are_ceil_of_exact_ratio_and_every_unit_in_one_stra
     # first match wins: a flagged rebar maker is in stratum 1, not in the 20 % stratum
     for u in units:
         assert strata.assign(rules, u) == next(r.name for r in rules if r.matches(u))
-    assert TEMPLATE["rules"][4]["note"] == "通知未规定比例，为计划设定"
+    assert TEMPLATE["rules"][-1]["note"] == "通知未规定比例，为计划设定"
     assert TEMPLATE["settings"]["window_start"] == "2022-06-10" and TEMPLATE["settings"]["report_date"] == "2022-11-20"
 
 
@@ -58,7 +58,7 @@ def test_refusals_name_the_rule_and_field():
     assert "rules[0].ratio" in errs and "0 到 1" in errs["rules[0].ratio"]
     errs = _refusal([{"name": "a", "ratio": "0.1"}, {"name": "b", "categories": ["rebar"], "count": -1}])
     assert "rules[1].count" in errs
-    errs = _refusal([{"name": "a", "categories": ["ebike"], "ratio": "0.1"}])
+    errs = _refusal([{"name": "a", "categories": ["safety_helmet"], "ratio": "0.1"}])
     assert "2022" in errs["rules[0].categories"]
     errs = _refusal([{"name": "a", "categories": ["rebar"], "ratio": "0.2"},
                      {"name": "b", "categories": ["rebar"], "ratio": "0.3"}])

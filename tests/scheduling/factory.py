@@ -25,8 +25,9 @@ def enterprise(i: int, city: str, county: str, cats: list[str], n_sites: int = 1
 
 
 def person(pid: str, kind: str, level: str, region: str, n: int, *, cert: bool = True, cadre: bool = False,
-           specs=(), line: str = LINE, conflicts=()) -> dict:
-    return {"id": pid, "kind": kind, "name": f"人员{pid}", "level": level, "region_code": region,
+           specs=(), line: str = LINE, conflicts=(), unit: str | None = None) -> dict:
+    unit = unit or ("质量监管处" if cadre and level == "province" else None)
+    return {"id": pid, "kind": kind, "name": f"人员{pid}", "level": level, "region_code": region, "unit": unit,
             "organisation": "省检验检测中心" if kind == "expert" else "山西省市场监督管理局", "business_line": line,
             "division_cadre": cadre, "certificate_no": f"14{n:08d}" if cert and kind == "inspector" else None,
             "specialties": sorted(specs), "active": True, "conflicts": [{"uscc": u, "reason": "亲属在该企业任职"} for u in conflicts],

@@ -36,6 +36,7 @@ async def svc(databases, keys, nats_url, events_prefix):
     await upgrade_async("services.scheduling", url)
     app = create_app(settings_for("scheduling", database_url=url, nats_url=nats_url, events_prefix=events_prefix),
                      verifier=TokenVerifier("spotcheck-gateway", "spotcheck", jwks=keys.jwks))
+    app.state.ctx.extras["today"] = lambda: DISPATCH_DAY  # the campaign is dispatched before its window
     async with running(app) as client:
         yield app, client
 
@@ -59,6 +60,7 @@ def H(keys, **kw):
     return keys.headers(**kw)
 
 
+DISPATCH_DAY = dt.date(2022, 6, 1)
 ADMIN = dict(sub="prov", roles=["province_admin"], region="140000")
 
 
@@ -148,7 +150,7 @@ async def test_formation_dispatch_scoping_acceptance(svc, keys):
     assert subjects.count("visit.scheduled") == 8 and subjects.count("task.accepted") == 1
     chain = (await c.get("/audit/verify", headers=H(keys, **ADMIN))).json()
     assert chain["ok"] and chain["entries"] >= 8 + len(full["teams"]) + 3
-    app.state.ctx.extras.pop("today")
+    app.state.ctx.extras["today"] = lambda: DISPATCH_DAY
 
 
 async def test_thin_directory_is_refused_and_nothing_dispatched(svc, keys):
@@ -224,7 +226,7 @@ async def test_substitution_and_report(svc, keys):
     assert (await c.post(f"/teams/{team_id}/report", json={"summary": "再次提交"}, headers=lh)).status_code == 409
     missing = (await c.get("/teams", params={"plan_id": "plan-sub", "report_missing": "true"}, headers=H(keys, **ADMIN))).json()["items"]
     assert team_id not in {tm["id"] for tm in missing}
-    app.state.ctx.extras.pop("today")
+    app.state.ctx.extras["today"] = lambda: DISPATCH_DAY
     async with app.state.ctx.db.session() as s:
         rows = (await s.execute(select(kernel.outbox.c.payload).where(kernel.outbox.c.subject.like("%member_substituted")))).all()
     ev = json.loads(rows[0][0])["data"]
