@@ -19,7 +19,7 @@ from shared.service import CtxDep, request_id
 from . import checklist, records, summaries
 from .models import Evidence, ProblemSummary, Record, Task
 from .schemas import (AmendmentBody, Arrival, Decision, EnterpriseConfirmation, Handover, ItemUpdate, NotInspectedBody, SignBody,
-                      SubmitBody, SummaryCreate)
+                      ReportBody, SubmitBody, SummaryCreate)
 
 router = APIRouter(tags=["现场检查"])
 Page = Annotated[PageParams, Depends()]
@@ -242,3 +242,120 @@ async def handover(summary_id: str, body: Handover, ctx: CtxDep, p: PrincipalDep
     async with ctx.db.transaction() as s:
         x = await summaries.hand_over(ctx, s, p, summary_id, body, request, request_id(request))
     return _json(summaries.summary_out(x), version=x.version)
+
+
+# ---------------------------------------------------------------- printable forms
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _file(data: bytes, media: str, name: str):
+    from fastapi.responses import Response
+
+    return Response(data, media_type=media, headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+                                                     "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/records/{record_id}/form.pdf", summary="打印检查记录表（附件2，PDF）")
+async def record_pdf(record_id: str, ctx: CtxDep, p: PrincipalDep):
+    import anyio
+
+    from . import printing
+
+    async with ctx.db.session() as s:
+        full = await records.load(s, await records.get_record(s, p, record_id))
+    data = await anyio.to_thread.run_sync(printing.record_pdf, full, ctx.extras["store"])
+    return _file(data, "application/pdf", f"监督检查记录表-{full['enterprise_name'] or full['uscc']}.pdf")
+
+
+@router.get("/records/{record_id}/form.xlsx", summary="检查记录表（附件2，XLSX）")
+async def record_xlsx(record_id: str, ctx: CtxDep, p: PrincipalDep):
+    from . import printing
+
+    async with ctx.db.session() as s:
+        full = await records.load(s, await records.get_record(s, p, record_id))
+    return _file(printing.record_xlsx(full), XLSX, f"监督检查记录表-{full['uscc']}.xlsx")
+
+
+@router.get("/problem-summaries/{summary_id}/form.pdf", summary="打印问题汇总表（附件1，PDF）")
+async def summary_pdf(summary_id: str, ctx: CtxDep, p: PrincipalDep):
+    import anyio
+
+    from . import printing
+
+    async with ctx.db.session() as s:
+        x = summaries.summary_out(await summaries.get_summary(s, p, summary_id))
+    data = await anyio.to_thread.run_sync(printing.summary_pdf, x, ctx.extras["store"])
+    return _file(data, "application/pdf", f"问题汇总表-{x['enterprise_name'] or x['uscc']}.pdf")
+
+
+@router.get("/problem-summaries/{summary_id}/form.xlsx", summary="问题汇总表（附件1，XLSX）")
+async def summary_xlsx(summary_id: str, ctx: CtxDep, p: PrincipalDep):
+    from . import printing
+
+    async with ctx.db.session() as s:
+        x = summaries.summary_out(await summaries.get_summary(s, p, summary_id))
+    return _file(printing.summary_xlsx(x), XLSX, f"问题汇总表-{x['uscc']}.xlsx")
+
+
+# ---------------------------------------------------------------- 附件3 / 附件4
+@router.get("/tasks/{task_id}/forms/{kind}", summary="生产状况登记表（steel 附件3 / cement 附件4）")
+async def get_form(task_id: str, kind: str, ctx: CtxDep, p: PrincipalDep):
+    from . import forms
+
+    async with ctx.db.session() as s:
+        x = await forms.get_form(s, p, task_id, kind)
+    return _json(forms.form_out(x), version=x.version)
+
+
+@router.put("/tasks/{task_id}/forms/{kind}", summary="填写生产状况登记表（企业或检查组；更新须 If-Match，支持 Idempotency-Key）")
+async def put_form(task_id: str, kind: str, body: dict, ctx: CtxDep, p: PrincipalDep, request: Request):
+    from . import forms
+
+    async def run(s):
+        status, x = await forms.put_form(ctx, s, p, task_id, kind, body, request, request_id(request))
+        return status, forms.form_out(x), x.version
+
+    return await idempotent_write(ctx, request, p.sub, f"form:{task_id}:{kind}", body, run)
+
+
+@router.get("/forms/{kind}/export.xlsx", summary="按市导出生产状况登记表（附件3/4 栏目，多行表头）")
+async def export_forms(kind: str, city_code: Annotated[str, Query(pattern=r"^14\d{2}00$")], ctx: CtxDep, p: PrincipalDep, plan_id: str | None = None):
+    from . import forms
+    from .scope import READ_ALL
+
+    if not p.has(*READ_ALL):
+        if not p.has("city_admin", "county_admin", "inspector", "expert"):
+            raise Problem(403, "forbidden", "无权执行此操作", detail="按市导出供省局、市县局和检查组使用")
+        if p.has("city_admin", "county_admin") and p.region[:4] != city_code[:4]:
+            raise Problem(403, "out-of-jurisdiction", "超出管辖范围", detail="该市不在您的管辖范围内")
+    async with ctx.db.session() as s:
+        data = await forms.export_xlsx(s, p, kind, city_code, plan_id)
+    title = forms.KINDS[kind][3]
+    return _file(data, XLSX, f"{title}-{city_code}.xlsx")
+
+
+# ---------------------------------------------------------------- team reports
+@router.get("/teams/{team_id}/report", summary="检查组汇总报告（由记录生成，标注逾期）")
+async def team_report(team_id: str, ctx: CtxDep, p: PrincipalDep):
+    from . import reports
+
+    async with ctx.db.session() as s:
+        return _json(await reports.build(ctx, s, await reports.get_team(s, p, team_id)))
+
+
+@router.post("/teams/{team_id}/report", status_code=201, summary="组长提交检查组汇总报告（报省局）")
+async def submit_team_report(team_id: str, body: ReportBody, ctx: CtxDep, p: PrincipalDep, request: Request):
+    from . import reports
+
+    async with ctx.db.transaction() as s:
+        out = await reports.submit(ctx, s, p, team_id, body.note, request_id(request))
+    return _json(out, status=201)
+
+
+@router.get("/teams/{team_id}/report.xlsx", summary="导出检查组汇总报告（XLSX）")
+async def team_report_xlsx(team_id: str, ctx: CtxDep, p: PrincipalDep):
+    from . import reports
+
+    async with ctx.db.session() as s:
+        rep = await reports.build(ctx, s, await reports.get_team(s, p, team_id))
+    return _file(reports.to_xlsx(rep), XLSX, f"检查组汇总报告-{team_id}.xlsx")
