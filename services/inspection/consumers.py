@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import utcnow
@@ -41,10 +42,17 @@ async def set_members(session: AsyncSession, team: Team, members: list[dict]) ->
 
 
 async def _team(session: AsyncSession, team_id: str, data: dict) -> Team:
+    """The team row, created if missing. ``team.formed`` and ``task.dispatched`` are consumed in
+    parallel: whichever comes second finds the row the first made (a savepoint absorbs the race)."""
     team = await session.get(Team, team_id)
     if team is None:
-        team = Team(id=team_id, plan_id=data.get("plan_id") or "", categories=[], members=[], updated_at=utcnow())
-        session.add(team)
+        try:
+            async with session.begin_nested():
+                team = Team(id=team_id, plan_id=data.get("plan_id") or "", categories=[], members=[], updated_at=utcnow())
+                session.add(team)
+                await session.flush()
+        except IntegrityError:
+            team = await session.get(Team, team_id, populate_existing=True)
     return team
 
 
