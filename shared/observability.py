@@ -45,12 +45,22 @@ def setup_logging(level: str = "INFO") -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
+UPLOAD_SUFFIX = "/upload"
+
+
+def is_streamed_upload(method: str, path: str) -> bool:
+    """A streamed file upload (``POST …/upload``): raw body of any declared type, checked by the
+    endpoint itself from its bytes, under ``max_upload`` instead of ``max_body``."""
+    return method in ("POST", "PUT") and path.endswith(UPLOAD_SUFFIX)
+
+
 class RequestContextMiddleware:
     """Takes X-Request-ID from the caller (or makes one), echoes it, logs one line per request,
-    and refuses bodies over ``max_body`` bytes with a 413 problem."""
+    and refuses bodies over ``max_body`` bytes (``max_upload`` for streamed uploads) with a 413 problem."""
 
-    def __init__(self, app: ASGIApp, service: str, max_body: int = 2_000_000, on_mutation=None):
+    def __init__(self, app: ASGIApp, service: str, max_body: int = 2_000_000, on_mutation=None, max_upload: int | None = None):
         self.app, self.service, self.max_body, self.on_mutation = app, service, max_body, on_mutation
+        self.max_upload = max_upload or max_body
         self.log = logging.getLogger(f"spotcheck.{service}.access")
 
     def _instance(self, scope: Scope) -> str:
@@ -70,13 +80,15 @@ class RequestContextMiddleware:
         start = time.perf_counter()
         status = {"code": 500}
 
+        upload = is_streamed_upload(scope["method"], scope["path"])
+        max_body = self.max_upload if upload else self.max_body
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            await _send_problem(send, 413, "payload-too-large", "请求体过大", f"请求体不得超过 {self.max_body} 字节", rid, instance=self._instance(scope))
+        if length is not None and length.isdigit() and int(length) > max_body:
+            await _send_problem(send, 413, "payload-too-large", "请求体过大", f"请求体不得超过 {max_body} 字节", rid, instance=self._instance(scope))
             request_id_var.reset(token)
             return
 
-        if scope["method"] in ("POST", "PUT", "PATCH") and (length not in (None, b"0") or b"transfer-encoding" in headers):
+        if not upload and scope["method"] in ("POST", "PUT", "PATCH") and (length not in (None, b"0") or b"transfer-encoding" in headers):
             ctype = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
             if ctype and not _allowed_content_type(ctype):
                 await _send_problem(
@@ -95,7 +107,7 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
+                if received > max_body:
                     raise _TooLarge()
             return message
 
@@ -113,7 +125,7 @@ class RequestContextMiddleware:
             if status.get("started"):
                 raise  # the answer is already on its way; the connection is cut instead
             status["code"] = 413
-            await _send_problem(send, 413, "payload-too-large", "请求体过大", f"请求体不得超过 {self.max_body} 字节", rid, instance=self._instance(scope))
+            await _send_problem(send, 413, "payload-too-large", "请求体过大", f"请求体不得超过 {max_body} 字节", rid, instance=self._instance(scope))
         finally:
             request_id_var.reset(token)
             if scope["method"] in ("POST", "PUT", "PATCH", "DELETE") and self.on_mutation:

@@ -177,7 +177,8 @@ def create_service_app(
     app.state.public_prefix = public_prefix(name)
     app.state.verifier = verifier
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, service=name, max_body=settings.max_body_bytes, on_mutation=relay.wake)
+    app.add_middleware(RequestContextMiddleware, service=name, max_body=settings.max_body_bytes, on_mutation=relay.wake,
+                       max_upload=settings.max_upload_bytes)
     app.include_router(ops_router())
     for r in routers:
         app.include_router(r)

@@ -50,6 +50,7 @@ class ServiceSettings(CommonSettings):
     database_url: str | None = None
     relay_interval_seconds: float = 0.5
     max_body_bytes: int = 2_000_000
+    max_upload_bytes: int = 250_000_000  # streamed uploads (POST …/upload), checked again by the endpoint
 
     def production_missing(self) -> list[str]:
         """Settings production mode requires; a service that signs instead of verifying overrides it."""
