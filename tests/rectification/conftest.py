@@ -16,7 +16,7 @@ from shared.calendar import WorkCalendar
 from shared.events.consumer import process
 from shared.events.envelope import make_event
 from shared.migrations import upgrade_async
-from tests.helpers import AUDIENCE, ISSUER, running
+from tests.helpers import AUDIENCE, ISSUER, eventually, running
 
 _n = itertools.count(1)
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -136,4 +136,9 @@ async def svc(rect_url, keys, nats_url, events_prefix, tmp_path):
     clock = Clock(dt.date(2024, 9, 27))
     app = await make_app(rect_url, keys, clock, nats_url, events_prefix, tmp_path, calendar=WorkCalendar())
     async with running(app) as client:
+        await eventually(lambda: _swept(app))  # the start-up sweep has run: tests move the clock themselves
         yield Svc(app, client, keys, clock)
+
+
+async def _swept(app) -> bool:
+    return app.state.ctx.extras["sweeper"].runs >= 1
