@@ -16,11 +16,14 @@ import os
 import secrets
 import socket
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shared.calendar import CalendarYearMissing
-from shared.db import utcnow
+from shared import audit
+from shared.db import new_id, utcnow
+from shared.events.outbox import emit_many
+from shared.observability import request_id_var
 
 from . import deadlines
 from .models import Case, CaseAction, SweepLease
@@ -59,52 +62,73 @@ def _locked(q, ctx):
     return q.with_for_update(skip_locked=True) if not ctx.db.sqlite else q
 
 
+async def _flip(s, ids: list[str], guard, values: dict) -> set[str]:
+    """Conditional set-based update of the batch; the ids it really changed (another runner's
+    changes are not counted twice)."""
+    r = await s.execute(update(Case).where(Case.id.in_(ids), guard).values(**values).returning(Case.id)
+                        .execution_options(synchronize_session=False))
+    return set(r.scalars())
+
+
+async def _record(ctx, s, rows, kind: str, verb: str, texts, datas, on: dt.date) -> None:
+    """Timeline rows, events and audit entries of a batch: three multi-row inserts."""
+    now = utcnow()
+    await s.execute(insert(CaseAction), [
+        {"id": new_id(), "case_id": c.id, "kind": kind, "on": on, "text": texts(c), "evidence": [], "actor": "rectification", "at": now}
+        for c in rows])
+    await emit_many(s, ctx.kernel, ctx.name, [("case", verb, datas(c), c.id) for c in rows], prefix=ctx.settings.events_prefix,
+                    actor="rectification", request_id=request_id_var.get())
+    await audit.append_many(s, ctx.kernel, [{"actor": "rectification", "action": f"case.{verb}", "entity_type": "case", "entity_id": c.id,
+                                             "detail": {"deadline": c.deadline.isoformat(), "on": on.isoformat()}} for c in rows])
+
+
+_SWEEP_COLS = (Case.id, Case.uscc, Case.enterprise_name, Case.region_code, Case.city_code, Case.county_code, Case.deadline, Case.problems_open)
+
+
 async def mark_overdue(ctx, on: dt.date, batch: int = 500) -> int:
+    """Open cases whose deadline has passed become overdue: one event each, in batches."""
     total = 0
     while True:
         async with ctx.db.transaction() as s:
-            q = select(Case).where(Case.status == "open", Case.overdue.is_(False), Case.deadline < on).order_by(Case.id).limit(batch)
-            rows = list((await s.execute(_locked(q, ctx))).scalars())
-            for c in rows:
-                r = await s.execute(update(Case).where(Case.id == c.id, Case.overdue.is_(False))
-                                    .values(overdue=True, overdue_on=on, version=Case.version + 1)
-                                    .execution_options(synchronize_session=False))
-                if r.rowcount != 1:
-                    continue
-                s.add(CaseAction(case_id=c.id, kind="overdue", on=on, text=f"整改期限 {c.deadline.isoformat()} 已届满，仍有 {c.problems_open} 项问题未报告整改",
-                                 evidence=[], actor="rectification", at=utcnow()))
-                data = {"case_id": c.id, "uscc": c.uscc, "enterprise_name": c.enterprise_name, "region_code": c.region_code,
-                        "city_code": c.city_code, "county_code": c.county_code, "deadline": c.deadline, "overdue_on": on,
-                        "problems_open": c.problems_open}
-                await ctx.emit(s, "case", "overdue", data, subject_id=c.id, actor="rectification")
-                await ctx.audit(s, "rectification", "case.overdue", "case", c.id, detail={"deadline": c.deadline.isoformat(), "on": on.isoformat()})
-                total += 1
-        if len(rows) < batch:
+            q = select(*_SWEEP_COLS).where(Case.status == "open", Case.overdue.is_(False), Case.deadline < on).order_by(Case.id).limit(batch)
+            found = (await s.execute(_locked(q, ctx))).all()
+            if found:
+                done = await _flip(s, [c.id for c in found], Case.overdue.is_(False), {"overdue": True, "overdue_on": on, "version": Case.version + 1})
+                rows = [c for c in found if c.id in done]
+                await _record(
+                    ctx, s, rows, "overdue", "overdue",
+                    lambda c: f"整改期限 {c.deadline.isoformat()} 已届满，仍有 {c.problems_open} 项问题未报告整改",
+                    lambda c: {"case_id": c.id, "uscc": c.uscc, "enterprise_name": c.enterprise_name, "region_code": c.region_code,
+                               "city_code": c.city_code, "county_code": c.county_code, "deadline": c.deadline, "overdue_on": on,
+                               "problems_open": c.problems_open},
+                    on)
+                total += len(rows)
+        if len(found) < batch:
             return total
 
 
 async def send_reminders(ctx, on: dt.date, batch: int = 500) -> int:
+    """Open cases within ``REMIND_WORKDAYS`` working days of their deadline: one reminder each."""
     cal = deadlines.calendar_of(ctx)
     total = 0
     while True:
         async with ctx.db.transaction() as s:
-            q = (select(Case).where(Case.status == "open", Case.reminded_on.is_(None), Case.remind_on <= on, Case.deadline >= on)
+            q = (select(*_SWEEP_COLS).where(Case.status == "open", Case.reminded_on.is_(None), Case.remind_on <= on, Case.deadline >= on)
                  .order_by(Case.id).limit(batch))
-            rows = list((await s.execute(_locked(q, ctx))).scalars())
-            for c in rows:
-                r = await s.execute(update(Case).where(Case.id == c.id, Case.reminded_on.is_(None)).values(reminded_on=on)
-                                    .execution_options(synchronize_session=False))
-                if r.rowcount != 1:
-                    continue
-                left = cal.workdays_between(on, c.deadline)
-                s.add(CaseAction(case_id=c.id, kind="reminder", on=on, text=f"距整改期限 {c.deadline.isoformat()} 还有 {left} 个工作日",
-                                 evidence=[], actor="rectification", at=utcnow()))
-                await ctx.emit(s, "case", "reminder", {"case_id": c.id, "uscc": c.uscc, "enterprise_name": c.enterprise_name,
-                                                      "region_code": c.region_code, "city_code": c.city_code, "county_code": c.county_code,
-                                                      "deadline": c.deadline, "workdays_left": left, "problems_open": c.problems_open},
-                               subject_id=c.id, actor="rectification")
-                total += 1
-        if len(rows) < batch:
+            found = (await s.execute(_locked(q, ctx))).all()
+            if found:
+                done = await _flip(s, [c.id for c in found], Case.reminded_on.is_(None), {"reminded_on": on})
+                rows = [c for c in found if c.id in done]
+                left = {c.id: cal.workdays_between(on, c.deadline) for c in rows}
+                await _record(
+                    ctx, s, rows, "reminder", "reminder",
+                    lambda c: f"距整改期限 {c.deadline.isoformat()} 还有 {left[c.id]} 个工作日",
+                    lambda c: {"case_id": c.id, "uscc": c.uscc, "enterprise_name": c.enterprise_name, "region_code": c.region_code,
+                               "city_code": c.city_code, "county_code": c.county_code, "deadline": c.deadline,
+                               "workdays_left": left[c.id], "problems_open": c.problems_open},
+                    on)
+                total += len(rows)
+        if len(found) < batch:
             return total
 
 
