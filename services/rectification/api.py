@@ -81,7 +81,7 @@ async def report_problem(case_id: CaseId, no: Annotated[int, Path(ge=1, le=1000)
 
 
 @router.post("/cases/{case_id}/handling", status_code=201, summary="县（区）局录入处理措施（责令改正、约谈、跟踪整改）")
-async def record_handling(case_id: CaseId, body: HandlingIn, request: Request, ctx: CtxDep, principal: Principal = require_roles("county_admin")):
+async def record_handling(case_id: CaseId, body: HandlingIn, request: Request, ctx: CtxDep, principal: Principal = require_roles("county_admin", "city_admin")):
     async def run(s):
         out, version = await cases.handling(ctx, s, principal, case_id, body)
         return 201, out, version

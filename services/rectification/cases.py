@@ -17,6 +17,7 @@ from .models import Case, CaseAction, CaseEvidence, CaseProblem, Outcome
 from .schemas import HandedOver
 from .scope import case_filter, deny, is_city_of, is_county_of, is_enterprise_of, today
 
+BUREAU_ROLES = ("province_admin", "city_admin", "county_admin", "discipline")
 STATUS_LABELS = {"open": "待整改", "reported": "企业已报告整改", "failed": "复查不合格", "closed": "已结案"}
 MEASURES = {"order_correction": "责令改正", "interview": "约谈", "follow_up": "跟踪整改"}
 # resolution -> (label, disclosure result categories, follow-up measure): what the published result says now
@@ -141,6 +142,10 @@ async def detail(s, principal: Principal, case_id: str, on: dt.date) -> tuple[Ca
     evidence = (await s.execute(select(CaseEvidence).where(CaseEvidence.case_id == c.id).order_by(CaseEvidence.uploaded_at))).scalars().all()
     from .outcomes import outcome_out
 
+    if principal.has("enterprise") and not principal.has(*BUREAU_ROLES):
+        # the enterprise sees decisions, not the bureaus' pending or rejected proposals
+        outcomes = [o for o in outcomes if o.status == "decided"]
+        actions = [a for a in actions if a.kind != "outcome"]
     out = {**case_out(c, on), "problems": [problem_out(p) for p in problems], "actions": [action_out(a) for a in actions],
            "outcomes": [outcome_out(o) for o in outcomes],
            "evidence": [{"sha256": e.sha256, "media_type": e.media_type, "size": e.size, "filename": e.filename,
@@ -222,8 +227,8 @@ async def report(ctx, s, principal: Principal, case_id: str, no: int, body) -> t
 # ---------------------------------------------------------------- the county's handling
 async def handling(ctx, s, principal: Principal, case_id: str, body) -> tuple[dict, int]:
     c = await get_case(s, principal, case_id, for_update=True)
-    if not is_county_of(principal, c):
-        raise deny("责令改正、约谈、跟踪整改由案件所在县（区）局录入")
+    if not (is_county_of(principal, c) or (c.county_code is None and is_city_of(principal, c))):
+        raise deny("责令改正、约谈、跟踪整改由案件所在县（区）局录入（市辖无县级的由市局录入）")
     if c.status == "closed":
         raise Problem(409, "case-closed", "案件已结案")
     await _check_evidence(s, c, body.evidence)
@@ -257,8 +262,10 @@ async def recheck(ctx, principal: Principal, case_id: str, body, request) -> Cas
         s.add(_action(c, principal, "recheck", passed=body.passed, on=body.rechecked_on, text=body.text, people=body.inspectors,
                       evidence=body.evidence))
         c.recheck_passed, c.rechecked_on = body.passed, body.rechecked_on
-        if body.passed:
-            await s.execute(update(CaseProblem).where(CaseProblem.case_id == c.id, CaseProblem.status == "reported").values(status="accepted"))
+        if body.passed:  # the recheck found every problem put right, reported or not
+            await s.execute(update(CaseProblem).where(CaseProblem.case_id == c.id, CaseProblem.status.in_(("reported", "open")))
+                            .values(status="accepted"))
+            c.problems_open = 0
         else:
             c.status = "failed"
         c.version += 1

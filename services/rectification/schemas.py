@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.evidence import is_sha256
 from shared.schemas import StrictModel
@@ -73,6 +73,15 @@ class HandedOver(_Lenient):
         if len({p.no for p in v}) != len(v):
             raise ValueError("问题序号重复")
         return v
+
+    @model_validator(mode="after")
+    def _regions_agree(self):
+        # the case's jurisdiction comes from these codes: they must describe one place
+        if self.city_code.endswith("0000") or not self.city_code.endswith("00") or self.region_code[:4] != self.city_code[:4]:
+            raise ValueError("region_code 与 city_code 不一致")
+        if self.county_code is not None and self.county_code != self.region_code:
+            raise ValueError("county_code 应与 region_code 相同")
+        return self
 
 
 # ---------------------------------------------------------------- requests

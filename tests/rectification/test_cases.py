@@ -268,3 +268,26 @@ async def test_bad_input_is_4xx(svc):
     assert (await svc.client.get("/cases", params={"status": "bogus"}, headers=e)).status_code == 422
     r = await svc.client.post(f"/cases/{c['id']}/problems/1/report", content=json.dumps({"text": "好"}), headers={**e, "Content-Type": "text/plain"})
     assert r.status_code == 415
+
+
+async def test_malformed_hand_over_is_refused_not_half_written(svc):
+    import pytest
+    from pydantic import ValidationError
+    from sqlalchemy import func, select
+
+    from services.rectification.models import Case
+
+    bad = [
+        {**handed_over(), "city_code": "140200"},  # 小店区 is not in 大同
+        {**handed_over(), "problems": []},
+        {**handed_over(), "period": {"value": 0, "unit": "days"}},
+        {**handed_over(), "period": {"value": 10, "unit": "weeks"}},
+        {**handed_over(), "problems": [{"no": 1, "text": "a"}, {"no": 1, "text": "b"}]},
+        {**handed_over(), "region_code": "14010"},
+    ]
+    for data in bad:
+        with pytest.raises(ValidationError):
+            await svc.feed(data)
+    async with svc.ctx.db.session() as s:
+        assert (await s.execute(select(func.count()).select_from(Case))).scalar_one() == 0
+        assert (await s.execute(select(func.count()).select_from(svc.ctx.kernel.inbox))).scalar_one() == 0

@@ -49,6 +49,8 @@ async def test_revocation_proposed_by_city_decided_by_another_province_official(
     assert o["licences"] == [{"licence_id": None, "number": c["licences"][0]["number"], "category": "cement"}]
     again = await svc.client.post(f"/cases/{cid}/outcomes", json=body, headers={**svc.province("prov-1"), "Idempotency-Key": "o-1"})
     assert again.json()["id"] == o["id"]
+    seen = (await svc.client.get(f"/cases/{cid}", headers=svc.enterprise())).json()
+    assert seen["outcomes"] == [] and all(a["kind"] != "outcome" for a in seen["actions"])  # pending proposals stay internal
     dup = await svc.client.post(f"/cases/{cid}/outcomes", json=body, headers=svc.province("prov-1"))
     assert dup.status_code == 409 and dup.json()["type"].endswith("outcome-pending")
 
@@ -77,6 +79,8 @@ async def test_revocation_proposed_by_city_decided_by_another_province_official(
     assert closed[0]["data"]["disclosure"]["categories"] == ["licence_revoked"] and closed[0]["data"]["outcome_id"] == o["id"]
     case = await svc.case_by_summary(c["summary_id"])
     assert case["status"] == "closed" and case["outcomes"][0]["status"] == "decided"
+    seen = (await svc.client.get(f"/cases/{cid}", headers=svc.enterprise())).json()
+    assert [o["status"] for o in seen["outcomes"]] == ["decided"] and seen["disclosure"]["categories"] == ["licence_revoked"]
     # the ledger filter by outcome kind finds it
     led = (await svc.client.get("/ledger", params={"outcome_kind": "revoke"}, headers=svc.province())).json()["items"]
     assert [x["case_id"] for x in led] == [cid] and led[0]["outcomes"][0]["legal_basis"]
