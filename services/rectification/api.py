@@ -133,9 +133,11 @@ async def list_outcomes(ctx: CtxDep, principal: PrincipalDep, page: Page,
 @router.get("/outcomes/{outcome_id}", summary="处理建议详情")
 async def get_outcome(outcome_id: Annotated[str, Path(max_length=32)], ctx: CtxDep, principal: PrincipalDep, response: Response):
     async with ctx.db.session() as s:
-        o, _ = await outcomes.get_outcome(s, principal, outcome_id)
+        o, c = await outcomes.get_outcome(s, principal, outcome_id)
+    if principal.has("enterprise") and not principal.has(*cases.BUREAU_ROLES) and o.status != "decided":
+        raise not_found("处理决定", outcome_id)
     set_etag(response, o.version)
-    return outcomes.outcome_out(o)
+    return {**outcomes.outcome_out(o), "document": outcomes.referral_document(o, c)}
 
 
 @router.post("/outcomes/{outcome_id}/decide", summary="决定或驳回处理建议（提出人以外的官员；许可证事项由省局；需 If-Match）")

@@ -17,6 +17,7 @@ from .models import Case, CaseAction, CaseEvidence, CaseProblem, Outcome
 from .schemas import HandedOver
 from .scope import case_filter, deny, is_city_of, is_county_of, is_enterprise_of, today
 
+MAX_CASE_EVIDENCE = 200
 BUREAU_ROLES = ("province_admin", "city_admin", "county_admin", "discipline")
 STATUS_LABELS = {"open": "待整改", "reported": "企业已报告整改", "failed": "复查不合格", "closed": "已结案"}
 MEASURES = {"order_correction": "责令改正", "interview": "约谈", "follow_up": "跟踪整改"}
@@ -163,6 +164,10 @@ async def add_evidence(ctx, principal: Principal, case_id: str, upload, store) -
         raise deny("证据由本企业、案件所在县（区）局、市局或省局上传")
     if c.status == "closed":
         raise Problem(409, "case-closed", "案件已结案", detail="已结案的案件不再接收证据")
+    async with ctx.db.session() as s:
+        count = (await s.execute(select(func.count()).select_from(CaseEvidence).where(CaseEvidence.case_id == c.id))).scalar_one()
+    if count >= MAX_CASE_EVIDENCE:
+        raise Problem(409, "evidence-limit", "证据文件数量已达上限", detail=f"每个案件最多 {MAX_CASE_EVIDENCE} 个证据文件")
     stored = await store.save_upload(upload)
     name = (getattr(upload, "filename", None) or "")[:200] or None
     async with ctx.db.transaction() as s:

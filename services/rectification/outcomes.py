@@ -62,6 +62,21 @@ def outcome_out(o: Outcome) -> dict:
             "decided_at": o.decided_at, "decision_note": o.decision_note, "version": o.version}
 
 
+# the 文书格式范本 each referral kind is recorded as (《市场监督管理行政处罚文书格式范本（2021年修订版）》)
+DOCUMENTS = {"file_case": "案件来源登记表", "transfer_judicial": "涉嫌犯罪案件移送书", "refer_department": "案件移送函"}
+
+
+def referral_document(o: Outcome, c: Case) -> dict | None:
+    """The referral as the receiving body gets it: source, party, facts, evidence, basis."""
+    if o.kind not in DOCUMENTS:
+        return None
+    return {"form": DOCUMENTS[o.kind], "source": "“双随机、一公开”监督检查及整改复查", "case_id": c.id, "record_id": c.record_id,
+            "party": {"name": c.enterprise_name, "uscc": c.uscc, "address": c.site_address, "region_code": c.region_code},
+            "licences": [lic.get("number") for lic in c.licences], "facts": o.facts, "evidence": o.evidence,
+            "legal_basis": o.legal_basis, "receiving_body": o.receiving_body, "registered_by": o.decided_by,
+            "registered_at": o.decided_at, "status": o.status}
+
+
 def _case_state_ok(c: Case, req: str) -> bool:
     return c.overdue if req == "overdue" else c.recheck_passed is False if req == "recheck_failed" else True
 

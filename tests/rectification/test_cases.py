@@ -83,6 +83,17 @@ async def test_enterprise_sees_only_its_own_case(svc):
     assert (await svc.client.get("/cases", headers=svc.h("i", ["inspector"], "140000"))).status_code == 403
 
 
+async def test_evidence_count_per_case_is_bounded(svc, monkeypatch):
+    import services.rectification.cases as cases_mod
+
+    monkeypatch.setattr(cases_mod, "MAX_CASE_EVIDENCE", 2)
+    c = await svc.open_case()
+    for i in range(2):
+        assert (await upload(svc, c["id"], PNG + bytes([i]), svc.enterprise())).status_code == 201
+    r = await upload(svc, c["id"], PNG + b"x", svc.enterprise())
+    assert r.status_code == 409 and r.json()["type"].endswith("evidence-limit")
+
+
 async def test_evidence_streamed_content_addressed_and_typed_by_bytes(svc):
     c = await svc.open_case()
     e = svc.enterprise()

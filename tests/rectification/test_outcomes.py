@@ -111,6 +111,9 @@ async def test_referrals_need_a_receiving_body_and_may_be_decided_by_the_city(sv
     r = await svc.client.post(f"/outcomes/{o['id']}/decide", json={"approve": True, "note": "同意立案"},
                               headers={**svc.city(sub="city-boss"), "If-Match": etag})
     assert r.status_code == 200
+    doc = (await svc.client.get(f"/outcomes/{o['id']}", headers=svc.province())).json()["document"]
+    assert doc["form"] == "案件来源登记表" and doc["party"]["uscc"] == c["uscc"] and doc["facts"].startswith("企业拒不整改")
+    assert doc["receiving_body"] == "太原市市场监督管理局执法稽查局" and doc["registered_by"] == "city-boss"
     case = await svc.case_by_summary(c["summary_id"])
     assert case["status"] == "closed" and case["resolution"] == "case_filed"
     assert case["disclosure"]["follow_up"] == "case_referral"
