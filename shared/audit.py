@@ -64,6 +64,42 @@ async def append(
     return entry
 
 
+async def append_many(session: AsyncSession, kernel: KernelTables, entries: list[dict]) -> list[dict]:
+    """Append several entries in the caller's transaction with one read of the chain's head and one
+    multi-row insert (for sweeps that change many records at once). Each item has the keyword
+    arguments of ``append`` (actor, action, entity_type, entity_id, before, after, detail, request_id)."""
+    from datetime import datetime
+
+    if not entries:
+        return []
+    table = kernel.audit
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(7310001)"))
+    last = (await session.execute(select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1))).first()
+    seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
+    out, rows = [], []
+    for e in entries:
+        seq += 1
+        entry = {
+            "seq": seq,
+            "at": utcnow().isoformat(),
+            "actor": e["actor"],
+            "action": e["action"],
+            "entity_type": e["entity_type"],
+            "entity_id": str(e["entity_id"]),
+            "before_digest": digest(e["before"]) if e.get("before") is not None else None,
+            "after_digest": digest(e["after"]) if e.get("after") is not None else None,
+            "detail": e.get("detail"),
+            "request_id": e.get("request_id"),
+            "prev_hash": prev,
+        }
+        entry["hash"] = prev = entry_hash(entry)
+        out.append(entry)
+        rows.append({**entry, "at": datetime.fromisoformat(entry["at"])})
+    await session.execute(table.insert(), rows)
+    return out
+
+
 def _row_to_entry(row) -> dict:
     d = dict(row._mapping)
     d["at"] = d["at"].isoformat()

@@ -7,6 +7,7 @@ from shared.service import create_service_app
 from shared.settings import ServiceSettings, settings_for
 
 from .api import router
+from .consumers import OutcomeDecidedConsumer
 from .models import kernel
 
 
@@ -18,5 +19,6 @@ def create_app(settings: ServiceSettings | None = None, **kwargs) -> FastAPI:
         settings,
         kernel,
         routers=[router],
+        consumers=[OutcomeDecidedConsumer(settings.events_prefix)],
         **kwargs,
     )

@@ -54,6 +54,33 @@ async def emit(
     return event
 
 
+async def emit_many(
+    session: AsyncSession,
+    kernel: KernelTables,
+    service: str,
+    events: list[tuple[str, str, dict[str, Any], str | None]],
+    *,
+    prefix: str = "spotcheck",
+    request_id: str | None = None,
+    actor: str | None = None,
+) -> list[dict]:
+    """Several ``(entity, verb, data, subject_id)`` events in one multi-row insert, inside the
+    caller's transaction (for sweeps that change many records at once)."""
+    out, rows = [], []
+    for entity, verb, data, subject_id in events:
+        event = make_event(service, entity, verb, data, subject_id=subject_id, request_id=request_id, actor=actor)
+        out.append(event)
+        rows.append({
+            "id": event["id"], "seq": _seq(), "subject": f"{prefix}.{service}.{entity}.{verb}",
+            "payload": json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str),
+            "created_at": utcnow(), "attempts": 0,
+        })
+    if rows:
+        await session.execute(kernel.outbox.insert(), rows)
+        session.info["outbox_dirty"] = True
+    return out
+
+
 class OutboxRelay:
     """Publishes unsent outbox rows in order; marks a row sent only after JetStream's ack."""
 

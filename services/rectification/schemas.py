@@ -1,0 +1,134 @@
+"""Request bodies and the validated shape of the handed-over problem summary (bounded everywhere)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.evidence import is_sha256
+from shared.schemas import StrictModel
+
+Sha = Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$")
+MAX_EVIDENCE = 20
+
+
+def _check_shas(v: list[str]) -> list[str]:
+    for x in v:
+        if not is_sha256(x):
+            raise ValueError("证据应为 64 位小写十六进制 SHA-256")
+    if len(set(v)) != len(v):
+        raise ValueError("证据重复")
+    return v
+
+
+# ---------------------------------------------------------------- the event (inspection's contract)
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class EvLicence(_Lenient):
+    number: str = Field(min_length=1, max_length=40)
+    category: str | None = Field(default=None, max_length=40)
+    valid_until: dt.date | None = None
+    licence_id: str | None = Field(default=None, max_length=32)
+
+
+class EvProblem(_Lenient):
+    no: int = Field(ge=1, le=1000)
+    item_code: str | None = Field(default=None, max_length=40)
+    text: str = Field(min_length=1, max_length=4000)
+    fixed_on_site: bool = False
+    evidence: list[str] = Field(default_factory=list, max_length=50)
+
+    _shas = field_validator("evidence")(_check_shas)
+
+
+class EvPeriod(_Lenient):
+    value: int = Field(ge=1, le=3650)
+    unit: Literal["working_days", "days"]
+
+
+class HandedOver(_Lenient):
+    summary_id: str = Field(min_length=1, max_length=64)
+    record_id: str = Field(min_length=1, max_length=64)
+    task_id: str | None = Field(default=None, max_length=64)
+    plan_id: str | None = Field(default=None, max_length=64)
+    uscc: str = Field(min_length=18, max_length=18)
+    enterprise_name: str = Field(min_length=1, max_length=200)
+    site_id: str | None = Field(default=None, max_length=64)
+    site_address: str | None = Field(default=None, max_length=500)
+    region_code: str = Field(pattern=r"^\d{6}$")
+    city_code: str = Field(pattern=r"^\d{6}$")
+    county_code: str | None = Field(default=None, pattern=r"^\d{6}$")
+    licences: list[EvLicence] = Field(default_factory=list, max_length=50)
+    problems: list[EvProblem] = Field(min_length=1, max_length=200)
+    period: EvPeriod
+    handed_over_at: dt.datetime | None = None
+    handed_over_on: dt.date
+
+    @field_validator("problems")
+    @classmethod
+    def _unique_no(cls, v):
+        if len({p.no for p in v}) != len(v):
+            raise ValueError("问题序号重复")
+        return v
+
+    @model_validator(mode="after")
+    def _regions_agree(self):
+        # the case's jurisdiction comes from these codes: they must describe one place
+        if self.city_code.endswith("0000") or not self.city_code.endswith("00") or self.region_code[:4] != self.city_code[:4]:
+            raise ValueError("region_code 与 city_code 不一致")
+        if self.county_code is not None and self.county_code != self.region_code:
+            raise ValueError("county_code 应与 region_code 相同")
+        return self
+
+
+# ---------------------------------------------------------------- requests
+class ReportIn(StrictModel):
+    text: str = Field(min_length=2, max_length=4000, description="整改情况说明")
+    evidence: list[str] = Field(default_factory=list, max_length=MAX_EVIDENCE, description="已上传到本案件的证据 SHA-256")
+
+    _shas = field_validator("evidence")(_check_shas)
+
+
+class HandlingIn(StrictModel):
+    measure: Literal["order_correction", "interview", "follow_up"] = Field(description="责令改正 | 约谈 | 跟踪整改")
+    on: dt.date
+    text: str = Field(min_length=2, max_length=4000)
+    evidence: list[str] = Field(default_factory=list, max_length=MAX_EVIDENCE)
+
+    _shas = field_validator("evidence")(_check_shas)
+
+
+class RecheckIn(StrictModel):
+    passed: bool
+    rechecked_on: dt.date
+    inspectors: list[str] = Field(min_length=1, max_length=10, description="复查人员（姓名）")
+    text: str = Field(min_length=2, max_length=4000)
+    evidence: list[str] = Field(default_factory=list, max_length=MAX_EVIDENCE)
+
+    _shas = field_validator("evidence")(_check_shas)
+
+    @field_validator("inspectors")
+    @classmethod
+    def _names(cls, v):
+        for n in v:
+            if not n or len(n) > 50:
+                raise ValueError("复查人员姓名应为 1-50 个字符")
+        return v
+
+
+class OutcomeIn(StrictModel):
+    basis_code: str = Field(min_length=1, max_length=40, description="法律依据代码（GET /legal-bases）")
+    facts: str = Field(min_length=4, max_length=8000, description="事实与理由（立案查处时即案件来源登记的基本情况）")
+    receiving_body: str | None = Field(default=None, min_length=2, max_length=200, description="承办机构或接收部门")
+    licences: list[str] | None = Field(default=None, max_length=50, description="涉及的许可证编号；省略时为案件全部许可证")
+    evidence: list[str] = Field(default_factory=list, max_length=MAX_EVIDENCE)
+
+    _shas = field_validator("evidence")(_check_shas)
+
+
+class DecideIn(StrictModel):
+    approve: bool
+    note: str = Field(min_length=2, max_length=2000)
