@@ -9,7 +9,7 @@ from shared.service import create_service_app
 from shared.settings import ServiceSettings
 
 from .api import public_router, router
-from .consumers import CaseClosedConsumer, RecordConsumer
+from .consumers import CaseClosedConsumer, RecordAmendedConsumer, RecordConsumer
 from .models import kernel
 from .public import RateLimiter
 from .settings import DisclosureSettings, disclosure_settings
@@ -21,7 +21,7 @@ def create_app(settings: ServiceSettings | None = None, *, start_workers: bool =
     settings = settings or disclosure_settings()
     if not isinstance(settings, DisclosureSettings):  # plain settings_for("disclosure", ...) from a caller
         settings = disclosure_settings(**{k: getattr(settings, k) for k in type(settings).model_fields})
-    consumers = [RecordConsumer(), CaseClosedConsumer()]
+    consumers = [RecordConsumer(), RecordAmendedConsumer(), CaseClosedConsumer()]
     app = create_service_app(
         "disclosure",
         "Spotcheck 公示服务（检查结果公示、公开查询、拉取数据流、Webhook）",

@@ -19,16 +19,24 @@ class _WithCtx(Consumer):
 
 
 class RecordConsumer(_WithCtx):
-    """``inspection.record.submitted`` and ``.amended``: a result per inspected site."""
+    """``inspection.record.submitted``: a result per inspected site. (One subject per consumer:
+    the kernel's multi-subject durable consumers were seen receiving the whole stream.)"""
 
-    name = "disclosure-inspection-record"
-    subjects = ("inspection.record.submitted", "inspection.record.amended")
+    name = "disclosure-inspection-submitted"
+    subjects = ("inspection.record.submitted",)
 
     async def handle(self, session: AsyncSession, event: dict[str, Any]) -> None:
         verb = event.get("type", "").rsplit(".", 1)[-1]
         data = event["data"]
         source = f"inspection record {verb}" + (f" v{data.get('version')}" if verb == "amended" else "")
         await results.ingest_record(session, self.calendar(), data, source, actor=f"event:{event['id']}")
+
+
+class RecordAmendedConsumer(RecordConsumer):
+    """``inspection.record.amended``: the result takes the new outcome (or needs a correction)."""
+
+    name = "disclosure-inspection-amended"
+    subjects = ("inspection.record.amended",)
 
 
 class CaseClosedConsumer(_WithCtx):

@@ -69,10 +69,10 @@ class DeadlineTimer:
 
     async def _run(self) -> None:
         while True:
+            await asyncio.sleep(self.ctx.settings.timer_interval_seconds)
             try:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - try again next interval
                 log.warning("deadline timer: %s", exc)
-            await asyncio.sleep(self.ctx.settings.timer_interval_seconds)
