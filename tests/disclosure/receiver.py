@@ -79,7 +79,7 @@ class Receiver:
         await send({"type": "http.response.body", "body": b""})
 
     async def start(self):
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", interface="asgi3")
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
         for _ in range(200):
