@@ -1,6 +1,7 @@
 """Disclosure service app (一公开): results within 20 working days, public API, pull feed, webhooks."""
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -34,6 +35,7 @@ def create_app(settings: ServiceSettings | None = None, *, start_workers: bool =
     ctx = app.state.ctx
     for c in consumers:
         c.ctx = ctx
+    ctx.extras["write_lock"] = asyncio.Lock()
     ctx.extras["rate_limiter"] = RateLimiter(settings.public_rate_per_minute, settings.public_burst)
     inner = app.router.lifespan_context
 

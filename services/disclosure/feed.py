@@ -26,13 +26,13 @@ EVENT_TYPES = {
 
 
 async def next_seq(s: AsyncSession) -> int:
-    row = (await s.execute(select(FeedCounter).where(FeedCounter.id == 1).with_for_update())).scalars().first()
-    if row is None:
-        s.add(FeedCounter(id=1, last_seq=1))  # the migration seeds it; kept for safety
+    """One statement: the row lock it takes is held until the publishing transaction commits."""
+    seq = (await s.execute(update(FeedCounter).where(FeedCounter.id == 1).values(last_seq=FeedCounter.last_seq + 1)
+                           .returning(FeedCounter.last_seq))).scalar_one_or_none()
+    if seq is None:  # the migration seeds the row; kept for safety
+        s.add(FeedCounter(id=1, last_seq=1))
         await s.flush()
         return 1
-    seq = row.last_seq + 1
-    await s.execute(update(FeedCounter).where(FeedCounter.id == 1).values(last_seq=seq))
     return seq
 
 
@@ -42,18 +42,30 @@ def message_body(type_: str, at: dt.datetime, data: dict) -> str:
 
 
 async def append(ctx, s: AsyncSession, result_id: str, version: int, kind: str, content: dict, reason: str | None,
-                 actor: str, at: dt.datetime) -> int:
+                 actor: str, at: dt.datetime) -> tuple[int, list[tuple[str, str]]]:
+    """The feed entry, its message and one delivery per subscription. With a dispatcher running
+    in this process the deliveries are written already claimed by it and handed over after the
+    commit (no polling, no second write); if the process dies first, the claim expires and any
+    replica sends them. Returns (seq, [(delivery_id, subscription_id, what to send)])."""
+    # reads and the publishing row's own update first; the counter's row lock (held until commit) last
+    subs = (await s.execute(select(Subscription).where(Subscription.active.is_(True)))).scalars().all()
+    await s.flush()
     seq = await next_seq(s)
     s.add(ResultVersion(seq=seq, result_id=result_id, version=version, kind=kind, content=content, reason=reason, actor=actor, at=at))
     type_ = EVENT_TYPES[kind]
     msg = Message(id="msg_" + new_id(), seq=seq, type=type_, body=message_body(type_, at, {**content, "seq": seq}), created_at=at)
     s.add(msg)
-    subs = (await s.execute(select(Subscription.id, Subscription.event_types).where(Subscription.active.is_(True)))).all()
-    for sub_id, types in subs:
-        if type_ in (types or []):
-            s.add(Delivery(subscription_id=sub_id, message_id=msg.id, status="pending", next_attempt_at=at, created_at=at))
+    dispatcher = ctx.extras.get("dispatcher")
+    claim = dispatcher.claim_for_handover(at) if dispatcher is not None else {}
+    handed = []
+    for sub in subs:
+        if type_ in (sub.event_types or []):
+            d = Delivery(subscription_id=sub.id, message_id=msg.id, status="pending", next_attempt_at=at, created_at=at, **claim)
+            s.add(d)
+            # what the attempt needs, as committed: no second read before sending
+            handed.append((d.id, sub.id, (msg.id, msg.body, sub.url, list(sub.secrets or []))))
     await s.flush()
-    return seq
+    return seq, (handed if claim else [])
 
 
 def entry_out(v: ResultVersion) -> dict:

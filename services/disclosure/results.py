@@ -19,7 +19,7 @@ from shared.errors import Problem
 from shared.etag import require_if_match
 from shared.vocabulary import FOLLOW_UP_MEASURES, RESULT_CATEGORIES, city_of, county_of
 
-from . import feed
+from . import feed, tx
 from .models import PlanSetting, Result, ResultVersion, kernel
 
 DUE_WORKDAYS = 20
@@ -248,7 +248,7 @@ def _take_suggestion(r: Result, suggested: dict, source: str) -> None:
 # ---------------------------------------------------------------- 录入 → 审核 → 公示
 async def enter(ctx, p: Principal, result_id: str, body, request) -> Result:
     check_outcome(body.categories, body.follow_up)
-    async with ctx.db.transaction() as s:
+    async with tx.write(ctx) as s:
         r = await get_visible(s, p, result_id, for_update=True)
         require_if_match(request, r.version)
         if r.status not in ("pending", "returned", "submitted"):
@@ -263,7 +263,7 @@ async def enter(ctx, p: Principal, result_id: str, body, request) -> Result:
 
 
 async def review(ctx, p: Principal, result_id: str, body, request) -> Result:
-    async with ctx.db.transaction() as s:
+    async with tx.write(ctx) as s:
         r = await get_visible(s, p, result_id, for_update=True)
         require_if_match(request, r.version)
         if r.status != "submitted":
@@ -284,15 +284,15 @@ async def review(ctx, p: Principal, result_id: str, body, request) -> Result:
             raise Problem(422, "validation", "结果不完整", errors=[{"field": "categories", "message": "公示前须录入检查结果和后续处置措施"}])
         r.status = "published"
         r.needs_correction = False
-        await _publish(ctx, s, p, r, "published", None)
+        handed = await _publish(ctx, s, p, r, "published", None)
         await ctx.audit(s, p, "result.published", "result", r.id, before=before, after=result_out(r))
-    _committed(ctx, r)
+    _committed(ctx, r, handed)
     return r
 
 
 async def correct(ctx, p: Principal, result_id: str, body, request) -> Result:
     check_outcome(body.categories, body.follow_up)
-    async with ctx.db.transaction() as s:
+    async with tx.write(ctx) as s:
         r = await get_visible(s, p, result_id, for_update=True)
         require_if_match(request, r.version)
         if r.status != "published":
@@ -303,14 +303,14 @@ async def correct(ctx, p: Principal, result_id: str, body, request) -> Result:
         r.categories, r.follow_up = list(body.categories), body.follow_up
         r.needs_correction = False
         r.version += 1
-        await _publish(ctx, s, p, r, "corrected", body.reason)
+        handed = await _publish(ctx, s, p, r, "corrected", body.reason)
         await ctx.audit(s, p, "result.corrected", "result", r.id, before=before, after=result_out(r), detail={"reason": body.reason})
-    _committed(ctx, r)
+    _committed(ctx, r, handed)
     return r
 
 
 async def withdraw(ctx, p: Principal, result_id: str, body, request) -> Result:
-    async with ctx.db.transaction() as s:
+    async with tx.write(ctx) as s:
         r = await get_visible(s, p, result_id, for_update=True)
         require_if_match(request, r.version)
         if r.status != "published":
@@ -318,13 +318,13 @@ async def withdraw(ctx, p: Principal, result_id: str, body, request) -> Result:
         before = result_out(r)
         r.status = "withdrawn"
         r.version += 1
-        await _publish(ctx, s, p, r, "withdrawn", body.reason)
+        handed = await _publish(ctx, s, p, r, "withdrawn", body.reason)
         await ctx.audit(s, p, "result.withdrawn", "result", r.id, before=before, after=result_out(r), detail={"reason": body.reason})
-    _committed(ctx, r)
+    _committed(ctx, r, handed)
     return r
 
 
-async def _publish(ctx, s: AsyncSession, p: Principal, r: Result, kind: str, reason: str | None) -> None:
+async def _publish(ctx, s: AsyncSession, p: Principal, r: Result, kind: str, reason: str | None) -> list:
     plan = await s.get(PlanSetting, r.plan_id)
     now = utcnow()
     r.published_version += 1
@@ -339,21 +339,22 @@ async def _publish(ctx, s: AsyncSession, p: Principal, r: Result, kind: str, rea
     if r.published_at is None:
         r.published_at = now
     r.public = content
-    seq = await feed.append(ctx, s, r.id, r.published_version, kind, content, reason, p.sub, now)
+    seq, handed = await feed.append(ctx, s, r.id, r.published_version, kind, content, reason, p.sub, now)
     await ctx.emit(s, "result", kind, {
         "result_id": r.id, "version": r.published_version, "seq": seq, "uscc": r.uscc, "enterprise_name": r.enterprise_name,
         "region_code": r.region_code, "plan_id": r.plan_id, "categories": list(r.categories), "follow_up": r.follow_up,
         "completed_on": r.completed_on.isoformat(), "published_at": r.published_at.isoformat(), "reason": reason,
     }, subject_id=r.id, actor=p.sub)
+    return handed
 
 
-def _committed(ctx, r: Result) -> None:
+def _committed(ctx, r: Result, handed: list) -> None:
     hook = ctx.extras.get("on_publish_commit")
     if hook:
         hook(r.id)
     dispatcher = ctx.extras.get("dispatcher")
     if dispatcher is not None:
-        dispatcher.wake()
+        dispatcher.hand_over(handed)
 
 
 async def versions(ctx, p: Principal, result_id: str) -> list[dict]:
@@ -387,7 +388,7 @@ async def flag_overdue(ctx, limit: int = 500) -> int:
     on = today(ctx)
     cal = calendar(ctx)
     n = 0
-    async with ctx.db.transaction() as s:
+    async with tx.write(ctx) as s:
         missing = (await s.execute(select(Result).where(Result.due_on.is_(None), Result.status.in_(OPEN)).limit(limit))).scalars().all()
         for r in missing:
             due, why = due_date(cal, r.completed_on)

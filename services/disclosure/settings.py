@@ -19,8 +19,8 @@ class DisclosureSettings(ServiceSettings):
     webhook_allow_hosts: str = ""  # private/loopback hosts, IPs or CIDRs subscriptions may name (tests, demo)
     webhook_retry_schedule: str = DEFAULT_RETRY_SCHEDULE  # seconds before attempt 1, 2, …
     webhook_timeout_seconds: float = 10.0
-    webhook_concurrency: int = 32  # deliveries in flight per replica
-    webhook_per_endpoint: int = 4  # in flight per subscription, so one slow receiver cannot take every slot
+    webhook_concurrency: int = 64  # deliveries in flight per replica
+    webhook_per_endpoint: int = 16  # in flight per subscription, so one slow receiver cannot take every slot
     webhook_poll_seconds: float = 1.0
     webhook_secret_overlap_hours: float = 24.0
     webhook_max_subscriptions: int = 50

@@ -26,6 +26,7 @@ from shared.db import first_or_404, utcnow
 from shared.errors import Problem
 from shared.etag import require_if_match
 
+from . import tx
 from .feed import EVENT_TYPES
 from .models import Delivery, DeliveryAttempt, Message, Subscription
 from .settings import _networks
@@ -50,10 +51,10 @@ def sign(secret_list: list[str], msg_id: str, timestamp: int, body: str) -> str:
     return " ".join(parts)
 
 
-def valid_secrets(sub: Subscription, now: dt.datetime | None = None) -> list[str]:
+def valid_secrets(secret_list: list[dict], now: dt.datetime | None = None) -> list[str]:
     now = now or utcnow()
     out = []
-    for s in sub.secrets or []:
+    for s in secret_list or []:
         exp = s.get("expires_at")
         if exp is None or dt.datetime.fromisoformat(exp) > now:
             out.append(s["secret"])
@@ -162,7 +163,7 @@ async def get_subscription(s: AsyncSession, sub_id: str, for_update: bool = Fals
 async def update_subscription(ctx, p, sub_id: str, body, request) -> Subscription:
     if body.url is not None:
         await check_url(body.url, ctx.settings)
-    async with ctx.db.transaction() as s:
+    async with tx.write(ctx) as s:
         sub = await get_subscription(s, sub_id, for_update=True)
         require_if_match(request, sub.version)
         before = subscription_out(sub)
@@ -185,7 +186,7 @@ async def update_subscription(ctx, p, sub_id: str, body, request) -> Subscriptio
 async def rotate_secret(ctx, p, sub_id: str, overlap_hours: float | None, request) -> dict:
     """A new secret, shown once; the previous ones keep signing (two signatures) until the overlap ends."""
     hours = ctx.settings.webhook_secret_overlap_hours if overlap_hours is None else overlap_hours
-    async with ctx.db.transaction() as s:
+    async with tx.write(ctx) as s:
         sub = await get_subscription(s, sub_id, for_update=True)
         require_if_match(request, sub.version)
         now = utcnow()
@@ -213,7 +214,7 @@ def delivery_out(d: Delivery, m: Message | None = None) -> dict:
 
 
 async def replay_delivery(ctx, p, sub_id: str, delivery_id: str) -> dict:
-    async with ctx.db.transaction() as s:
+    async with tx.write(ctx) as s:
         await get_subscription(s, sub_id)
         d = (await first_or_404(s, select(Delivery).where(Delivery.id == delivery_id, Delivery.subscription_id == sub_id),
                                 "投递", delivery_id, for_update=True))[0]
@@ -232,7 +233,7 @@ async def replay_since(ctx, p, sub_id: str, since: dt.datetime) -> dict:
     subscription existed or that it missed while disabled."""
     from sqlalchemy import func
 
-    async with ctx.db.transaction() as s:
+    async with tx.write(ctx) as s:
         sub = await get_subscription(s, sub_id, for_update=True)
         total = (await s.execute(select(func.count()).select_from(Message).where(Message.created_at >= since, Message.type.in_(sub.event_types)))).scalar_one()
         if total > REPLAY_MAX:
@@ -293,11 +294,31 @@ class Dispatcher:
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._inflight: dict[str, asyncio.Task] = {}
+        self._handed: dict[str, tuple] = {}  # delivery id -> (subscription id, what to send), claimed by us, not started
+        self._poll_due = True
+        self._last_poll = 0.0
+        self._outcomes: list = []
+        self._batch_done: asyncio.Future | None = None
+        self._flusher: asyncio.Task | None = None
         self._per_sub: dict[str, int] = {}
         self.client = httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=self.settings.webhook_timeout_seconds,
                                         limits=httpx.Limits(max_connections=self.settings.webhook_concurrency * 2))
 
     def wake(self) -> None:
+        """Look in the database now (a replay, an endpoint enabled again)."""
+        self._poll_due = True
+        self._wake.set()
+
+    def claim_for_handover(self, at: dt.datetime) -> dict:
+        """Columns that write a new delivery as already claimed by this dispatcher."""
+        if self._stop.is_set():
+            return {}
+        return {"claimed_by": self.me, "claimed_until": at + dt.timedelta(seconds=self.settings.webhook_timeout_seconds + 30)}
+
+    def hand_over(self, deliveries: list[tuple[str, str]]) -> None:
+        """Deliveries just committed, claimed by us: send them now (or as soon as a slot is free)."""
+        for did, sid, pre in deliveries:
+            self._handed[did] = (sid, pre)
         self._wake.set()
 
     def start(self) -> None:
@@ -320,10 +341,16 @@ class Dispatcher:
                 await t
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
-        if self._inflight:  # interrupted attempts: hand them back at once (stored, nothing lost)
+        if self._flusher is not None:  # outcomes of finished attempts are written before we go
             try:
-                async with self.ctx.db.transaction() as s:
-                    await s.execute(update(Delivery).where(Delivery.id.in_(list(self._inflight)), Delivery.claimed_by == self.me)
+                await self._flusher
+            except Exception:  # noqa: BLE001
+                pass
+        mine = list(self._inflight) + list(self._handed)
+        if mine:  # interrupted or not started: hand them back at once (stored, nothing lost)
+            try:
+                async with tx.write(self.ctx) as s:
+                    await s.execute(update(Delivery).where(Delivery.id.in_(mine), Delivery.claimed_by == self.me)
                                     .values(claimed_until=None, claimed_by=None))
             except Exception as exc:  # noqa: BLE001
                 log.warning("webhook dispatcher: claims not released (%s); they expire by themselves", exc)
@@ -343,15 +370,29 @@ class Dispatcher:
             except asyncio.TimeoutError:
                 pass
 
+    def _spawn(self, did: str, sid: str, pre: tuple | None = None) -> None:
+        self._per_sub[sid] = self._per_sub.get(sid, 0) + 1
+        self._inflight[did] = asyncio.create_task(self._attempt(did, sid, pre), name=f"webhook-{did}")
+
     async def claim_and_send(self) -> int:
+        started = 0
+        for did, (sid, pre) in list(self._handed.items()):  # handed over by a publishing request of this process
+            if len(self._inflight) >= self.settings.webhook_concurrency:
+                break
+            if self._per_sub.get(sid, 0) >= self.settings.webhook_per_endpoint or did in self._inflight:
+                continue
+            del self._handed[did]
+            self._spawn(did, sid, pre)
+            started += 1
         capacity = self.settings.webhook_concurrency - len(self._inflight)
-        if capacity <= 0:
-            return 0
+        if capacity <= 0 or (not self._poll_due and time.monotonic() - self._last_poll < self.settings.webhook_poll_seconds):
+            return started
+        self._poll_due, self._last_poll = False, time.monotonic()
         now = utcnow()
         due = and_(Delivery.status == "pending", Delivery.next_attempt_at <= now,
                    or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now))
         claimed: list[tuple[str, str]] = []
-        async with self.ctx.db.transaction() as s:
+        async with tx.write(self.ctx) as s:
             rows = (await s.execute(select(Delivery.id, Delivery.subscription_id).join(Subscription, Subscription.id == Delivery.subscription_id)
                                     .where(due, Subscription.active.is_(True)).order_by(Delivery.next_attempt_at, Delivery.id)
                                     .limit(capacity * 4))).all()
@@ -360,20 +401,19 @@ class Dispatcher:
             for did, sid in rows:
                 if len(claimed) >= capacity:
                     break
-                if did in self._inflight or per_sub.get(sid, 0) >= self.settings.webhook_per_endpoint:
+                if did in self._inflight or did in self._handed or per_sub.get(sid, 0) >= self.settings.webhook_per_endpoint:
                     continue
                 res = await s.execute(update(Delivery).where(Delivery.id == did, due).values(claimed_by=self.me, claimed_until=until))
                 if res.rowcount == 1:
                     claimed.append((did, sid))
                     per_sub[sid] = per_sub.get(sid, 0) + 1
         for did, sid in claimed:
-            self._per_sub[sid] = self._per_sub.get(sid, 0) + 1
-            self._inflight[did] = asyncio.create_task(self._attempt(did, sid), name=f"webhook-{did}")
-        return len(claimed)
+            self._spawn(did, sid)
+        return started + len(claimed)
 
-    async def _attempt(self, did: str, sid: str) -> None:
+    async def _attempt(self, did: str, sid: str, pre: tuple | None) -> None:
         try:
-            await self.attempt(did)
+            await self.attempt(did, sid, pre)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the claim expires and the delivery is tried again
@@ -385,19 +425,22 @@ class Dispatcher:
                 self._per_sub.pop(sid, None)
             self._wake.set()  # a slot is free
 
-    async def attempt(self, did: str) -> None:
-        async with self.ctx.db.session() as s:
-            d = await s.get(Delivery, did)
-            m = await s.get(Message, d.message_id)
-            sub = await s.get(Subscription, d.subscription_id)
+    async def attempt(self, did: str, sid: str, pre: tuple | None = None) -> None:
+        if pre is None:
+            async with self.ctx.db.session() as s:
+                row = (await s.execute(select(Message.id, Message.body, Subscription.url, Subscription.secrets)
+                                       .join(Delivery, Delivery.message_id == Message.id)
+                                       .join(Subscription, Subscription.id == Delivery.subscription_id).where(Delivery.id == did))).one()
+            pre = tuple(row)
+        msg_id, body, url, secret_list = pre
         status, error, retry_after = None, None, None
         ts = int(time.time())
         t0 = time.perf_counter()
         try:
-            await resolve_checked(sub.url, self.settings)
-            headers = {"webhook-id": m.id, "webhook-timestamp": str(ts), "webhook-signature": sign(valid_secrets(sub), m.id, ts, m.body),
+            await resolve_checked(url, self.settings)
+            headers = {"webhook-id": msg_id, "webhook-timestamp": str(ts), "webhook-signature": sign(valid_secrets(secret_list), msg_id, ts, body),
                        "content-type": "application/json", "user-agent": USER_AGENT}
-            resp = await self.client.post(sub.url, content=m.body.encode(), headers=headers)
+            resp = await self.client.post(url, content=body.encode(), headers=headers)
             status = resp.status_code
             retry_after = retry_after_seconds(resp.headers.get("retry-after")) if status in (429, 503) else None
             if not 200 <= status < 300:
@@ -407,34 +450,64 @@ class Dispatcher:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
         latency = int((time.perf_counter() - t0) * 1000)
-        await self.record(d.id, sub.id, status, error, retry_after, latency)
+        await self.record(did, sid, status, error, retry_after, latency)
 
     async def record(self, did: str, sid: str, status: int | None, error: str | None, retry_after: float | None, latency: int) -> None:
+        """Queue the attempt's outcome; outcomes are written in batches (one transaction for all
+        that finished meanwhile), and this returns once ours is written."""
+        if self._batch_done is None or self._batch_done.done():
+            self._batch_done = asyncio.get_running_loop().create_future()
+        done = self._batch_done
+        self._outcomes.append((did, sid, status, error, retry_after, latency, utcnow()))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await asyncio.shield(done)
+
+    async def _flush(self) -> None:
+        while self._outcomes:
+            batch, self._outcomes = self._outcomes, []
+            done, self._batch_done = self._batch_done, None
+            try:
+                await self._write(batch)
+            except Exception as exc:  # noqa: BLE001 - claims expire; the deliveries are tried again
+                log.warning("webhook dispatcher: outcomes not recorded (%s)", exc)
+                if done is not None and not done.done():
+                    done.set_exception(exc)
+                    done.exception()  # retrieved: callers log it, nobody else must
+                continue
+            if done is not None and not done.done():
+                done.set_result(None)
+
+    async def _write(self, batch: list) -> None:
         schedule = self.settings.retry_schedule()
-        now = utcnow()
-        async with self.ctx.db.transaction() as s:
-            d = (await s.execute(select(Delivery).where(Delivery.id == did).with_for_update())).scalars().one()
-            d.attempts += 1
-            d.last_status, d.last_error = status, error
-            d.claimed_by = d.claimed_until = None
-            nxt = None
-            if status is not None and 200 <= status < 300:
-                d.status, d.delivered_at, d.next_attempt_at = "succeeded", now, None
-            elif status == 410:
-                sub = (await s.execute(select(Subscription).where(Subscription.id == sid).with_for_update())).scalars().one()
-                if sub.active:
-                    sub.active, sub.disabled_at = False, now
-                    sub.disabled_reason = "接收端返回 410 Gone，订阅已自动停用"
-                    sub.version += 1
-                    await self.ctx.audit(s, "system:webhooks", "subscription.disabled", "subscription", sid,
-                                         detail={"delivery_id": did, "status": 410})
-                d.next_attempt_at = now  # kept pending: goes out if the subscription is enabled again
-            elif d.attempts >= len(schedule):
-                d.status, d.next_attempt_at = "failed", None
-            else:
-                delay = schedule[d.attempts]
-                if retry_after is not None:
-                    delay = max(delay, min(retry_after, 86400.0))
-                nxt = d.next_attempt_at = now + dt.timedelta(seconds=delay)
-            s.add(DeliveryAttempt(delivery_id=did, subscription_id=sid, attempt=d.attempts, at=now, status_code=status,
-                                  latency_ms=latency, error=error, next_attempt_at=nxt))
+        async with tx.write(self.ctx) as s:
+            ids = [b[0] for b in batch]
+            rows = {d.id: d for d in (await s.execute(select(Delivery).where(Delivery.id.in_(ids)).with_for_update())).scalars()}
+            for did, sid, status, error, retry_after, latency, at in batch:
+                d = rows.get(did)
+                if d is None:
+                    continue
+                d.attempts += 1
+                d.last_status, d.last_error = status, error
+                d.claimed_by = d.claimed_until = None
+                nxt = None
+                if status is not None and 200 <= status < 300:
+                    d.status, d.delivered_at, d.next_attempt_at = "succeeded", at, None
+                elif status == 410:
+                    sub = (await s.execute(select(Subscription).where(Subscription.id == sid).with_for_update())).scalars().one()
+                    if sub.active:
+                        sub.active, sub.disabled_at = False, at
+                        sub.disabled_reason = "接收端返回 410 Gone，订阅已自动停用"
+                        sub.version += 1
+                        await self.ctx.audit(s, "system:webhooks", "subscription.disabled", "subscription", sid,
+                                             detail={"delivery_id": did, "status": 410})
+                    d.next_attempt_at = at  # kept pending: goes out if the subscription is enabled again
+                elif d.attempts >= len(schedule):
+                    d.status, d.next_attempt_at = "failed", None
+                else:
+                    delay = schedule[d.attempts]
+                    if retry_after is not None:
+                        delay = max(delay, min(retry_after, 86400.0))
+                    nxt = d.next_attempt_at = at + dt.timedelta(seconds=delay)
+                s.add(DeliveryAttempt(delivery_id=did, subscription_id=sid, attempt=d.attempts, at=at, status_code=status,
+                                      latency_ms=latency, error=error, next_attempt_at=nxt))
