@@ -330,12 +330,9 @@ async def _publish(ctx, s: AsyncSession, p: Principal, r: Result, kind: str, rea
     r.published_version += 1
     content = public_content(r, plan)
     content.update(version=r.published_version, status="withdrawn" if kind == "withdrawn" else "published",
-                   corrected=r.published_version > 1 and kind != "withdrawn" or kind == "corrected",
+                   corrected=kind == "corrected",
                    first_published_at=(r.published_at or now).isoformat(), updated_at=now.isoformat())
-    if kind == "withdrawn":
-        content["withdrawal_reason"] = reason
-    elif kind == "corrected":
-        content["correction_reason"] = reason
+    # the reason (free text people write) stays in the version history, not in what is published
     if r.published_at is None:
         r.published_at = now
     r.public = content

@@ -440,17 +440,23 @@ class Dispatcher:
             await resolve_checked(url, self.settings)
             headers = {"webhook-id": msg_id, "webhook-timestamp": str(ts), "webhook-signature": sign(valid_secrets(secret_list), msg_id, ts, body),
                        "content-type": "application/json", "user-agent": USER_AGENT}
-            resp = await self.client.post(url, content=body.encode(), headers=headers)
-            status = resp.status_code
-            retry_after = retry_after_seconds(resp.headers.get("retry-after")) if status in (429, 503) else None
+            status, ra = await asyncio.wait_for(self._post(url, body, headers), self.settings.webhook_timeout_seconds)
+            retry_after = retry_after_seconds(ra) if status in (429, 503) else None
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
         except Blocked as exc:
             error = f"SSRF 防护拒绝：{exc}"
+        except asyncio.TimeoutError:
+            error = f"超时（{self.settings.webhook_timeout_seconds:g} 秒）"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
         latency = int((time.perf_counter() - t0) * 1000)
         await self.record(did, sid, status, error, retry_after, latency)
+
+    async def _post(self, url: str, body: str, headers: dict) -> tuple[int, str | None]:
+        """The status and Retry-After; the receiver's answer body is never read (it could be endless)."""
+        async with self.client.stream("POST", url, content=body.encode(), headers=headers) as resp:
+            return resp.status_code, resp.headers.get("retry-after")
 
     async def record(self, did: str, sid: str, status: int | None, error: str | None, retry_after: float | None, latency: int) -> None:
         """Queue the attempt's outcome; outcomes are written in batches (one transaction for all

@@ -171,10 +171,13 @@ async def run(rate: float, seconds: float) -> dict:
             ids = await _seed(app, n)
             reviewer = keys.headers(sub="bench-reviewer", roles=["county_admin"], region="140105")
             errors = 0
+            req_ms: list[float] = []
 
             async def approve(rid):
                 nonlocal errors
+                t = time.perf_counter()
                 resp = await client.post(f"/results/{rid}/review", headers={**reviewer, "If-Match": '"v2"'}, json={"decision": "approve"})
+                req_ms.append((time.perf_counter() - t) * 1000)
                 if resp.status_code != 200:
                     errors += 1
 
@@ -223,6 +226,7 @@ async def run(rate: float, seconds: float) -> dict:
         "database": "postgresql" if drop else "sqlite",
         "rate_per_second": rate, "seconds": seconds, "published": n - errors, "publish_errors": errors,
         "offered_rate_achieved": round(n / offered_s, 1),
+        "publish_request_p50_ms": round(_pct(req_ms, 50), 1), "publish_request_p99_ms": round(_pct(req_ms, 99), 1),
         "delivered": len(lat), "bad_signatures": rec.bad,
         "commit_to_2xx_p50_ms": round(p50, 1), "commit_to_2xx_p99_ms": round(p99, 1), "commit_to_2xx_max_ms": round(max(lat), 1) if lat else None,
         "baseline_direct_post_p50_ms": round(base50, 2), "p50_ratio_to_direct_post": round(p50 / base50, 1) if base50 else None,
