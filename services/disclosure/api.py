@@ -96,7 +96,11 @@ async def list_results(
 @router.get("/deadlines", summary="各检查实施机关：应公示、5个工作日内到期、已逾期（20个工作日）")
 async def deadlines(ctx: CtxDep, principal: PrincipalDep):
     rd.scope(principal)
-    return {"today": rd.today(ctx), "soon_until": rd.soon_limit(ctx), "items": await rd.deadline_summary(ctx, principal)}
+    items, soon = await rd.deadline_summary(ctx, principal)
+    out = {"today": rd.today(ctx), "soon_until": soon, "items": items}
+    if soon is None:
+        out["notice"] = "未来 5 个工作日跨入尚未载入节假日安排的年份，“5个工作日内到期”暂无法计算；请先导入该年安排"
+    return out
 
 
 @router.get("/results/{result_id}", summary="检查结果详情（内部）")

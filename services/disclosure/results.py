@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, select, true
+from sqlalchemy import and_, case, false, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -144,22 +144,26 @@ def deadline_clause(ctx, which: str) -> ColumnElement:
     raise Problem(422, "validation", errors=[{"field": "deadline", "message": "取值应为 open、soon、overdue 或 unknown"}])
 
 
-async def deadline_summary(ctx, p: Principal) -> list[dict]:
+async def deadline_summary(ctx, p: Principal) -> tuple[list[dict], dt.date | None]:
     """Per bureau: results still to publish, due within 5 working days, overdue, due date unknown."""
-    on, soon = today(ctx), soon_limit(ctx)
+    on = today(ctx)
+    try:
+        soon = soon_limit(ctx)
+    except CalendarYearMissing:  # the next 5 working days reach an unloaded year: that column is unknown, the rest stands
+        soon = None
     open_ = Result.status.in_(OPEN)
 
     def count(cond):
         return func.sum(case((and_(open_, cond), 1), else_=0))
 
     q = (select(Result.bureau_code, func.max(Result.bureau_name), func.max(Result.city_code),
-                count(true()), count(and_(Result.due_on >= on, Result.due_on <= soon)), count(Result.due_on < on),
+                count(true()), count(and_(Result.due_on >= on, Result.due_on <= soon) if soon else false()), count(Result.due_on < on),
                 count(Result.due_on.is_(None)), func.sum(case((Result.status == "published", 1), else_=0)))
          .where(scope(p)).group_by(Result.bureau_code).order_by(Result.bureau_code))
     async with ctx.db.session() as s:
         rows = (await s.execute(q)).all()
     return [{"bureau": {"code": b, "name": n}, "city_code": c, "open": int(o or 0), "due_within_5_workdays": int(sn or 0),
-             "overdue": int(od or 0), "due_unknown": int(u or 0), "published": int(pb or 0)} for b, n, c, o, sn, od, u, pb in rows]
+             "overdue": int(od or 0), "due_unknown": int(u or 0), "published": int(pb or 0)} for b, n, c, o, sn, od, u, pb in rows], soon
 
 
 # ---------------------------------------------------------------- from events

@@ -185,7 +185,7 @@ async def test_year_without_schedule_is_said_then_computed_when_loaded(db_url, k
     from shared.calendar import YearSchedule
 
     cal = WorkCalendar()  # nothing loaded beyond chinese-calendar's years
-    app = make_app(db_url, keys, nats_url, events_prefix, calendar=cal, today=dt.date(2026, 12, 20))
+    app = make_app(db_url, keys, nats_url, events_prefix, calendar=cal, today=dt.date(2026, 12, 28))
     async with running(app) as c:
         ev = record_event(completed_on="2026-12-15")
         await feed(app, ev)
@@ -194,7 +194,9 @@ async def test_year_without_schedule_is_said_then_computed_when_loaded(db_url, k
         assert res["id"] in {i["id"] for i in (await c.get("/results", headers=H(keys, CITY), params={"deadline": "unknown"})).json()["items"]}
         # the 'soon' list needs 2027 too: said, not guessed
         r = await c.get("/results", headers=H(keys, CITY), params={"deadline": "soon"})
-        assert r.status_code == 200 or (r.status_code == 422 and "2027" in r.json()["detail"])
+        assert r.status_code == 422 and "2027" in r.json()["detail"]
+        summary = (await c.get("/deadlines", headers=H(keys, CITY))).json()
+        assert summary["soon_until"] is None and "notice" in summary and summary["items"][0]["due_unknown"] == 1
         cal.load(YearSchedule.from_dict({"year": 2027, "holidays": ["2027-01-01"], "makeup_workdays": []}))
         await app.state.ctx.extras["deadline_timer"].tick()
         assert (await c.get(f"/results/{res['id']}", headers=H(keys, CITY))).json()["due_on"] == "2027-01-13"
