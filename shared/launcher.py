@@ -97,6 +97,14 @@ def run(args) -> int:
     host = os.environ.get("SPOTCHECK_HOST", "127.0.0.1")
     targets = [(name, SERVICES[name][0] + ".app:create_app", service_port(name)) for name in enabled_services()]
     targets.append(("gateway", "gateway.app:create_app", gateway_port))
+    env.setdefault("SPOTCHECK_DISCLOSURE_TRUSTED_PROXIES", "127.0.0.1")  # the gateway started here forwards X-Forwarded-For
+    if common.mode != "production" and not args.no_demo and "disclosure" in enabled_services():
+        # the demo's webhook receiver (verifies signatures); the disclosure service may deliver to it on loopback
+        from services.disclosure.receiver import receiver_port
+
+        env["SPOTCHECK_WEBHOOK_RECEIVER_PORT"] = os.environ["SPOTCHECK_WEBHOOK_RECEIVER_PORT"] = str(receiver_port())
+        env.setdefault("SPOTCHECK_DISCLOSURE_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
+        targets.append(("webhook-receiver", "services.disclosure.receiver:create_app", int(env["SPOTCHECK_WEBHOOK_RECEIVER_PORT"])))
     busy = [f"{name}:{port}" for name, _, port in targets if _port_in_use(port)]
     if busy:
         print(f"✗ 端口已被占用：{', '.join(busy)}（另一个 Spotcheck 在运行？可用 GATEWAY_PORT / SPOTCHECK_<服务>_PORT 改端口）", file=sys.stderr)

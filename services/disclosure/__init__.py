@@ -1,0 +1,1 @@
+"""Disclosure service (一公开)."""
