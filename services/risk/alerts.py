@@ -143,7 +143,7 @@ async def evaluate_cluster(session: AsyncSession, ctx, data: dict[str, Any], as_
     inspected = (await session.execute(select(func.count(distinct(RiskFact.uscc))).where(RiskFact.kind == "inspection", *in_city))).scalar_one()
     out = []
     for item in sorted(items):
-        usccs = sorted((await session.execute(select(distinct(RiskFact.uscc)).where(
+        usccs = sorted((await session.execute(select(RiskFact.uscc).distinct().where(
             RiskFact.kind == rule.fact, RiskFact.item_code == item, *in_city))).scalars())
         if len(usccs) >= rule.threshold and inspected and len(usccs) / inspected >= rule.rate:
             evidence = {"city_code": city, "category": cats[0], "item_code": item, "enterprises": usccs[:50],
