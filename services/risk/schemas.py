@@ -1,13 +1,13 @@
 """Request bodies of the risk service (unknown fields refused)."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from shared.schemas import StrictModel
 
-MAX_LOOKUP = 200_000
+MAX_LOOKUP = 50_000  # per request (≈ 1 MB); callers send larger populations in chunks
 
 
 class ModelIn(StrictModel):
@@ -30,7 +30,7 @@ class DecisionIn(StrictModel):
 
 
 class LookupIn(StrictModel):
-    uscc: list[str] = Field(max_length=MAX_LOOKUP, description="统一社会信用代码（至多 200,000 个）")
+    uscc: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(max_length=MAX_LOOKUP, description="统一社会信用代码（每次至多 50,000 个，更多请分批）")
 
 
 class AlertNoteIn(StrictModel):

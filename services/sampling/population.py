@@ -98,6 +98,9 @@ class RiskClassSource(Protocol):
     async def classes(self, usccs: list[str], token: str | None) -> dict[str, Any]: ...
 
 
+RISK_CHUNK = 20_000
+
+
 class RiskClassClient:
     """Asks the risk service (``POST /population/classes``, province roles only) for the class of
     each enterprise of a population being frozen, forwarding the caller's token."""
@@ -109,16 +112,23 @@ class RiskClassClient:
 
     async def classes(self, usccs: list[str], token: str | None) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        out: dict[str, Any] = {"classes": {}}
         try:
             async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, transport=self.transport) as client:
-                resp = await client.post("/population/classes", json={"uscc": usccs}, headers=headers)
+                for i in range(0, max(len(usccs), 1), RISK_CHUNK):
+                    resp = await client.post("/population/classes", json={"uscc": usccs[i:i + RISK_CHUNK]}, headers=headers)
+                    if resp.status_code in (401, 403):
+                        raise Problem(403, "risk-refused", "信用风险服务拒绝了查询分类的请求（仅省局可按风险分类抽取）", detail=_detail(resp))
+                    if resp.status_code != 200:
+                        raise Problem(503 if resp.status_code >= 500 else 502, "risk-bad-response", "信用风险服务响应错误", detail=_detail(resp))
+                    body = resp.json()
+                    if out.get("model_version") not in (None, body.get("model_version")):
+                        raise Problem(409, "risk-model-changed", "查询期间评分卡版本发生变化，请重新冻结")
+                    out["model_version"] = body.get("model_version")
+                    out["classes"].update(body.get("classes") or {})
         except httpx.HTTPError as exc:
             raise Problem(503, "risk-unavailable", "信用风险服务不可用，无法按风险分类冻结总体", detail=type(exc).__name__) from None
-        if resp.status_code in (401, 403):
-            raise Problem(403, "risk-refused", "信用风险服务拒绝了查询分类的请求（仅省局可按风险分类抽取）", detail=_detail(resp))
-        if resp.status_code != 200:
-            raise Problem(503 if resp.status_code >= 500 else 502, "risk-bad-response", "信用风险服务响应错误", detail=_detail(resp))
-        return resp.json()
+        return out
 
 
 class StaticRiskClasses:
