@@ -233,3 +233,49 @@ def test_fitted_scorecard_recovers_planted_effects():
     assert report["auc_test"] > 0.65 and report["test_year"] == 2025
     rates = report["classes_test"]
     assert rates["D"]["rate"] > rates["C"]["rate"] > rates["A"]["rate"] and rates["D"]["rate"] > 3 * rates["A"]["rate"]
+
+
+async def test_corrections_replace_facts_and_issues_follow_cases(make_risk, keys):
+    from services.risk.consumers import DisclosureConsumer
+    from .conftest import ev
+
+    app, _ = await make_risk()
+    async with running(app) as c:
+        await feed(app, registered(U2, "140106"), RegistryConsumer)
+        await feed(app, record(U2, "140106", "RA", "2026-05-01", items=["A1", "A2", "A3"]), InspectionConsumer)
+        amended = record(U2, "140106", "RA", "2026-05-01", items=[])
+        amended["type"] = amended["type"].replace(".submitted", ".amended")
+        await feed(app, amended, InspectionConsumer)
+        body = (await c.get(f"/classes/{U2}", headers=H(keys))).json()
+        assert body["indicators"]["nonconformities_2y"] == 0 and body["indicators"]["failed_inspections_2y"] == 0
+        pub = ev("disclosure", "result", "published", {"result_id": "D1", "version": 1, "uscc": U2, "region_code": "140106",
+                                                        "categories": ["problem_pending"], "completed_on": "2026-05-01"})
+        await feed(app, pub, DisclosureConsumer)
+        corrected = ev("disclosure", "result", "corrected", {**pub["data"], "version": 2, "categories": ["no_problem"]})
+        await feed(app, corrected, DisclosureConsumer)
+        assert (await c.get(f"/classes/{U2}", headers=H(keys))).json()["indicators"]["disclosed_problems_3y"] == 0
+        await feed(app, ev("rectification", "case", "opened", {"case_id": "K1", "uscc": U2, "region_code": "140106", "deadline": "2026-12-20",
+                                                                "problems_total": 2, "problems_open": 2}), RectificationConsumer)
+        row = (await c.get("/ledger", headers=H(keys))).json()["items"]
+        assert [i["kind"] for i in next(r for r in row if r["uscc"] == U2)["open_issues"]] == ["rectification_open"]
+        await feed(app, ev("rectification", "case", "closed", {"case_id": "K1", "uscc": U2, "region_code": "140106", "closed_on": "2026-12-01"}),
+                   RectificationConsumer)
+        assert U2 not in {r["uscc"] for r in (await c.get("/ledger", headers=H(keys))).json()["items"]}
+
+
+async def test_bad_input_is_a_problem_never_a_500(make_risk, keys):
+    app, _ = await make_risk()
+    async with running(app) as c:
+        for path, params in (("/classes", {"class": "E"}), ("/classes", {"region": "abc"}), ("/ledger", {"bureau": "abc"}),
+                             ("/classes", {"cursor": "%%%"}), ("/alerts", {"status": "weird"}), ("/models/abc", {})):
+            r = await c.get(path, params=params, headers=H(keys))
+            assert 400 <= r.status_code < 500 and r.headers["content-type"].startswith("application/problem+json"), (path, r.status_code)
+        bad = {"base": 0, "indicators": {"nope": [], "hazard": [{"upper": 1, "points": "x"}, {"upper": 2, "points": 1}]},
+               "thresholds": {"B": 1, "C": 2}}
+        r = await c.post("/models", json={"name": "坏版本", "definition": bad}, headers=H(keys))
+        fields = {e["field"] for e in r.json()["errors"]}
+        assert r.status_code == 422 and {"definition.indicators.nope", "definition.indicators.hazard[0].points",
+                                         "definition.indicators.hazard[1].upper", "definition.thresholds"} <= fields
+        r = await c.post("/population/classes", json={"uscc": ["x" * 65]}, headers=H(keys))
+        assert r.status_code == 422
+        assert (await c.post("/models/99/adopt", headers={**H(keys), "If-Match": '"v1"'})).status_code == 404
