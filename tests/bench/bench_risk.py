@@ -13,6 +13,7 @@ import copy
 import json
 import os
 import random
+import shutil
 import tempfile
 import time
 import tracemalloc
@@ -119,6 +120,7 @@ async def run(n: int = N) -> dict:
         v2.score(v)
     t_score = (time.perf_counter() - t0) / max(len(vals), 1) * 1e6
     await ctx.db.dispose()
+    shutil.rmtree(tmp, ignore_errors=True)
     ratio = t_recompute / t_base if t_base else float("inf")
     out = {
         "benchmark": "risk.reclassify_from_stored_indicators",
