@@ -8,10 +8,11 @@ from shared.settings import ServiceSettings, settings_for
 
 from .api import public_router, router
 from .models import kernel
-from .population import PopulationSource, RegistryClient
+from .population import PopulationSource, RegistryClient, RiskClassClient, RiskClassSource
 
 
-def create_app(settings: ServiceSettings | None = None, population_source: PopulationSource | None = None, **kwargs) -> FastAPI:
+def create_app(settings: ServiceSettings | None = None, population_source: PopulationSource | None = None,
+               risk_classes: RiskClassSource | None = None, **kwargs) -> FastAPI:
     settings = settings or settings_for("sampling")
     app = create_service_app(
         "sampling",
@@ -22,4 +23,5 @@ def create_app(settings: ServiceSettings | None = None, population_source: Popul
         **kwargs,
     )
     app.state.ctx.extras["population"] = population_source or RegistryClient()
+    app.state.ctx.extras["risk_classes"] = risk_classes or RiskClassClient()
     return app

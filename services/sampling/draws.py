@@ -35,6 +35,9 @@ from .schemas import DrawIn, ReplacementIn, SeedConfirmIn, SeedIn
 MIN_SEED_DIGITS = 20
 
 
+RISK_STRATUM_PUBLIC = "（按信用风险分类抽取的层，分类不公开）"
+
+
 def draw_dict(d: Draw) -> dict[str, Any]:
     def iso(v):
         return v.isoformat() if v else None
@@ -121,6 +124,11 @@ async def _enterprise_units(ctx: ServiceContext, d: Draw, token: str | None) -> 
         if it["uscc"] in seen:
             raise Problem(502, "registry-bad-response", "名录库返回了重复的企业", detail=f"统一社会信用代码 {it['uscc']} 重复")
         seen.add(it["uscc"])
+    if strata.uses_risk_classes(d.plan_snapshot["rules"]):
+        # the class of each enterprise, asked once and frozen in its record (risk service, province only)
+        found = await ctx.extras["risk_classes"].classes(sorted(seen), token)
+        for it in items:
+            it["risk_class"], it["risk_model_version"] = found["classes"].get(it["uscc"]), found.get("model_version")
     rules = [strata.Rule.from_dict(r) for r in d.plan_snapshot["rules"]]
     units = [{"unit_id": it["uscc"], "stratum": strata.assign(rules, it), "data": it} for it in items]
     counts: dict[str, int] = defaultdict(int)
@@ -493,8 +501,10 @@ async def public_view(ctx: ServiceContext, draw_id: str) -> dict[str, Any]:
         if d.kind == "enterprise":
             units = list((await s.execute(select(DrawUnit).where(DrawUnit.draw_id == d.id, DrawUnit.selected.is_(True))
                                           .order_by(DrawUnit.stratum, DrawUnit.position))).scalars())
+            # classes are internal: a stratum chosen by risk class is not named per enterprise
+            hidden = {r["name"] for r in d.plan_snapshot["rules"] if r.get("risk_classes")}
             out["selected"] = [{"uscc": u.unit_id, "name": u.data.get("name"), "region_code": u.data.get("region_code"),
-                                "stratum": u.stratum, "ticket": u.ticket} for u in units]
+                                "stratum": u.stratum if u.stratum not in hidden else RISK_STRATUM_PUBLIC, "ticket": u.ticket} for u in units]
             out["replacements"] = [{"replaced_uscc": r.replaced_uscc, "replacement_uscc": r.replacement_uscc,
                                     "reason": r.reason, "recorded_at": _iso(r.recorded_at)} for r in await _replacements(s, d.id)]
         return out

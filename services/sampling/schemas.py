@@ -18,7 +18,7 @@ class RuleIn(StrictModel):
     region_prefix: str | None = Field(None, description="地区代码前缀")
     licence_statuses: list[str] | None = None
     production_statuses: list[str] | None = None
-    risk_classes: list[str] | None = Field(None, description="信用风险分类（预留，尚未接入）")
+    risk_classes: list[str] | None = Field(None, description="信用风险分类（A/B/C/D，冻结总体时向风险服务查询并随总体冻结；仅省局）")
     ratio: Decimal | None = Field(None, description="抽取比例 [0,1]")
     count: int | None = Field(None, description="固定抽取数量")
     note: str | None = Field(None, max_length=500)

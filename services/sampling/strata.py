@@ -9,8 +9,9 @@ states holds (a condition left empty matches everything):
 * ``region_prefix`` — the unit's ``region_code`` starts with it;
 * ``licence_statuses`` — any of the unit's licences has a listed status;
 * ``production_statuses`` — the unit's ``production_status`` is listed;
-* ``risk_classes`` — hook for the later credit-risk classes (A/B/C/D); refused until the risk
-  service supplies a class per enterprise (a rule stating it would silently match nothing).
+* ``risk_classes`` — the unit's credit-risk class (A/B/C/D) is listed. The class is asked of the
+  risk service once, at freeze time, and frozen in the unit's record (``risk_class``), so the
+  stratum re-derives from the export like every other condition (internal: see ``public_view``).
 
 Each rule takes either a ``ratio`` in [0, 1] or a fixed ``count`` ≥ 0. The quota of a stratum
 of N units is ``ceil(ratio × N)`` computed exactly (``Fraction`` of the decimal ratio, never a
@@ -51,6 +52,7 @@ MULTI_CATEGORY_RULE = (
     "同一比例按通知列举的顺序（危险化学品包装物及容器；危险化学品、电线电缆、化肥；食品相关产品、建筑用钢筋、水泥；其他）——"
     "因此多类别企业归入其所持类别中比例最高的那一层，不会因持有多个类别而被重复抽取或降低比例。"
 )
+RISK_CLASSES = ("A", "B", "C", "D")
 ROUNDING = "向上取整（ceil），按精确分数计算"
 CONDITIONS = ("categories", "flags", "region_prefix", "licence_statuses", "production_statuses", "risk_classes")
 
@@ -104,7 +106,7 @@ class Rule:
             return False
         if self.production_statuses is not None and unit.get("production_status") not in self.production_statuses:
             return False
-        if self.risk_classes is not None:  # hook: no risk class is known yet
+        if self.risk_classes is not None and unit.get("risk_class") not in self.risk_classes:
             return False
         return True
 
@@ -179,8 +181,9 @@ def validate_rules(raw_rules: list[dict[str, Any]], catalogue: str, owner_region
         for s in raw.get("production_statuses") or ():
             if s not in PRODUCTION_STATUSES:
                 errors.append(_err(i, "production_statuses", f"未知的生产状态 {s}"))
-        if raw.get("risk_classes"):
-            errors.append(_err(i, "risk_classes", "信用风险分类尚未接入，暂不能按风险分类分层"))
+        for c in raw.get("risk_classes") or ():
+            if c not in RISK_CLASSES:
+                errors.append(_err(i, "risk_classes", f"未知的信用风险分类 {c}（应为 A、B、C、D）"))
         prefix = raw.get("region_prefix")
         if prefix and not (prefix.isdigit() and len(prefix) <= 6):
             errors.append(_err(i, "region_prefix", "地区前缀应为行政区划代码的前若干位数字"))
@@ -204,6 +207,10 @@ def validate_rules(raw_rules: list[dict[str, Any]], catalogue: str, owner_region
     if errors:
         raise Problem(422, "invalid-strata", "分层规则相互矛盾", detail=errors[0]["field"] + ": " + errors[0]["message"], errors=errors)
     return rules
+
+
+def uses_risk_classes(rules: list[dict[str, Any]]) -> bool:
+    return any(r.get("risk_classes") for r in rules)
 
 
 def assign(rules: list[Rule], unit: dict[str, Any]) -> str:

@@ -68,7 +68,7 @@ def test_refusals_name_the_rule_and_field():
     assert "完全覆盖" in errs["rules[1].conditions"]
     errs = _refusal([{"name": "all", "ratio": "0.1"}, {"name": "b", "flags": ["national_fail_5y"], "ratio": "1"}])
     assert "rules[1].conditions" in errs
-    errs = _refusal([{"name": "a", "risk_classes": ["D"], "ratio": "1"}])
+    errs = _refusal([{"name": "a", "risk_classes": ["E"], "ratio": "1"}])
     assert "rules[0].risk_classes" in errs
     errs = _refusal([{"name": "a", "ratio": "0.1", "count": 3}])
     assert "rules[0].ratio" in errs
