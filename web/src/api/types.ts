@@ -148,7 +148,7 @@ export interface Visit {
   task_id: string
   plan_id: string
   date: string
-  slot: string
+  slot: number
   uscc: string
   site_id: string | null
   region_code: string
