@@ -15,7 +15,7 @@ from shared.keys import load_or_create
 from shared.service import ServiceContext, create_service_app
 from shared.settings import var_dir
 
-from . import api, proxy
+from . import api, proxy, web
 from .demo import demo_secrets_in_use, seed_demo
 from .identity import TokenContext
 from .models import kernel
@@ -72,7 +72,7 @@ def create_app(
         "Spotcheck API 网关（双随机、一公开）",
         settings,
         kernel,
-        routers=[api.auth_router, api.users_router, api.clients_router, proxy.router],
+        routers=[api.auth_router, web.web_router, api.users_router, api.clients_router, proxy.router],
         verifier=verifier,
         on_startup=on_startup,
         description="统一认证（OAuth2 令牌、JWKS）、用户与客户端管理、各服务路由 `/api/v1/<服务>/...`。",
@@ -106,4 +106,6 @@ def create_app(
                 await a.state.upstreams.aclose()
 
     app.router.lifespan_context = lifespan
+    if settings.serve_web:
+        web.mount_spa(app, Path(settings.web_dist) if settings.web_dist else None)  # last: the API routes win
     return app

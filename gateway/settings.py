@@ -21,6 +21,8 @@ class GatewaySettings(ServiceSettings):
     login_attempts_per_user: int = Field(5, ge=1, description="每个用户名在窗口内允许的失败登录次数")
     login_attempts_per_ip: int = Field(20, ge=1, description="每个客户端 IP 在窗口内允许的登录请求次数")
     login_window_seconds: float = 300.0
+    serve_web: bool = Field(True, description="在 / 提供网页界面（web/dist）")
+    web_dist: str | None = Field(None, description="网页界面构建目录，默认 web/dist")
 
     def production_missing(self) -> list[str]:
         # The gateway signs tokens itself: it needs a private key, not a JWKS to verify against.

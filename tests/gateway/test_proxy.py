@@ -137,8 +137,9 @@ async def test_unknown_down_and_hung_services(routed):
     hung = await gw.client.get("/api/v1/scheduling/teams")
     assert hung.status_code == 504 and hung.json()["type"] == "urn:spotcheck:problem:gateway-timeout"
 
-    # a gateway path that does not exist is a problem too
-    assert (await gw.client.get("/nothing-here")).headers["content-type"] == "application/problem+json"
+    # a gateway API path that does not exist is a problem too (other paths belong to the web app: index.html)
+    assert (await gw.client.get("/auth/nothing-here")).headers["content-type"] == "application/problem+json"
+    assert (await gw.client.get("/admin/nothing-here")).headers["content-type"] == "application/problem+json"
 
 
 async def test_merged_openapi(routed):

@@ -1,0 +1,22 @@
+// Shanxi's 11 cities (GB/T 2260), as shared/vocabulary.py names them.
+export const CITY_NAMES: Record<string, string> = {
+  '140100': '太原市', '140200': '大同市', '140300': '阳泉市', '140400': '长治市', '140500': '晋城市',
+  '140600': '朔州市', '140700': '晋中市', '140800': '运城市', '140900': '忻州市', '141000': '临汾市', '141100': '吕梁市',
+}
+
+export function cityOf(code: string): string {
+  return code && code.length === 6 ? `${code.slice(0, 4)}00` : code
+}
+
+export function regionName(code: string | null | undefined): string {
+  if (!code) return '—'
+  if (code === '140000') return '山西省'
+  if (CITY_NAMES[code]) return CITY_NAMES[code]
+  const city = CITY_NAMES[cityOf(code)]
+  return city ? `${city}·${code}` : code
+}
+
+export const ROLE_NAMES: Record<string, string> = {
+  province_admin: '省局', city_admin: '市局', county_admin: '县局', inspector: '执法人员', expert: '技术专家',
+  enterprise: '获证企业', discipline: '驻局纪检监察组', gov_client: '政府系统', credit_system: '信用公示系统',
+}

@@ -1,0 +1,46 @@
+import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
+import { useAuth } from './stores/auth'
+
+// meta.roles: who may open the screen (the services enforce it again, with the region, in SQL).
+export const GOV = ['province_admin', 'city_admin', 'county_admin', 'inspector', 'expert', 'discipline']
+export const ADMINS = ['province_admin', 'city_admin', 'county_admin']
+
+export const routes: RouteRecordRaw[] = [
+  { path: '/login', name: 'login', component: () => import('./views/LoginView.vue'), meta: { public: true, title: '登录' } },
+  { path: '/public/draws/:id', name: 'public-draw', component: () => import('./views/PublicDrawView.vue'), meta: { public: true, title: '抽取结果公开验证' } },
+  { path: '/public/draws', name: 'public-draw-find', component: () => import('./views/PublicDrawView.vue'), meta: { public: true, title: '抽取结果公开验证' } },
+  { path: '/draws/:id/projector', name: 'projector', component: () => import('./views/ProjectorView.vue'), meta: { roles: [...ADMINS, 'discipline'], title: '抽取仪式投屏' } },
+  {
+    path: '/',
+    component: () => import('./components/AppLayout.vue'),
+    children: [
+      { path: '', name: 'home', component: () => import('./views/HomeView.vue'), meta: { title: '首页' } },
+      { path: 'dashboard', name: 'dashboard', component: () => import('./views/DashboardView.vue'), meta: { roles: ['province_admin', 'city_admin', 'discipline'], title: '检查进度总览' } },
+      { path: 'draws', name: 'draws', component: () => import('./views/DrawsView.vue'), meta: { roles: [...ADMINS, 'discipline'], title: '抽查计划与抽取' } },
+      { path: 'draws/:id', name: 'draw', component: () => import('./views/DrawCeremonyView.vue'), meta: { roles: [...ADMINS, 'discipline'], title: '抽取仪式' } },
+      { path: 'teams', name: 'teams', component: () => import('./views/TeamsView.vue'), meta: { roles: GOV, title: '检查组' } },
+      { path: 'tasks', name: 'tasks', component: () => import('./views/TasksView.vue'), meta: { roles: ['province_admin', 'city_admin', 'county_admin', 'discipline'], title: '检查任务' } },
+      { path: 'visits', name: 'visits', component: () => import('./views/VisitsView.vue'), meta: { roles: GOV, title: '检查日程' } },
+      { path: 'audit', name: 'audit', component: () => import('./views/AuditView.vue'), meta: { roles: ['discipline', 'province_admin'], title: '审计日志' } },
+      { path: 'forbidden', name: 'forbidden', component: () => import('./views/ForbiddenView.vue'), meta: { title: '无权访问' } },
+      { path: ':pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue'), meta: { title: '页面不存在' } },
+    ],
+  },
+]
+
+export function createAppRouter() {
+  const router = createRouter({ history: createWebHistory(), routes })
+  router.beforeEach(async (to) => {
+    const auth = useAuth()
+    if (to.meta.public) return true
+    await auth.restore()
+    if (!auth.loggedIn) return { name: 'login', query: to.fullPath !== '/' ? { next: to.fullPath } : {} }
+    const roles = to.meta.roles as string[] | undefined
+    if (roles && !auth.hasRole(...roles)) return { name: 'forbidden' }
+    return true
+  })
+  router.afterEach((to) => {
+    document.title = `${(to.meta.title as string) ?? ''} · 双随机、一公开 监督检查系统`
+  })
+  return router
+}
