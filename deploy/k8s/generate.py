@@ -16,7 +16,7 @@ from shared.topology import GATEWAY_PORT, SERVICES
 BASE = Path(__file__).parent / "base"
 IMAGE = "spotcheck:latest"  # overlays set the registry and tag (kustomize `images:`)
 PART_OF = {"app.kubernetes.io/part-of": "spotcheck"}
-# services that keep evidence files (S3-compatible object storage in a cluster)
+# services that keep evidence files (a shared ReadWriteMany volume per service)
 EVIDENCE = {"inspection", "rectification"}
 # services other services call over HTTP (besides the gateway): sampling reads registry and risk at freeze time
 CALLED_BY = {"registry": ["sampling"], "risk": ["sampling"]}
@@ -42,13 +42,11 @@ def env_for(name: str) -> list[dict]:
     if name == "gateway":
         env.append({"name": "SPOTCHECK_GATEWAY_PRIVATE_KEY_FILE", "value": "/run/secrets/jwt/jwt-private.pem"})
     if name in EVIDENCE:
-        env += [
-            {"name": "SPOTCHECK_EVIDENCE_BACKEND", "value": "s3"},
-            {"name": "SPOTCHECK_EVIDENCE_S3_ENDPOINT", "valueFrom": {"configMapKeyRef": {"name": "spotcheck-config", "key": "EVIDENCE_S3_ENDPOINT"}}},
-            {"name": "SPOTCHECK_EVIDENCE_S3_BUCKET", "value": f"spotcheck-{name}-evidence"},
-            {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "spotcheck-evidence-s3", "key": "access-key-id"}}},
-            {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {"name": "spotcheck-evidence-s3", "key": "secret-access-key"}}},
-        ]
+        # evidence files on a ReadWriteMany volume shared by the replicas: the S3-compatible backend is not
+        # built yet (README, "Kubernetes"); each service reads its own setting
+        setting = {"inspection": "SPOTCHECK_INSPECTION_STORAGE_URL", "rectification": "SPOTCHECK_RECTIFICATION_EVIDENCE_DIR"}[name]
+        value = "file:///var/lib/spotcheck/evidence" if name == "inspection" else "/var/lib/spotcheck/evidence"
+        env.append({"name": setting, "value": value})
     return env
 
 
@@ -68,6 +66,9 @@ def deployment(name: str) -> list[dict]:
     if name == "gateway":
         volumes.append({"name": "jwt", "secret": {"secretName": "spotcheck-jwt", "defaultMode": 0o400}})
         mounts.append({"name": "jwt", "mountPath": "/run/secrets/jwt", "readOnly": True})
+    if name in EVIDENCE:
+        volumes.append({"name": "evidence", "persistentVolumeClaim": {"claimName": f"{name}-evidence"}})
+        mounts.append({"name": "evidence", "mountPath": "/var/lib/spotcheck/evidence"})
     container = {
         "name": name, "image": IMAGE, "imagePullPolicy": "IfNotPresent",
         "command": ["uvicorn", "--factory", app_of(name), "--host", "0.0.0.0", "--port", str(port), "--no-access-log",
@@ -124,7 +125,11 @@ def deployment(name: str) -> list[dict]:
                     "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]}}
     pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": name, "labels": labels(name)},
            "spec": {"minAvailable": 1, "selector": {"matchLabels": labels(name)}}}
-    return [dep, svc, hpa, pdb]
+    out = [dep, svc, hpa, pdb]
+    if name in EVIDENCE:
+        out.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": f"{name}-evidence", "labels": labels(name)},
+                    "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "100Gi"}}}})
+    return out
 
 
 def network_policies() -> list[dict]:
@@ -256,7 +261,6 @@ def config() -> list[dict]:
         "SPOTCHECK_EVENTS_REPLICAS": "3",
         "SPOTCHECK_JWKS_URL": f"http://gateway:{GATEWAY_PORT}/.well-known/jwks.json",
         "SPOTCHECK_VAR_DIR": "/var/lib/spotcheck",
-        "EVIDENCE_S3_ENDPOINT": "http://minio:9000",
         # the gateway trusts X-Forwarded-For only from the ingress controller's addresses
         "SPOTCHECK_TRUSTED_PROXIES": "10.0.0.0/8",
     }
