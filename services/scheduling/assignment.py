@@ -587,6 +587,9 @@ def find_substitute(inspector_draw: dict, settings: dict, team_enterprises: list
         officers_left = sum(1 for m in remaining if m["law_enforcement"])
         need_officer = officers_left < MIN_OFFICERS
         candidates = composer.officer_order if pool == "officers" else composer.pools.get(pool, [])
+        # LEVEL_RULE: keep the team's 省/市/县 make-up — someone of the leaving member's level first
+        candidates = ([p for p in candidates if p.get("level") == leaving.get("level")]
+                      + [p for p in candidates if p.get("level") != leaving.get("level")])
         pred = is_officer if need_officer else (lambda p: True)
     p = least_used_leader(composer, scope, taken) if role == "leader" else composer.first(candidates, scope, taken, pred, limit)
     if p is None:

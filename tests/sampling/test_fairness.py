@@ -175,3 +175,14 @@ def test_csv_export_neutralises_formula_cells():
     text = export_csv_bytes(exp).decode()
     assert "'=HYPERLINK" in text and "'+cmd" in text and "'@s" in text
     assert ",=" not in text and ",+" not in text
+
+
+def test_leader_pool_is_the_plan_unit_not_the_business_line():
+    from services.sampling.pools import pools_of
+
+    base = {"kind": "inspector", "level": "province", "division_cadre": True, "active": True, "certificate_no": "C1",
+            "business_line": "产品质量安全监管"}
+    assert "leaders" in pools_of({**base, "unit": "质量监管处"})
+    assert "leaders" not in pools_of({**base, "unit": "执法稽查局"})  # same business line, other unit
+    assert "leaders" in pools_of({**base, "unit": "执法稽查局"}, "执法稽查局")
+    assert "leaders" not in pools_of({**base, "unit": "质量监管处", "division_cadre": False})

@@ -239,3 +239,18 @@ async def test_cancel_task_with_reason_puts_it_on_the_tracked_list(svc, keys):
     assert tracked[0]["uscc"] == t["uscc"] and tracked[0]["reason"].startswith("转产")
     v = (await c.get(f"/assignments/{a['id']}/verify", headers=H(keys, **ADMIN))).json()
     assert v["ok"] is True and v["amendments"] == 1
+
+
+def test_substitute_keeps_the_leaving_members_level():
+    from services.scheduling.assignment import effective_settings, find_substitute
+
+    pools = _pools()
+    settings = effective_settings(dict(SETTINGS, load_per_team=4))
+    ents = _many(12)[:4]
+    out = assign(enterprise_draw("e", "p", ents), inspector_draw("i", "p", "e", pools), settings, default_calendar)
+    team = out["teams"][0]
+    county = next(m for m in team["members"] if m["level"] == "county")
+    usage = Counter(m["person_id"] for t in out["teams"] for m in t["members"])
+    new, why = find_substitute(inspector_draw("i", "p", "e", pools), settings, [e for e in ents if e["uscc"] in team["enterprises"]],
+                               team["members"], dict(usage), county, team["label"])
+    assert why is None and new["level"] == "county" and new["person_id"] != county["person_id"]
