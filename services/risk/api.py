@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
 from shared import idempotency
-from shared.auth import Principal, region_prefix, require_roles
+from shared.auth import Principal, bearer_token, region_prefix, require_roles
 from shared.db import utcnow
 from shared.errors import Problem, not_found
 from shared.etag import require_if_match, set_etag
@@ -18,7 +18,7 @@ from shared.schemas import json_response
 from shared.service import CtxDep
 
 from . import alerts as alert_domain
-from . import batch, engine, fitting, indicators, ledger, scorecard, versions
+from . import batch, engine, fitting, indicators, ledger, scorecard, sync, versions
 from .models import Alert, ClassChange, IndicatorValue, RiskClass, RiskEnterprise
 from .schemas import AckIn, AlertNoteIn, DecisionIn, FitIn, LookupIn, ModelIn
 
@@ -189,6 +189,12 @@ async def reject_model(version: int, request: Request, ctx: CtxDep, response: Re
 async def run_batch(ctx: CtxDep, principal: Principal = ProvinceAdmin):
     _province(principal)
     return await batch.run_monthly(ctx)
+
+
+@router.post("/sync/registry", summary="从名录库总体同步企业状态（批量导入后执行；仅省局）")
+async def sync_registry(request: Request, ctx: CtxDep, principal: Principal = ProvinceAdmin):
+    _province(principal)
+    return await sync.sync_registry(ctx, principal, bearer_token(request))
 
 
 @router.get("/batches", summary="批量重算记录")

@@ -25,19 +25,29 @@ class RiskConsumer(Consumer):
         await engine.refresh(session, self.ctx, fx.uscc, cause=et, event_data=cluster)
 
 
-class RegistryConsumer(RiskConsumer):
-    name = "risk-registry"
-    subjects = ("registry.enterprise.>", "registry.licence.>")
+class RegistryEnterpriseConsumer(RiskConsumer):
+    name = "risk-registry-enterprise"
+    subjects = ("registry.enterprise.>",)
+
+
+class RegistryLicenceConsumer(RiskConsumer):
+    name = "risk-registry-licence"
+    subjects = ("registry.licence.>",)
 
 
 class InspectionConsumer(RiskConsumer):
     name = "risk-inspection"
-    subjects = ("inspection.record.submitted", "inspection.record.amended")
+    subjects = ("inspection.record.*",)
 
 
-class RectificationConsumer(RiskConsumer):
-    name = "risk-rectification"
-    subjects = ("rectification.case.>", "rectification.outcome.decided")
+class RectificationCaseConsumer(RiskConsumer):
+    name = "risk-rectification-case"
+    subjects = ("rectification.case.>",)
+
+
+class RectificationOutcomeConsumer(RiskConsumer):
+    name = "risk-rectification-outcome"
+    subjects = ("rectification.outcome.decided",)
 
 
 class DisclosureConsumer(RiskConsumer):
@@ -50,5 +60,11 @@ class SchedulingConsumer(RiskConsumer):
     subjects = ("scheduling.task.dispatched",)
 
 
+# one subject per consumer (a single filter subject; see docs/architecture.md)
+RegistryConsumer = RegistryEnterpriseConsumer
+RectificationConsumer = RectificationCaseConsumer
+
+
 def all_consumers() -> list[RiskConsumer]:
-    return [RegistryConsumer(), InspectionConsumer(), RectificationConsumer(), DisclosureConsumer(), SchedulingConsumer()]
+    return [RegistryEnterpriseConsumer(), RegistryLicenceConsumer(), InspectionConsumer(), RectificationCaseConsumer(),
+            RectificationOutcomeConsumer(), DisclosureConsumer(), SchedulingConsumer()]

@@ -1,4 +1,5 @@
-"""Demo campaign step of risk: a scorecard fitted on the demo history (planted effects, backtest
+"""Demo campaign step of risk: the registry population synchronised (its import events carry
+USCCs only), a scorecard fitted on the demo history (planted effects, backtest
 on a held-out year), published by one province official and adopted by a second (after the class
 migration preview), the monthly batch, a risk-driven draw (D 100 %, C 50 %, others 5 %) through
 sampling, and the Taiyuan bureau's ledger and alerts. HTTP only, idempotent (state in the file)."""
@@ -43,6 +44,7 @@ async def _risk_draw(c: CampaignClient, st: dict, P: dict, P2: dict) -> str:
 async def run(c: CampaignClient) -> str:
     st = c.state.setdefault("risk", {})
     P, P2 = await c.login("demo_province"), await c.login("demo_province2")
+    synced = await c.post("/risk/sync/registry", P)  # the registry's import events carry USCCs only
     if not st.get("model_version"):
         m = await c.post("/risk/models/fit", {**P, "Idempotency-Key": "demo-risk-fit"},
                          {"name": "拟合评分卡（演示历史）", "history": "demo", "seed": 2022, "enterprises": 3000,
@@ -64,5 +66,5 @@ async def run(c: CampaignClient) -> str:
     T = await c.login("demo_taiyuan")
     ledger = await c.get("/risk/ledger", T, limit=50)
     alerts = await c.get("/risk/alerts", T, limit=50)
-    return (f"评分卡 v{v}（回测 {rep.get('test_year')} 年 AUC {rep.get('auc_test')}），采用前迁移 {preview['moved']} 家；{draw}；"
+    return (f"同步名录库 {synced['enterprises']} 家；评分卡 v{v}（回测 {rep.get('test_year')} 年 AUC {rep.get('auc_test')}），采用前迁移 {preview['moved']} 家；{draw}；"
             f"太原市局台帐 {len(ledger['items'])} 家、预警 {len(alerts['items'])} 条")

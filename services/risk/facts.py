@@ -51,6 +51,11 @@ def event_type(event: dict[str, Any]) -> str:
     return ".".join(parts[-3:]) if len(parts) >= 3 else t
 
 
+def licence_key(d: dict[str, Any]) -> str:
+    """Licences are keyed by number (every source carries it; only events carry the registry id)."""
+    return str(d.get("number") or d.get("licence_id") or d.get("id"))
+
+
 def _licence(d: dict[str, Any]) -> dict[str, Any]:
     return {"number": d.get("number"), "category": d.get("category"), "issue_date": d.get("issue_date"),
             "expiry_date": d.get("expiry_date"), "status": d.get("status")}
@@ -77,7 +82,7 @@ def interpret(event: dict[str, Any]) -> Effects:
             "name": d.get("name"), "region_code": region, "production_status": d.get("production_status"),
             "flags": {k: bool(v) for k, v in (d.get("flags") or {}).items()},
             "flag_dates": {k: (v or {}).get("date") for k, v in details.items() if isinstance(v, dict)},
-            "licences": {lic["id"]: _licence(lic) for lic in d.get("licences") or () if lic.get("id")},
+            "licences": {licence_key(lic): _licence(lic) for lic in d.get("licences") or () if lic.get("number") or lic.get("id")},
         }
     elif et == "registry.enterprise.imported":
         # the import event carries USCCs only: the enterprises are known, their state comes later
@@ -88,7 +93,7 @@ def interpret(event: dict[str, Any]) -> Effects:
             fx.uscc.add(ent["uscc"])
             fx.enterprise = {"name": ent.get("name"), "region_code": site.get("region_code") or d.get("county_code") or d.get("city_code")}
     elif et in ("registry.licence.issued", "registry.licence.updated", "registry.licence.status_changed"):
-        lid = d.get("licence_id") or d.get("id")
+        lid = licence_key(d) if (d.get("number") or d.get("licence_id") or d.get("id")) else None
         lic = _licence(d)
         if et == "registry.licence.status_changed":
             lic["status"] = d.get("to") or d.get("status")

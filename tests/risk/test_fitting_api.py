@@ -17,7 +17,7 @@ async def test_fit_from_stored_events_equals_fit_from_the_same_events(make_risk,
     ctx = app.state.ctx
     events = demo_history.generate(seed=11, enterprises=150)
     consumers = {c.name: c for c in all_consumers()}
-    route = {"registry": "risk-registry", "inspection": "risk-inspection", "rectification": "risk-rectification"}
+    route = {"registry": "risk-registry-enterprise", "inspection": "risk-inspection", "rectification": "risk-rectification-case"}
     async with running(app) as c:
         for c_ in consumers.values():
             c_.ctx = ctx

@@ -279,3 +279,39 @@ async def test_bad_input_is_a_problem_never_a_500(make_risk, keys):
         r = await c.post("/population/classes", json={"uscc": ["x" * 65]}, headers=H(keys))
         assert r.status_code == 422
         assert (await c.post("/models/99/adopt", headers={**H(keys), "If-Match": '"v1"'})).status_code == 404
+
+
+async def test_sync_from_registry_population_forwards_the_token(make_risk, keys):
+    import httpx
+
+    from services.risk.sync import RegistryReader
+
+    seen_auth = []
+    population = [{"uscc": f"9114010000SYNC{i:04d}", "name": f"同步企业{i}", "region_code": "140105" if i % 2 else "140202",
+                   "production_status": "在产", "categories": ["cement"], "flags": {"national_fail_5y": i < 3, "provincial_fail_2021": False},
+                   "licences": [{"number": f"(晋)XK13-S{i:04d}", "category": "cement", "status": "有效",
+                                 "issue_date": "2012-01-01", "expiry_date": "2027-03-01" if i == 1 else "2028-03-01"}]} for i in range(7)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen_auth.append(request.headers.get("authorization"))
+        if request.url.params.get("cursor"):
+            return httpx.Response(200, json={"items": population[4:], "next_cursor": None})
+        return httpx.Response(200, json={"items": population[:4], "next_cursor": "p2"})
+
+    app, _ = await make_risk()
+    app.state.ctx.extras["registry_reader"] = RegistryReader("http://registry", transport=httpx.MockTransport(handler))
+    async with running(app) as c:
+        city = H(keys, sub="ty", roles=("city_admin",), region="140100")
+        assert (await c.post("/sync/registry", headers=city)).status_code == 403
+        prov = H(keys)
+        r = await c.post("/sync/registry", headers=prov)
+        assert r.status_code == 200, r.text
+        assert r.json()["enterprises"] == 7 and r.json()["reclassified"]["enterprises"] == 7
+        assert seen_auth == [prov["Authorization"]] * 2
+        items = (await c.get("/classes", headers=city)).json()["items"]
+        assert {i["uscc"] for i in items} == {p["uscc"] for p in population if p["region_code"] == "140105"}
+        body = (await c.get(f"/classes/{population[1]['uscc']}", headers=city)).json()
+        # national 30 + renewal due within 180 days 5 − licence age ≥ 10 y 4 = 31 → C
+        assert body["indicators"]["national_fail_5y"] == 1 and body["score"] == 31 and body["class"] == "C"
+        alerts = (await c.get("/alerts", params={"rule": "licence_expiring"}, headers=city)).json()["items"]
+        assert [a["uscc"] for a in alerts] == [population[1]["uscc"]] and "2027-03-01" in alerts[0]["reason"]
