@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from sqlalchemy import exists, or_, select
 
 from shared.auth import Principal, region_prefix
-from shared.cells import neutralise
+from shared.spreadsheet import neutralise
 from shared.errors import Problem
 from shared.pagination import PageParams, keyset, page_of
 from shared.vocabulary import city_name
