@@ -147,7 +147,24 @@ class ConsumerRunner:
             config.filter_subject = subjects[0]
         else:
             config.filter_subjects = subjects
+        await self._align_filter(js, c.name, subjects, config)
         return await js.pull_subscribe(subjects[0], durable=c.name, stream=self.bus.stream, config=config)
+
+    async def _align_filter(self, js, durable: str, subjects: list[str], config: ConsumerConfig) -> None:
+        """A durable consumer outlives the code that made it (it lives on the server): when a new
+        version subscribes to other subjects, the consumer is made anew with the new filter. It then
+        delivers the stream from the start again; the inbox makes every already-applied event a no-op.
+        (Servers before NATS 2.10 keep no multi-subject filter at all: the guard in ``_handle`` covers that.)"""
+        from nats.js.errors import NotFoundError
+
+        try:
+            info = await js.consumer_info(self.bus.stream, durable)
+        except NotFoundError:
+            return
+        have = sorted(info.config.filter_subjects or ([info.config.filter_subject] if info.config.filter_subject else []))
+        if have != sorted(subjects) and not (len(subjects) > 1 and not have):
+            log.warning("consumer %s: filter %s → %s: made anew", durable, have, subjects)
+            await js.delete_consumer(self.bus.stream, durable)
 
     async def _run(self, c: Consumer) -> None:
         sub = None
@@ -176,6 +193,11 @@ class ConsumerRunner:
                 wait = min(wait * 2, 5.0)
 
     async def _handle(self, c: Consumer, msg) -> None:
+        if not any(subject_matches(f"{self.bus.prefix}.{p}", msg.subject) for p in c.subjects):
+            # a server without multi-filter consumers (NATS < 2.10 ignores filter_subjects) or a durable
+            # consumer made by an older version delivers more than asked: not this consumer's event
+            await msg.ack()
+            return
         payload = msg.data.decode()
         delivered = msg.metadata.num_delivered if msg.metadata else 1
         try:
@@ -195,3 +217,14 @@ class ConsumerRunner:
                 await msg.nak(delay=c.delay(delivered))
             return
         await msg.ack()
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: ``*`` is one token, ``>`` the rest (one or more tokens)."""
+    p, t = pattern.split("."), subject.split(".")
+    for i, tok in enumerate(p):
+        if tok == ">":
+            return len(t) > i
+        if i >= len(t) or (tok != "*" and tok != t[i]):
+            return False
+    return len(p) == len(t)

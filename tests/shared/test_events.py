@@ -133,3 +133,63 @@ async def test_poison_message_is_parked_and_replayable(databases, nats_url, even
     await relay.stop()
     await bus.close()
     await db.dispose()
+
+
+class Narrowed(Consumer):
+    """The same durable consumer in a later version of the code, subscribed to fewer subjects."""
+
+    name = "refiltered"
+    subjects = ("registry.licence.>",)
+
+    def __init__(self):
+        self.seen: list[str] = []
+        self.backoff = (0.05,)
+
+    async def handle(self, session, event):
+        self.seen.append(event["type"])
+
+
+class Wide(Narrowed):
+    subjects = ("registry.enterprise.>", "registry.licence.>")
+
+
+async def test_a_durable_consumer_follows_the_subjects_of_the_code(databases, nats_url, events_prefix):
+    url = await databases.create("refilter")
+    await upgrade_async("services.registry", url)
+    db = Database(url)
+    bus = EventBus(nats_url, events_prefix)
+    old = ConsumerRunner(db, kernel, bus, [Wide()])
+    old.start()
+    await asyncio.sleep(1)  # the durable consumer now exists on the server with the wide filter
+    await old.stop()
+    narrowed = Narrowed()
+    runner = ConsumerRunner(db, kernel, bus, [narrowed])
+    runner.start()
+    relay = OutboxRelay(db, kernel, bus, interval=0.05)
+    relay.start()
+    async with db.transaction() as s:
+        await emit(s, kernel, "registry", "enterprise", "registered", {"n": 1}, prefix=events_prefix)
+        await emit(s, kernel, "registry", "licence", "issued", {"n": 2}, prefix=events_prefix)
+
+    async def got_licence():
+        return narrowed.seen
+
+    await eventually(got_licence, timeout=20)
+    await asyncio.sleep(0.5)
+    try:
+        assert all(".licence." in t or t.endswith("licence.issued") for t in narrowed.seen), narrowed.seen
+    finally:
+        await runner.stop()
+        await relay.stop()
+        await bus.close()
+        await db.dispose()
+
+
+def test_subject_matching_follows_nats():
+    from shared.events.consumer import subject_matches
+
+    assert subject_matches("p.registry.>", "p.registry.licence.issued")
+    assert not subject_matches("p.registry.>", "p.registry")
+    assert subject_matches("p.*.licence.issued", "p.registry.licence.issued")
+    assert not subject_matches("p.registry.licence.issued", "p.registry.licence.issued.x")
+    assert not subject_matches("p.registry.licence.>", "p.registry.enterprise.registered")
