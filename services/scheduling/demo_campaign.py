@@ -3,6 +3,8 @@ scheduling over JetStream), then most cities' bureaus accept their tasks and sup
 needs; 临汾 and 吕梁 are left unaccepted so the inbox and the overdue flag have something to show."""
 from __future__ import annotations
 
+import asyncio
+
 from shared.demo_campaign import CampaignClient
 from shared.vocabulary import city_name
 
@@ -32,15 +34,17 @@ async def run(c: CampaignClient) -> str:
         st["assignment_id"] = a["id"]
         c.save()
     tasks = await c.all("/scheduling/tasks", P, plan_id=sp["plan_id"])
-    accepted = 0
-    for t in tasks:
-        if t["city_code"] in LEFT_PENDING or t.get("status") == "accepted":
-            accepted += t.get("status") == "accepted"
-            continue
+    todo = [t for t in tasks if t["city_code"] not in LEFT_PENDING and t.get("status") != "accepted"]
+    gate = asyncio.Semaphore(8)  # bureaus work in parallel; a few hundred acceptances one by one took minutes
+
+    async def accept(t):
         bureau = c.token(f"bureau:{t['county_code'] or t['city_code']}", ["county_admin" if t.get("county_code") else "city_admin"],
                          t.get("county_code") or t["city_code"], name=f"{city_name(t['city_code'])}局（演示）")
-        await c.post(f"/scheduling/tasks/{t['id']}/accept", bureau, {"note": "已接收（演示）"})
-        accepted += 1
+        async with gate:
+            await c.post(f"/scheduling/tasks/{t['id']}/accept", bureau, {"note": "已接收（演示）"})
+
+    await asyncio.gather(*(accept(t) for t in todo))
+    accepted = sum(1 for t in tasks if t.get("status") == "accepted") + len(todo)
     st["tasks"] = len(tasks)
     c.save()
     return f"检查组组建结果 {st['assignment_id']}：{len(tasks)} 项任务，已接收 {accepted} 项（临汾、吕梁待接收）"

@@ -52,7 +52,7 @@ def test_spotcheck_run_end_to_end(tmp_path: Path, nats_url: str):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         output = _Output(proc)
-        out = output.wait_for(proc, "按 Ctrl-C", timeout=240)
+        out = output.wait_for(proc, "按 Ctrl-C", timeout=480)  # the whole demo campaign runs first
         assert any("demo_taiyuan" in line for line in out)
         assert not any("演示检查活动未完成" in line for line in out), "\n".join(out)
         assert any("· scheduling:" in line for line in out), "\n".join(out)  # the demo campaign ran its steps
