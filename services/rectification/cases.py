@@ -236,6 +236,8 @@ async def handling(ctx, s, principal: Principal, case_id: str, body) -> tuple[di
         raise deny("责令改正、约谈、跟踪整改由案件所在县（区）局录入（市辖无县级的由市局录入）")
     if c.status == "closed":
         raise Problem(409, "case-closed", "案件已结案")
+    if body.on > today(ctx) or body.on < c.handed_over_on:
+        raise Problem(422, "validation", errors=[{"field": "on", "message": "处理日期应在问题移交日期与今天之间"}])
     await _check_evidence(s, c, body.evidence)
     a = _action(c, principal, "handling", measure=body.measure, on=body.on, text=body.text, evidence=body.evidence)
     s.add(a)

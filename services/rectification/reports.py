@@ -25,7 +25,7 @@ def _count(cond):
 
 
 async def rollup(s, principal: Principal, on: dt.date) -> dict:
-    open_ = Case.status.in_(("open", "reported"))
+    open_ = Case.status.in_(("open", "reported", "failed"))
     q = (select(Case.city_code,
                 func.count().label("opened"),
                 _count(open_).label("in_progress"),

@@ -137,6 +137,9 @@ async def test_report_handling_recheck_and_close(svc):
     h = {"measure": "order_correction", "on": "2024-09-30", "text": "下达责令改正通知书"}
     assert (await svc.client.post(f"/cases/{cid}/handling", json=h, headers=svc.county("140106"))).status_code == 404
     r = await svc.client.post(f"/cases/{cid}/handling", json=h, headers=svc.county("140105"))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "on"  # 09-30 is still in the future
+    svc.clock.on(dt.date(2024, 9, 30))
+    r = await svc.client.post(f"/cases/{cid}/handling", json=h, headers=svc.county("140105"))
     assert r.status_code == 201, r.text
 
     # the enterprise reports problem 1 (Idempotency-Key replays); the county enters problem 3 from a paper report
