@@ -41,16 +41,27 @@ class _Team:
     def __init__(self, c: CampaignClient, members: list[dict]):
         self.c, self.members = c, members
         self.leader = next(m for m in members if m["role"] == "leader")
+        self._tokens: dict[str, dict] = {}
+        # who goes to the site: the leader, the deputy, and officers until two law-enforcement officers are present
+        present = [self.leader] + [m for m in members if m["role"] == "deputy"]
+        for m in members:
+            if sum(1 for x in present if x.get("law_enforcement")) >= 2:
+                break
+            if m not in present and m.get("law_enforcement"):
+                present.append(m)
+        self.present = present
 
     def h(self, m: dict | None = None) -> dict:
         m = m or self.leader
-        return self.c.as_person(m["person_id"], "expert" if m.get("kind") == "expert" else "inspector", name=m.get("name"))
+        if m["person_id"] not in self._tokens:
+            self._tokens[m["person_id"]] = self.c.as_person(m["person_id"], "expert" if m.get("kind") == "expert" else "inspector", name=m.get("name"))
+        return self._tokens[m["person_id"]]
 
 
 async def _record(c: CampaignClient, team: _Team, task: dict, status: str = "producing") -> dict:
     if task.get("record"):
         return await c.get(f"/inspection/records/{task['record']['id']}", team.h())
-    present = [m["person_id"] for m in team.members]
+    present = [m["person_id"] for m in team.present]
     r = await c.call("POST", f"/inspection/tasks/{task['id']}/record", {**team.h(), "Idempotency-Key": f"demo-open-{task['id']}"},
                      json={"arrived_at": f"{task.get('visit_date') or '2022-06-20'}T09:00:00+08:00", "present": present,
                            "production_status": status, "gps": {"lat": 37.87, "lon": 112.55, "accuracy_m": 15}})

@@ -308,6 +308,7 @@ def build_xlsx(kind: str, annex: str, title: str, city_code: str, rows: list[Pro
             ws.cell(r, k).font = Font(bold=True)
             ws.cell(r, k).border = border
     r = h2 + 1
+    cell_align = Alignment(vertical="center", wrap_text=True)
     for i, x in enumerate(rows, 1):
         d = {**x.data, "enterprise_name": x.enterprise_name}
         for k, (_, _, get) in enumerate(cols, 1):
@@ -319,7 +320,7 @@ def build_xlsx(kind: str, annex: str, title: str, city_code: str, rows: list[Pro
                 v = get(d)
             cell = ws.cell(r, k, safe_cell(v))
             cell.border = border
-            cell.alignment = Alignment(vertical="center", wrap_text=True)
+            cell.alignment = cell_align
         r += 1
     ws.cell(r + 1, 1, "企业代表确认签字(公章)            联系人            联系电话                      年    月    日")
     ws.cell(r + 2, 1, "填表说明：本表由企业如实填写，并签字盖章确认。")

@@ -359,7 +359,8 @@ async def submit(ctx, s: AsyncSession, p: Principal, record_id: str, body, reque
     await s.flush()
     await ctx.audit(s, p, "record.sealed", "record", r.id, after=content_of(full, full["items"]), detail={"content_hash": h, "note": body.note}, request_id=rid)
     await ctx.emit(s, "record", "submitted", await outcome_event(s, r, full["items"], h), subject_id=r.id, request_id=rid, actor=p.sub)
-    return await load(s, r)
+    full.update(record_head(r))  # items, evidence and signatures are as loaded: nothing else changed them
+    return full
 
 
 NOT_INSPECTED_OUTCOME = {

@@ -116,3 +116,45 @@ async def test_printable_forms_and_team_report(svc, tmp_path):
     assert (await svc.client.get(f"/teams/{f.TEAM}/report", headers=svc.admin("city_admin", "140200"))).status_code == 404
     r = await svc.client.get(f"/teams/{f.TEAM}/report.xlsx", headers=svc.admin())
     assert r.status_code == 200 and load_workbook(io.BytesIO(r.content)).sheetnames == ["汇总", "已检查企业", "未实施检查", "问题分布"]
+
+
+async def test_team_report_submitted_by_the_leader_flags_overdue(svc):
+    import datetime as dt
+
+    from .test_records import outbox, upload
+
+    for task in ("t-wire", "t-cement"):
+        rec = (await arrive(svc, task=task)).json()
+        await fill_all(svc, rec["id"], bad={"9": ("细则要求的型式检验报告过期", False)} if task == "t-wire" else None)
+        await sign_all(svc, rec["id"])
+        assert (await seal(svc, rec["id"])).status_code == 200
+    rec = (await arrive(svc, task="t-food", status="stopped")).json()
+    await upload(svc, rec["id"], f.JPEG, "停产.jpg", purpose="not_inspected")
+    rec = (await svc.client.get(f"/records/{rec['id']}", headers=svc.person(f.LEADER))).json()
+    r = await svc.client.post(f"/records/{rec['id']}/not-inspected", headers={**svc.person(f.LEADER), "If-Match": f'"v{rec["version"]}"'},
+                              json={"reason": "changed_production", "detail": "企业已转产日用塑料制品"})
+    assert r.status_code == 200, r.text
+    svc.app.state.ctx.extras["today"] = lambda: dt.date(2022, 11, 21)  # a day after the report date
+    try:
+        r = await svc.client.post(f"/teams/{f.TEAM}/report", headers=svc.person(f.LEADER), json={"note": "按期完成"})
+    finally:
+        svc.app.state.ctx.extras.pop("today")
+    assert r.status_code == 201, r.text
+    rep = r.json()
+    assert rep["overdue"] is True and rep["counts"]["inspected"] == 2 and rep["counts"]["not_inspected"] == 1
+    assert rep["not_inspected_by_reason"] == {"changed_production": 1}
+    assert rep["findings_by_item"][0]["code"] == "9"
+    ev = (await outbox(svc, "team_report.submitted"))[-1]["data"]
+    assert ev["team_id"] == f.TEAM and ev["overdue"] is True and ev["counts"]["tasks"] == 3
+    assert (await svc.client.post(f"/teams/{f.TEAM}/report", headers=svc.person(f.LEADER), json={})).status_code == 409
+    assert (await svc.client.get(f"/teams/{f.TEAM}/report", headers=svc.enterprise(f.USCC_WIRE))).status_code == 403
+
+
+async def test_only_upload_paths_take_large_or_non_json_bodies(svc):
+    rec = (await arrive(svc)).json()
+    h = {**svc.person(f.LEADER), "If-Match": '"v1"'}
+    r = await svc.client.put(f"/records/{rec['id']}/items/1.1", headers={**h, "Content-Type": "application/octet-stream"}, content=b"{}")
+    assert r.status_code == 415
+    r = await svc.client.put(f"/records/{rec['id']}/items/1.1", headers={**h, "Content-Type": "application/json"},
+                             content=b'{"conclusion": "conforming", "text": "' + b"x" * 2_100_000 + b'"}')
+    assert r.status_code == 413
