@@ -345,14 +345,13 @@ class Dispatcher:
                 await self._flusher
             except Exception:  # noqa: BLE001
                 pass
-        mine = list(self._inflight) + list(self._handed)
-        if mine:  # interrupted or not started: hand them back at once (stored, nothing lost)
-            try:
-                async with tx.write(self.ctx) as s:
-                    await s.execute(update(Delivery).where(Delivery.id.in_(mine), Delivery.claimed_by == self.me)
-                                    .values(claimed_until=None, claimed_by=None))
-            except Exception as exc:  # noqa: BLE001
-                log.warning("webhook dispatcher: claims not released (%s); they expire by themselves", exc)
+        # interrupted or not started: every claim of ours still open is handed back at once (stored, nothing lost)
+        try:
+            async with tx.write(self.ctx) as s:
+                await s.execute(update(Delivery).where(Delivery.claimed_by == self.me, Delivery.status == "pending")
+                                .values(claimed_until=None, claimed_by=None))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("webhook dispatcher: claims not released (%s); they expire by themselves", exc)
         await self.client.aclose()
 
     async def _run(self) -> None:
