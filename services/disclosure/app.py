@@ -1,7 +1,6 @@
 """Disclosure service app (一公开): results within 20 working days, public API, pull feed, webhooks."""
 from __future__ import annotations
 
-import asyncio
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -15,6 +14,7 @@ from .models import kernel
 from .public import RateLimiter
 from .settings import DisclosureSettings, disclosure_settings
 from .timers import DeadlineTimer
+from .tx import queue_sqlite_writes
 from .webhooks import Dispatcher
 
 
@@ -35,7 +35,7 @@ def create_app(settings: ServiceSettings | None = None, *, start_workers: bool =
     ctx = app.state.ctx
     for c in consumers:
         c.ctx = ctx
-    ctx.extras["write_lock"] = asyncio.Lock()
+    queue_sqlite_writes(ctx.db)
     ctx.extras["rate_limiter"] = RateLimiter(settings.public_rate_per_minute, settings.public_burst)
     inner = app.router.lifespan_context
 

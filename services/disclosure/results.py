@@ -3,6 +3,7 @@ county (录入), review by another official of that bureau or the city (审核),
 20-working-day deadline; corrections and withdrawals as new versions."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ from .models import PlanSetting, Result, ResultVersion, kernel
 
 DUE_WORKDAYS = 20
 SOON_WORKDAYS = 5
+PUBLISH_SLOTS = 4  # publishing transactions open at once per process (the pool holds 20)
 CHINA = ZoneInfo("Asia/Shanghai")
 OPEN = ("pending", "submitted", "returned")
 STATUS_LABELS = {"pending": "待录入", "submitted": "待审核", "returned": "审核退回", "published": "已公示", "withdrawn": "已撤回"}
@@ -267,6 +269,11 @@ async def enter(ctx, p: Principal, result_id: str, body, request) -> Result:
 
 
 async def review(ctx, p: Principal, result_id: str, body, request) -> Result:
+    async with publishing(ctx):
+        return await _review(ctx, p, result_id, body, request)
+
+
+async def _review(ctx, p: Principal, result_id: str, body, request) -> Result:
     async with tx.write(ctx) as s:
         r = await get_visible(s, p, result_id, for_update=True)
         require_if_match(request, r.version)
@@ -295,6 +302,11 @@ async def review(ctx, p: Principal, result_id: str, body, request) -> Result:
 
 
 async def correct(ctx, p: Principal, result_id: str, body, request) -> Result:
+    async with publishing(ctx):
+        return await _correct(ctx, p, result_id, body, request)
+
+
+async def _correct(ctx, p: Principal, result_id: str, body, request) -> Result:
     check_outcome(body.categories, body.follow_up)
     async with tx.write(ctx) as s:
         r = await get_visible(s, p, result_id, for_update=True)
@@ -314,6 +326,11 @@ async def correct(ctx, p: Principal, result_id: str, body, request) -> Result:
 
 
 async def withdraw(ctx, p: Principal, result_id: str, body, request) -> Result:
+    async with publishing(ctx):
+        return await _withdraw(ctx, p, result_id, body, request)
+
+
+async def _withdraw(ctx, p: Principal, result_id: str, body, request) -> Result:
     async with tx.write(ctx) as s:
         r = await get_visible(s, p, result_id, for_update=True)
         require_if_match(request, r.version)
@@ -326,6 +343,16 @@ async def withdraw(ctx, p: Principal, result_id: str, body, request) -> Result:
         await ctx.audit(s, p, "result.withdrawn", "result", r.id, before=before, after=result_out(r), detail={"reason": body.reason})
     _committed(ctx, r, handed)
     return r
+
+
+def publishing(ctx):
+    """Publications serialise on the feed counter's row lock anyway; at most a few wait for it
+    inside an open transaction, the rest wait here, in the process, so a burst of publications
+    cannot hold every pooled connection (and the others time out on the pool)."""
+    sem = ctx.extras.get("publish_slots")
+    if sem is None:
+        sem = ctx.extras["publish_slots"] = asyncio.Semaphore(PUBLISH_SLOTS)
+    return sem
 
 
 async def _publish(ctx, s: AsyncSession, p: Principal, r: Result, kind: str, reason: str | None) -> list:

@@ -298,7 +298,6 @@ class Dispatcher:
         self._poll_due = True
         self._last_poll = 0.0
         self._outcomes: list = []
-        self._batch_done: asyncio.Future | None = None
         self._flusher: asyncio.Task | None = None
         self._per_sub: dict[str, int] = {}
         self.client = httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=self.settings.webhook_timeout_seconds,
@@ -319,7 +318,7 @@ class Dispatcher:
         """Deliveries just committed, claimed by us: send them now (or as soon as a slot is free)."""
         for did, sid, pre in deliveries:
             self._handed[did] = (sid, pre)
-        self._wake.set()
+        self._drain_handed()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
@@ -346,14 +345,13 @@ class Dispatcher:
                 await self._flusher
             except Exception:  # noqa: BLE001
                 pass
-        mine = list(self._inflight) + list(self._handed)
-        if mine:  # interrupted or not started: hand them back at once (stored, nothing lost)
-            try:
-                async with tx.write(self.ctx) as s:
-                    await s.execute(update(Delivery).where(Delivery.id.in_(mine), Delivery.claimed_by == self.me)
-                                    .values(claimed_until=None, claimed_by=None))
-            except Exception as exc:  # noqa: BLE001
-                log.warning("webhook dispatcher: claims not released (%s); they expire by themselves", exc)
+        # interrupted or not started: every claim of ours still open is handed back at once (stored, nothing lost)
+        try:
+            async with tx.write(self.ctx) as s:
+                await s.execute(update(Delivery).where(Delivery.claimed_by == self.me, Delivery.status == "pending")
+                                .values(claimed_until=None, claimed_by=None))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("webhook dispatcher: claims not released (%s); they expire by themselves", exc)
         await self.client.aclose()
 
     async def _run(self) -> None:
@@ -374,9 +372,13 @@ class Dispatcher:
         self._per_sub[sid] = self._per_sub.get(sid, 0) + 1
         self._inflight[did] = asyncio.create_task(self._attempt(did, sid, pre), name=f"webhook-{did}")
 
-    async def claim_and_send(self) -> int:
+    def _drain_handed(self) -> int:
+        """Start what publishing requests of this process handed over, as far as slots allow
+        (synchronous: never waits behind the database, whatever queues there)."""
         started = 0
-        for did, (sid, pre) in list(self._handed.items()):  # handed over by a publishing request of this process
+        if self._stop.is_set():
+            return 0
+        for did, (sid, pre) in list(self._handed.items()):
             if len(self._inflight) >= self.settings.webhook_concurrency:
                 break
             if self._per_sub.get(sid, 0) >= self.settings.webhook_per_endpoint or did in self._inflight:
@@ -384,6 +386,10 @@ class Dispatcher:
             del self._handed[did]
             self._spawn(did, sid, pre)
             started += 1
+        return started
+
+    async def claim_and_send(self) -> int:
+        started = self._drain_handed()
         capacity = self.settings.webhook_concurrency - len(self._inflight)
         if capacity <= 0 or (not self._poll_due and time.monotonic() - self._last_poll < self.settings.webhook_poll_seconds):
             return started
@@ -423,7 +429,8 @@ class Dispatcher:
             self._per_sub[sid] = self._per_sub.get(sid, 1) - 1
             if self._per_sub[sid] <= 0:
                 self._per_sub.pop(sid, None)
-            self._wake.set()  # a slot is free
+            if self._handed:
+                self._drain_handed()  # a slot is free
 
     async def attempt(self, did: str, sid: str, pre: tuple | None = None) -> None:
         if pre is None:
@@ -459,30 +466,20 @@ class Dispatcher:
             return resp.status_code, resp.headers.get("retry-after")
 
     async def record(self, did: str, sid: str, status: int | None, error: str | None, retry_after: float | None, latency: int) -> None:
-        """Queue the attempt's outcome; outcomes are written in batches (one transaction for all
-        that finished meanwhile), and this returns once ours is written."""
-        if self._batch_done is None or self._batch_done.done():
-            self._batch_done = asyncio.get_running_loop().create_future()
-        done = self._batch_done
+        """Queue the attempt's outcome and return at once (the slot is free for the next delivery):
+        outcomes are written in batches, one transaction for all that finished meanwhile. Until
+        then the delivery stays claimed by us, so nobody sends it again."""
         self._outcomes.append((did, sid, status, error, retry_after, latency, utcnow()))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        await asyncio.shield(done)
 
     async def _flush(self) -> None:
         while self._outcomes:
             batch, self._outcomes = self._outcomes, []
-            done, self._batch_done = self._batch_done, None
             try:
                 await self._write(batch)
-            except Exception as exc:  # noqa: BLE001 - claims expire; the deliveries are tried again
-                log.warning("webhook dispatcher: outcomes not recorded (%s)", exc)
-                if done is not None and not done.done():
-                    done.set_exception(exc)
-                    done.exception()  # retrieved: callers log it, nobody else must
-                continue
-            if done is not None and not done.done():
-                done.set_result(None)
+            except Exception as exc:  # noqa: BLE001 - the claims expire and the deliveries are tried again
+                log.warning("webhook dispatcher: %d outcomes not recorded (%s)", len(batch), exc)
 
     async def _write(self, batch: list) -> None:
         schedule = self.settings.retry_schedule()

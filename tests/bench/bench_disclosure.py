@@ -225,12 +225,13 @@ async def run(rate: float, seconds: float) -> dict:
         "benchmark": "disclosure.publish_to_webhook",
         "database": "postgresql" if drop else "sqlite",
         "rate_per_second": rate, "seconds": seconds, "published": n - errors, "publish_errors": errors,
-        "offered_rate_achieved": round(n / offered_s, 1),
+        "publications_per_second": round(n / offered_s, 1),  # all publishing requests answered / time: below the rate = the service could not keep up
         "publish_request_p50_ms": round(_pct(req_ms, 50), 1), "publish_request_p99_ms": round(_pct(req_ms, 99), 1),
         "delivered": len(lat), "bad_signatures": rec.bad,
         "commit_to_2xx_p50_ms": round(p50, 1), "commit_to_2xx_p99_ms": round(p99, 1), "commit_to_2xx_max_ms": round(max(lat), 1) if lat else None,
         "baseline_direct_post_p50_ms": round(base50, 2), "p50_ratio_to_direct_post": round(p50 / base50, 1) if base50 else None,
-        "goal_p99_ms": 500, "verdict": "PASS" if lat and len(lat) == n - errors and p99 < 500 else "MISS",
+        "goal_p99_ms": 500, "verdict": ("PASS" if lat and len(lat) == n - errors and p99 < 500 and n / offered_s >= 0.95 * rate else "MISS"),
+        "verdict_rule": "p99 < 500 ms, every result delivered, and the service kept up with the offered rate (≥ 95 %)",
         "feed_entries": entries, "feed_entries_per_second": round(entries / feed_s) if feed_s else None,
         "feed_bare_select_rows_per_second": round(bare / bare_s) if bare_s else None,
         "feed_ratio_to_bare_select": round((bare / bare_s) / (entries / feed_s), 1) if entries and bare_s and feed_s else None,
@@ -249,6 +250,7 @@ def main() -> dict:
         logging.disable(logging.NOTSET)
     print(json.dumps(out, ensure_ascii=False, indent=2))
     print(f"{out['verdict']}: 公示提交→接收端 2xx p50 {out['commit_to_2xx_p50_ms']} ms, p99 {out['commit_to_2xx_p99_ms']} ms（目标 p99 < 500 ms）；"
+          f"公示 {out['publications_per_second']}/{rate:g} 条/秒；"
           f"拉取数据流 {out['feed_entries_per_second']} 条/秒（裸 SELECT 的 1/{out['feed_ratio_to_bare_select']}）")
     path = Path("bench-results")
     path.mkdir(exist_ok=True)

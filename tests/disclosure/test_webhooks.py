@@ -17,6 +17,7 @@ from tests.helpers import eventually, running
 from .conftest import CREDIT, PROVINCE, make_app, publish, record_event, result_for
 from .receiver import Receiver
 
+PATIENT = ",".join(["0"] + ["0.5"] * 59)  # 60 attempts half a second apart: never exhausted while a slow machine catches up
 ALL = ["inspection_result.published", "inspection_result.corrected", "inspection_result.withdrawn"]
 
 
@@ -77,6 +78,7 @@ async def test_signed_deliveries_and_rotation_with_overlap(db_url, keys, nats_ur
             with pytest.raises(WebhookVerificationError):
                 Webhook(new).verify(second["raw"].replace(b"problem_corrected", b"no_problem"), second["headers"])
             # delivery log with attempts, status and latency
+            await eventually(lambda: _all_succeeded(app))
             log = await c.get(f"/subscriptions/{sub['id']}/deliveries", headers=keys.headers(**PROVINCE))
             items = log.json()["items"]
             assert {i["status"] for i in items} == {"succeeded"} and len(items) == 2
@@ -93,7 +95,7 @@ def _n(rec, n):
 
 
 async def test_receiver_down_then_up_every_event_once_and_feed_agrees(db_url, keys, nats_url, events_prefix):
-    app = make_app(db_url, keys, nats_url, events_prefix)
+    app = make_app(db_url, keys, nats_url, events_prefix, webhook_retry_schedule=PATIENT)
     async with running(app) as c:
         rec = Receiver()  # not started: connection refused
         sub = await subscribe(c, keys, rec.url)
@@ -108,11 +110,12 @@ async def test_receiver_down_then_up_every_event_once_and_feed_agrees(db_url, ke
         await rec.start()
         try:
             await eventually(lambda: _n(rec, 5), timeout=30)
+            await eventually(lambda: _all_succeeded(app))
             await asyncio.sleep(0.5)  # nothing further arrives
             ids = rec.ids()
             assert len(ids) == 5 and all(rec.ok_count(i) == 1 for i in ids)
             ds = await deliveries(app)
-            assert all(d.status == "succeeded" and d.attempts <= 10 for d in ds)  # a bounded number of attempts
+            assert all(d.status == "succeeded" and d.attempts <= 60 for d in ds)  # a bounded number of attempts
             # the feed returns the same set as the webhooks
             fd = (await c.get("/feed", headers=keys.headers(**CREDIT))).json()["items"]
             hooks = {(r["body"]["type"], r["body"]["data"]["id"], r["body"]["data"]["version"]) for r in rec.received}
@@ -166,6 +169,7 @@ async def test_retry_after_is_honoured_and_replay_keeps_the_webhook_id(db_url, k
             await eventually(lambda: _count(rec, 1))
             rec.status, rec.headers = 200, {}
             await eventually(lambda: _n(rec, 1), timeout=20)
+            await eventually(lambda: _all_succeeded(app))  # the outcome is recorded after the receiver's answer
             async with app.state.ctx.db.session() as s:
                 atts = list((await s.execute(select(DeliveryAttempt).order_by(DeliveryAttempt.id))).scalars())
             assert atts[0].status_code == 429 and (atts[0].next_attempt_at - atts[0].at).total_seconds() >= 2  # not the 0.2 s schedule
@@ -177,6 +181,11 @@ async def test_retry_after_is_honoured_and_replay_keeps_the_webhook_id(db_url, k
             assert len({x["id"] for x in rec.received}) == 1  # the same webhook-id every time
         finally:
             await rec.stop()
+
+
+async def _all_succeeded(app):
+    ds = await deliveries(app)
+    return bool(ds) and all(d.status == "succeeded" for d in ds)
 
 
 def _count(rec, n):
@@ -213,7 +222,7 @@ async def test_slow_receiver_does_not_delay_another(db_url, keys, nats_url, even
 
 async def test_restart_mid_retry_loses_nothing(db_url, keys, nats_url, events_prefix):
     rec = Receiver()
-    app = make_app(db_url, keys, nats_url, events_prefix)
+    app = make_app(db_url, keys, nats_url, events_prefix, webhook_retry_schedule=PATIENT)
     async with running(app) as c:
         sub = await subscribe(c, keys, rec.url)
         rec.secrets = [sub["secret"]]
@@ -228,12 +237,12 @@ async def test_restart_mid_retry_loses_nothing(db_url, keys, nats_url, events_pr
     # the service is down; the receiver comes up; a new process of the service takes over
     await rec.start()
     try:
-        app2 = make_app(db_url, keys, nats_url, events_prefix)
+        app2 = make_app(db_url, keys, nats_url, events_prefix, webhook_retry_schedule=PATIENT)
         async with running(app2):
             await eventually(lambda: _n(rec, 4), timeout=30)
+            await eventually(lambda: _all_succeeded(app2))
             await asyncio.sleep(0.3)
             assert all(rec.ok_count(i) == 1 for i in rec.ids())
-            assert {d.status for d in await deliveries(app2)} == {"succeeded"}
     finally:
         await rec.stop()
 
