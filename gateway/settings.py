@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from shared.settings import ServiceSettings, settings_for
 
@@ -21,6 +21,15 @@ class GatewaySettings(ServiceSettings):
     login_attempts_per_user: int = Field(5, ge=1, description="每个用户名在窗口内允许的失败登录次数")
     login_attempts_per_ip: int = Field(20, ge=1, description="每个客户端 IP 在窗口内允许的登录请求次数")
     login_window_seconds: float = 300.0
+    trusted_proxies: str = Field("", description="可信反向代理的地址或网段（逗号分隔）；仅信任其 X-Forwarded-For，默认不信任任何")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        from .forwarded import parse_trusted
+
+        parse_trusted(value)  # ValueError on a malformed address
+        return value
 
     def production_missing(self) -> list[str]:
         # The gateway signs tokens itself: it needs a private key, not a JWKS to verify against.

@@ -107,7 +107,8 @@ def run(args) -> int:
         log = open(vd / f"{name}.log", "ab")
         bind = host if name == "gateway" else "127.0.0.1"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", bind, "--port", str(port), "--no-access-log"],
+            [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", bind, "--port", str(port), "--no-access-log",
+             "--no-proxy-headers"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
