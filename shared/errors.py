@@ -178,3 +178,37 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unhandled(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(Problem(500), request)
+
+
+class UnhandledErrorMiddleware:
+    """Answers an unhandled exception with the 500 problem *and does not re-raise it*.
+
+    Starlette's ``ServerErrorMiddleware`` (where an ``Exception`` handler runs) sends the handler's
+    answer and then re-raises, so that the server logs it; uvicorn then closes the keep-alive
+    connection, and the gateway's pooled connection to that service dies with it: the next
+    request on it was reset or answered 502. Here the error is logged once and the connection
+    stays usable. If the answer had already started, nothing sane can be sent: re-raise."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def _send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, _send)
+        except Exception:
+            if started:
+                raise
+            request = Request(scope)
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            await problem_response(Problem(500), request)(scope, receive, send)

@@ -17,7 +17,7 @@ from .db import Database
 from .errors import install_error_handlers
 from .events.bus import EventBus
 from .events.consumer import Consumer, ConsumerRunner, replay_parked
-from .errors import Problem
+from .errors import Problem, UnhandledErrorMiddleware
 from .events.outbox import OutboxRelay, emit
 from .observability import RequestContextMiddleware, request_id_var, setup_logging
 from .pagination import INT64_MAX
@@ -172,6 +172,7 @@ def create_service_app(
     app.state.ctx = ctx
     app.state.verifier = verifier
     install_error_handlers(app)
+    app.add_middleware(UnhandledErrorMiddleware)  # inside the request context: a 500 keeps the connection
     app.add_middleware(RequestContextMiddleware, service=name, max_body=settings.max_body_bytes, on_mutation=relay.wake)
     app.include_router(ops_router())
     for r in routers:
