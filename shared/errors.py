@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("spotcheck.errors")
@@ -173,6 +173,15 @@ def install_error_handlers(app: FastAPI) -> None:
         # did not catch: the caller's input, not a server fault; nothing was written
         log.warning("data error on %s %s: %s", request.method, request.url.path, exc.orig)
         return problem_response(Problem(422, "invalid-value", "输入值超出范围或类型不符", detail="请求中的某个值超出允许范围或类型不符"), request)
+
+    @app.exception_handler(DBAPIError)
+    async def _dbapi(request: Request, exc: DBAPIError):
+        # asyncpg refuses a parameter it cannot encode (e.g. an integer beyond the column's range)
+        # with a generic driver error before the query runs: the caller's value, not our fault
+        if "invalid input for query argument" in str(exc.orig):
+            return await _data(request, exc)
+        log.exception("database error on %s %s", request.method, request.url.path)
+        return problem_response(Problem(500), request)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception):
