@@ -129,6 +129,17 @@ async def test_binding_fails_closed_when_the_registry_is_away(make_gateway):
     # an account without a binding needs no registry
     assert (await gw.client.post("/admin/users", headers=city, json=new_user("ty_plain", roles=("county_admin",), region="140105"))).status_code == 201
 
+    # point 11 at the gateway: forged cursors on users and clients, huge parked ids, audit bounds
+    from tests.security.test_bad_input import FORGED, assert_problem
+
+    prov = await auth_headers(gw.client, "demo_province")
+    for path in ("/admin/users", "/admin/clients"):
+        for cursor in FORGED:
+            assert_problem(await gw.client.get(path, params={"cursor": cursor}, headers=prov))
+    for after in ("9223372036854775808", "-1"):
+        assert_problem(await gw.client.get("/audit", params={"after": after}, headers=prov))
+    assert_problem(await gw.client.post("/admin/parked/9223372036854775808/replay", headers=prov))
+
 
 async def _audit(gw, action):
     from shared.db import Database
