@@ -213,8 +213,12 @@ class UnhandledErrorMiddleware:
                 started = True
             await send(message)
 
+        from .observability import _TooLarge  # the request-context middleware answers it (413)
+
         try:
             await self.app(scope, receive, _send)
+        except _TooLarge:
+            raise
         except Exception:
             if started:
                 raise
