@@ -16,6 +16,7 @@ from shared.pagination import PageParams
 from shared.service import CtxDep, request_id
 
 from . import clients, users
+from .bindings import check_bindings
 from .identity import TokenContext, token_endpoint
 from .models import User
 from .schemas import ClientCreate, PasswordReset, UserCreate, UserPatch
@@ -93,6 +94,12 @@ async def list_users(
 
 @users_router.post("", status_code=201, summary="创建用户（支持 Idempotency-Key）")
 async def create_user(body: UserCreate, actor: AdminDep, ctx: CtxDep, request: Request):
+    # who may grant what, then the person/USCC binding checked against the registry with the
+    # creator's token — before the transaction, which repeats the rules that need no network
+    users.validate_identity_fields(body.roles, body.region_code, body.uscc, body.person_id)
+    users.check_may_grant(actor, body.roles, body.region_code)
+    await check_bindings(request, body.roles, body.region_code, body.uscc, body.person_id)
+
     # a generated initial password is shown once, never stored with the remembered answer
     async def run(s):
         view, generated = await users.create_user(ctx, s, actor, body, request_id(request))
@@ -112,6 +119,17 @@ async def get_user(user_id: str, actor: AdminDep, ctx: CtxDep, response: Respons
 
 @users_router.patch("/{user_id}", summary="修改用户（需 If-Match）")
 async def patch_user(user_id: str, body: UserPatch, actor: AdminDep, ctx: CtxDep, request: Request, response: Response):
+    changes = body.model_dump(exclude_unset=True)
+    if {"roles", "region_code", "uscc", "person_id"} & set(changes):
+        async with ctx.db.session() as s:
+            user, roles = await users.get_visible(s, actor, user_id)
+        new_roles = changes.get("roles") or roles
+        new_region = changes.get("region_code") or user.region_code
+        new_uscc = changes.get("uscc", user.uscc)
+        new_person = changes.get("person_id", user.person_id)
+        users.validate_identity_fields(new_roles, new_region, new_uscc, new_person)
+        users.check_may_grant(actor, new_roles, new_region)
+        await check_bindings(request, new_roles, new_region, new_uscc, new_person)
     async with ctx.db.transaction() as s:
         user, roles = await users.get_visible(s, actor, user_id, for_update=True)
         require_if_match(request, user.version)

@@ -84,6 +84,7 @@ def create_app(
         throttle=LoginThrottle(settings.login_attempts_per_user, settings.login_attempts_per_ip, settings.login_window_seconds),
         refresh_ttl=settings.refresh_ttl_seconds,
     )
+    app.state.trusted_proxies = settings.trusted_proxies
     app.state.upstreams = proxy.Upstreams(settings.upstream_connect_timeout, settings.upstream_read_timeout, transports)
 
     # the merged document replaces FastAPI's own /openapi.json (Swagger UI at /docs reads it)

@@ -16,6 +16,7 @@ from shared.service import ServiceContext
 
 from .models import MachineClient, User
 from .passwords import verify_secret
+from .forwarded import client_address
 from .throttle import LoginThrottle
 from .tokens import Identity, RefreshOutcome, Signer, issue_refresh, rotate_refresh
 from .users import roles_of
@@ -37,7 +38,16 @@ class TokenContext:
 
 
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The caller's address; X-Forwarded-For only from configured proxies (gateway.forwarded)."""
+    return client_address(request, getattr(request.app.state, "trusted_proxies", ""))
+
+
+async def audit_failure(tc: "TokenContext", action: str, account: str, ip: str | None, reason: str, request_id: str | None) -> None:
+    """A refused login in the audit trail (after the throttle, so a flood writes at most the
+    throttle's allowance per window). The attempted name is recorded, never the password."""
+    async with tc.ctx.db.transaction() as s:
+        await tc.ctx.audit(s, "anonymous", action, "login", account[:100], detail={"ip": ip, "reason": reason},
+                           request_id=request_id)
 
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -88,6 +98,8 @@ async def password_grant(tc: TokenContext, form, ip: str | None, request_id: str
     ok = await verify_secret(user.password_hash if user else None, password)
     if not ok or user is None or not user.active:
         tc.throttle.failed(account, ip)
+        reason = "inactive" if ok and user is not None else "bad_credentials"
+        await audit_failure(tc, "auth.login_failed", f"user:{username}", ip, reason, request_id)
         raise oauth_error(400, "invalid_grant", "用户名或密码错误", "用户名或密码错误，或账号已停用")
     tc.throttle.succeeded(account)
     async with tc.ctx.db.transaction() as s:
@@ -98,7 +110,7 @@ async def password_grant(tc: TokenContext, form, ip: str | None, request_id: str
     return _token_response(tc.signer.mint(who), tc.signer.access_ttl, refresh)
 
 
-async def client_credentials_grant(tc: TokenContext, form, basic: tuple[str, str] | None, ip: str | None) -> dict:
+async def client_credentials_grant(tc: TokenContext, form, basic: tuple[str, str] | None, ip: str | None, request_id: str | None = None) -> dict:
     if basic:
         client_id, secret = basic
     else:
@@ -110,6 +122,7 @@ async def client_credentials_grant(tc: TokenContext, form, basic: tuple[str, str
     ok = await verify_secret(client.secret_hash if client else None, secret)
     if not ok or client is None or not client.active:
         tc.throttle.failed(account, ip)
+        await audit_failure(tc, "auth.client_failed", account, ip, "inactive" if ok and client is not None else "bad_credentials", request_id)
         headers = {"WWW-Authenticate": 'Basic realm="spotcheck"'} if basic else None
         raise oauth_error(401, "invalid_client", "客户端认证失败", "客户端编号或密钥错误，或客户端已停用", headers=headers)
     tc.throttle.succeeded(account)
@@ -156,7 +169,7 @@ async def token_endpoint(tc: TokenContext, request: Request, request_id: str | N
     if grant == "password":
         return await password_grant(tc, form, ip, request_id)
     if grant == "client_credentials":
-        return await client_credentials_grant(tc, form, basic, ip)
+        return await client_credentials_grant(tc, form, basic, ip, request_id)
     if grant == "refresh_token":
         return await refresh_grant(tc, form, ip, request_id)
     if not grant:

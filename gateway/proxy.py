@@ -15,6 +15,8 @@ from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 
 from shared.errors import Problem
+
+from .forwarded import forwarded_chain
 from shared.service import request_id
 from shared.topology import SERVICES, service_urls
 
@@ -112,10 +114,10 @@ def forward_request_headers(request: Request, rid: str | None) -> list[tuple[str
         out.append(("content-length", request.headers["content-length"]))
     if rid:
         out.append(("x-request-id", rid))
-    client = request.client.host if request.client else None
-    prior = request.headers.get("x-forwarded-for")
-    if client:
-        out.append(("x-forwarded-for", f"{prior}, {client}" if prior else client))
+    # only the trusted part of the chain goes on (a client's own X-Forwarded-For is dropped)
+    chain = forwarded_chain(request, getattr(request.app.state, "trusted_proxies", ""))
+    if chain:
+        out.append(("x-forwarded-for", chain))
     out.append(("x-forwarded-proto", request.url.scheme))
     if "host" in request.headers:
         out.append(("x-forwarded-host", request.headers["host"]))

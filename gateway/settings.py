@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from shared.settings import ServiceSettings, settings_for
 
@@ -23,6 +23,15 @@ class GatewaySettings(ServiceSettings):
     login_window_seconds: float = 300.0
     serve_web: bool = Field(True, description="在 / 提供网页界面（web/dist）")
     web_dist: str | None = Field(None, description="网页界面构建目录，默认 web/dist")
+    trusted_proxies: str = Field("", description="可信反向代理的地址或网段（逗号分隔）；仅信任其 X-Forwarded-For，默认不信任任何")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        from .forwarded import parse_trusted
+
+        parse_trusted(value)  # ValueError on a malformed address
+        return value
 
     def production_missing(self) -> list[str]:
         # The gateway signs tokens itself: it needs a private key, not a JWKS to verify against.

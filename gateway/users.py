@@ -23,6 +23,8 @@ ADMIN_ROLES = ("province_admin", "city_admin", "county_admin")
 ADMIN_RANK = {"province_admin": 3, "city_admin": 2, "county_admin": 1}
 MACHINE_ROLES = ("gov_client", "credit_system")
 PERSON_ROLES = tuple(r for r in ROLES if r not in MACHINE_ROLES)
+# roles only the province administration grants or manages: 纪检 watches the administrations
+PROVINCE_ONLY_ROLES = ("discipline", "province_admin")
 # an administrator role belongs to an administration of the same level
 ADMIN_LEVEL = {"province_admin": "province", "city_admin": "city", "county_admin": "county"}
 
@@ -64,6 +66,10 @@ def check_may_grant(actor: Principal, roles: list[str], region_code: str) -> Non
     """Nobody grants a role ranking above their own, nor a region outside their own."""
     own = rank(actor.roles)
     for i, role in enumerate(roles):
+        if role in PROVINCE_ONLY_ROLES and not actor.has("province_admin"):
+            raise Problem(403, "role-province-only", "该角色只能由省局授予",
+                          detail=f"{ROLES.get(role, role)}账号只能由省局管理员创建",
+                          errors=[{"field": f"roles.{i}", "message": f"不能授予{ROLES.get(role, role)}"}])
         if ADMIN_RANK.get(role, 0) > own:
             raise Problem(403, "role-above-own", "不能授予高于本人的角色",
                           detail=f"您不能授予{ROLES.get(role, role)}角色",
@@ -133,6 +139,8 @@ async def get_visible(session: AsyncSession, actor: Principal, user_id: str, *, 
 def _check_may_manage(actor: Principal, target_roles: list[str]) -> None:
     if rank(target_roles) > rank(actor.roles):
         raise Problem(403, "role-above-own", "不能管理高于本人角色的账号")
+    if set(PROVINCE_ONLY_ROLES) & set(target_roles) and not actor.has("province_admin"):
+        raise Problem(403, "role-province-only", "该账号只能由省局管理", detail="驻局纪检监察组及省局账号只能由省局管理员管理")
 
 
 async def username_taken(session: AsyncSession, username: str) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -184,6 +185,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _infrastructure(request: Request, exc: Exception):
         # registered for these classes so Starlette answers without re-raising (a re-raised error
         # makes the server drop the keep-alive connection the gateway pooled)
+        if isinstance(exc, DBAPIError) and "invalid input for query argument" in str(exc.orig):
+            # asyncpg refuses a parameter it cannot encode (e.g. an integer beyond the column's range)
+            # with a generic driver error before the query runs: the caller's value, not our fault
+            return await _data(request, exc)
         if database_unavailable(exc):
             log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
             return problem_response(
@@ -215,3 +220,48 @@ def database_unavailable(exc: BaseException) -> bool:
 # asyncpg's errors for a server that is starting, shutting down, failing over or gone
 _DRIVER_UNAVAILABLE = {"CannotConnectNowError", "ConnectionDoesNotExistError", "ConnectionFailureError", "AdminShutdownError",
                        "TooManyConnectionsError", "ConnectionRejectionError"}
+
+
+class UnhandledErrorMiddleware:
+    """Answers an unhandled exception with the 500 problem *and does not re-raise it*.
+
+    Starlette's ``ServerErrorMiddleware`` (where an ``Exception`` handler runs) sends the handler's
+    answer and then re-raises, so that the server logs it; uvicorn then closes the keep-alive
+    connection, and the gateway's pooled connection to that service dies with it: the next
+    request on it was reset or answered 502. Here the error is logged once and the connection
+    stays usable. If the answer had already started, nothing sane can be sent: re-raise."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def _send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        from .observability import _TooLarge  # the request-context middleware answers it (413)
+
+        try:
+            await self.app(scope, receive, _send)
+        except _TooLarge:
+            raise
+        except Exception:
+            if started:
+                raise
+            request = Request(scope)
+            exc = sys.exc_info()[1]
+            if database_unavailable(exc):
+                log.warning("database unavailable on %s %s: %s", scope.get("method"), scope.get("path"), exc)
+                problem = Problem(503, "database-unavailable", "服务暂不可用", detail="数据库暂时无法连接，未写入任何内容，请稍后重试",
+                                  headers={"Retry-After": "5"})
+            else:
+                log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+                problem = Problem(500)
+            await problem_response(problem, request)(scope, receive, send)

@@ -156,7 +156,8 @@ def run(args) -> int:
             bind = host if name == "gateway" else "127.0.0.1"
             with open(vd / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", bind, "--port", str(port), "--no-access-log"],
+                    [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", bind, "--port", str(port), "--no-access-log",
+                     "--no-proxy-headers"],  # X-Forwarded-For is judged by the app against its trusted proxies
                     env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,

@@ -19,6 +19,7 @@ MAX_LIMIT = 500
 MAX_CURSOR_CHARS = 2048  # a cursor is a handful of key values; anything longer is not ours
 MAX_CURSOR_VALUE_CHARS = 512
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INT32_MAX = 2**31 - 1
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -68,7 +69,8 @@ def _coerce(value: Any, column: ColumnElement) -> Any:
             raise wrong
         return value
     if isinstance(ctype, sqltypes.Integer):
-        if not isinstance(value, int):
+        limit = INT64_MAX if isinstance(ctype, sqltypes.BigInteger) else INT32_MAX
+        if not isinstance(value, int) or not -limit - 1 <= value <= limit:
             raise wrong
         return value
     if isinstance(ctype, sqltypes.DateTime | sqltypes.Date):

@@ -84,6 +84,7 @@ class RevocationWatcher:
         self.retry_seconds = retry_seconds
         self._task: asyncio.Task | None = None
         self._sub = None
+        self._stopping = False
         self.ready = asyncio.Event()
 
     def start(self) -> None:
@@ -115,7 +116,7 @@ class RevocationWatcher:
         )
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 if self._sub is None:
                     await self._subscribe()
@@ -124,21 +125,20 @@ class RevocationWatcher:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - NATS away: retry, tokens still expire
+                if self._stopping:  # the client library may turn our cancellation into an error
+                    return
                 log.info("revocation watcher waiting for NATS: %s", exc)
                 self._sub = None
                 await asyncio.sleep(self.retry_seconds)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
-            self._task = None
-        if self._sub is not None:
-            try:
-                await self._sub.unsubscribe()
-            except Exception:  # noqa: BLE001 - connection may be gone
-                pass
-            self._sub = None
+        self._stopping = True
+        task, self._task = self._task, None
+        for _ in range(5):
+            if task is None or task.done():
+                break
+            task.cancel()
+            await asyncio.wait({task}, timeout=1)
+        # no explicit unsubscribe: an ordered consumer's unsubscribe can wait on the server while
+        # its first deliveries are in flight; closing the connection (EventBus.close) ends it
+        self._sub = None

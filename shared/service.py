@@ -21,10 +21,10 @@ from .db import Database
 from .errors import install_error_handlers
 from .events.bus import EventBus
 from .events.consumer import Consumer, ConsumerRunner, replay_parked
-from .errors import Problem
+from .errors import Problem, UnhandledErrorMiddleware
 from .events.outbox import OutboxRelay, emit
 from .observability import RequestContextMiddleware, request_id_var, setup_logging
-from .pagination import INT64_MAX
+from .pagination import INT32_MAX
 from .revocation import RevocationWatcher
 from .settings import ServiceSettings
 from .tables import KernelTables
@@ -103,7 +103,7 @@ def ops_router(ctx_getter=get_ctx) -> APIRouter:
     @router.get("/audit", summary="审计日志（哈希链）", **op(AuditListOut), dependencies=[Depends(audit_reader)])
     async def audit_list(
         ctx: CtxDep,
-        after: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
+        after: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,  # seq is an INTEGER column
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         entity_id: Annotated[str | None, Query(max_length=200)] = None,
     ):
@@ -125,7 +125,7 @@ def ops_router(ctx_getter=get_ctx) -> APIRouter:
         return {"open": total, "items": [dict(r._mapping) for r in rows]}
 
     @router.post("/admin/parked/{parked_id}/replay", summary="重放滞留事件", **op(ReplayOut), dependencies=[require_roles("province_admin")])
-    async def replay(parked_id: Annotated[int, Path(ge=1, le=INT64_MAX)], ctx: CtxDep):
+    async def replay(parked_id: Annotated[int, Path(ge=1, le=INT32_MAX)], ctx: CtxDep):
         return await replay_parked(ctx.db, ctx.kernel, ctx.runner.consumers, parked_id)
 
     return router
@@ -177,6 +177,7 @@ def create_service_app(
     app.state.public_prefix = public_prefix(name)
     app.state.verifier = verifier
     install_error_handlers(app)
+    app.add_middleware(UnhandledErrorMiddleware)  # inside the request context: a 500 keeps the connection
     app.add_middleware(RequestContextMiddleware, service=name, max_body=settings.max_body_bytes, on_mutation=relay.wake,
                        max_upload=settings.max_upload_bytes)
     app.include_router(ops_router())

@@ -2,6 +2,7 @@
 Routers stay thin: parse, call the domain module, shape the response."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
@@ -307,7 +308,8 @@ async def population_people(
 async def _import(request: Request, ctx, principal: Principal, file: UploadFile, what: str, fn) -> JSONResponse:
     """Read the upload, then import under Idempotency-Key (the request body is the file's digest)."""
     data = await file.read()
-    table = imports.read_table(file.filename or "", data)
+    # parsing is CPU-bound and bounded (imports.API_LIMITS): in a worker thread, never on the loop
+    table = await asyncio.to_thread(imports.read_table, file.filename or "", data)
     body = {"filename": file.filename, "sha256": sha256_hex(data)}
     return await _create(request, ctx, principal, f"import.{what}", body,
                          lambda s: fn(s, ctx, principal.sub, table, scope_region=principal.region, request_id=request_id(request), source=file.filename),

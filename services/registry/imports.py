@@ -31,6 +31,7 @@ Events: one audit entry per import, and summarising events instead of one per ro
 ``person.imported`` (counts and ids)."""
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
@@ -84,51 +85,142 @@ def _cell(value) -> object:
     return str(value).strip()
 
 
-def read_table(filename: str, data: bytes) -> Table:
-    """CSV (UTF-8 with or without BOM, or GB18030 as Excel saves it in China) or XLSX (first sheet)."""
-    name = filename.lower()
-    if name.endswith(".xlsx"):
-        import openpyxl
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on an import file, checked before and while it is parsed (the first one crossed
+    stops the parse with a 422). The API uses ``API_LIMITS``; ``spotcheck import`` (an operator
+    on the server) the larger ``CLI_LIMITS``."""
 
-        try:
-            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception:
-            raise Problem(422, "import-unreadable", "导入文件无法读取", errors=[{"field": "file", "message": "不是有效的 XLSX 文件"}]) from None
+    max_rows: int = 50_000  # data rows (empty rows count: they cost parsing too)
+    max_columns: int = 40
+    max_cell_chars: int = 2_000
+    max_uncompressed_bytes: int = 64 * 1024 * 1024  # XLSX: all parts of the zip, as declared
+    max_zip_entries: int = 200
+
+
+API_LIMITS = Limits()
+CLI_LIMITS = Limits(max_rows=2_000_000, max_uncompressed_bytes=2 * 1024 * 1024 * 1024, max_zip_entries=1_000)
+MAX_REPORTED_CHARS = 60  # a column name or value quoted in the error report is cut to this
+
+
+def _too_big(message: str) -> Problem:
+    return Problem(422, "import-too-large", "导入文件超出限制", detail=message, errors=[{"field": "file", "message": message}])
+
+
+def _unreadable(message: str) -> Problem:
+    return Problem(422, "import-unreadable", "导入文件无法读取", detail=message, errors=[{"field": "file", "message": message}])
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_REPORTED_CHARS else text[:MAX_REPORTED_CHARS] + "…"
+
+
+def _check_row(values: list, rownum: int, limits: Limits) -> list:
+    if len(values) > limits.max_columns:
+        if any(v not in (None, "") for v in values[limits.max_columns:]):
+            raise _too_big(f"第{rownum}行超过 {limits.max_columns} 列")
+        values = values[: limits.max_columns]
+    for k, cell in enumerate(values):
+        if isinstance(cell, str) and len(cell) > limits.max_cell_chars:
+            raise _too_big(f"第{rownum}行第{k + 1}列超过 {limits.max_cell_chars} 个字符")
+    return values
+
+
+def _read_xlsx(data: bytes, limits: Limits) -> Table:
+    import zipfile
+
+    import openpyxl
+
+    # a zip bomb is refused by the sizes its directory declares, before anything is inflated
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise _unreadable("不是有效的 XLSX 文件") from None
+    if len(infos) > limits.max_zip_entries:
+        raise _too_big(f"XLSX 文件内部条目超过 {limits.max_zip_entries} 个")
+    if sum(i.file_size for i in infos) > limits.max_uncompressed_bytes:
+        raise _too_big(f"XLSX 文件解压后超过 {limits.max_uncompressed_bytes // (1024 * 1024)} MB")
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:
+        raise _unreadable("不是有效的 XLSX 文件") from None
+    try:
+        if not wb.worksheets:
+            raise _unreadable("XLSX 文件中没有工作表")
         ws = wb.worksheets[0]
-        it = ws.iter_rows(values_only=True)
-        header = next(it, None) or ()
-        headers = [str(h).strip() if h is not None else "" for h in header]
+        # the declared used range (e.g. A1:XFD1048576) is the attacker's; read only the cells present
+        ws.reset_dimensions()
+        headers: list[str] = []
         rows = []
-        for i, values in enumerate(it, start=2):
-            cells = [_cell(x) for x in values]
-            if not any(c != "" for c in cells):
-                continue
-            rows.append((i, {h: (cells[k] if k < len(cells) else "") for k, h in enumerate(headers) if h}))
-        wb.close()
+        try:
+            for i, raw in enumerate(ws.iter_rows(values_only=True), start=1):
+                if i > limits.max_rows + 1:
+                    raise _too_big(f"数据行超过 {limits.max_rows} 行")
+                values = _check_row(list(raw), i, limits)
+                if i == 1:
+                    headers = [str(h).strip() if h is not None else "" for h in values]
+                    continue
+                cells = [_cell(x) for x in values]
+                if not any(c != "" for c in cells):
+                    continue
+                rows.append((i, {h: (cells[k] if k < len(cells) else "") for k, h in enumerate(headers) if h}))
+        except Problem:
+            raise
+        except Exception:
+            raise _unreadable("XLSX 文件内容损坏，无法读取") from None
         return Table(headers, rows)
-    if name.endswith(".csv") or name.endswith(".txt"):
-        for enc in ("utf-8-sig", "gb18030"):
-            try:
-                text = data.decode(enc)
-                break
-            except UnicodeDecodeError:
+    finally:
+        wb.close()
+
+
+def _read_csv(data: bytes, limits: Limits) -> Table:
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise _unreadable("文件编码应为 UTF-8 或 GB18030")
+    # newline="" keeps line ends for the csv module; a bare "\r" (old Mac) or a field over the
+    # module's limit is a csv.Error, answered as a 422 naming the line
+    reader = csv.reader(io.StringIO(text, newline=""))
+    headers: list[str] = []
+    rows = []
+    try:
+        for i, raw in enumerate(reader, start=1):
+            if i > limits.max_rows + 1:
+                raise _too_big(f"数据行超过 {limits.max_rows} 行")
+            values = _check_row(raw, i, limits)
+            if i == 1:
+                headers = [h.strip() for h in values]
                 continue
-        else:
-            raise Problem(422, "import-unreadable", "导入文件无法读取", errors=[{"field": "file", "message": "文件编码应为 UTF-8 或 GB18030"}])
-        reader = csv.reader(io.StringIO(text))
-        headers = [h.strip() for h in next(reader, [])]
-        rows = []
-        for i, values in enumerate(reader, start=2):
             if not any(x.strip() for x in values):
                 continue
             rows.append((i, {h: (values[k].strip() if k < len(values) else "") for k, h in enumerate(headers) if h}))
-        return Table(headers, rows)
+    except csv.Error as exc:
+        line = reader.line_num
+        reason = "字段过长" if "field larger" in str(exc) else "行尾或引号格式错误（请以 UTF-8 CSV 格式另存，换行应为 CRLF 或 LF）"
+        raise Problem(422, "import-unreadable", "导入文件无法读取", detail=f"第{line}行：{reason}",
+                      errors=[{"field": "file", "row": line, "message": reason}]) from None
+    return Table(headers, rows)
+
+
+def read_table(filename: str, data: bytes, limits: Limits = API_LIMITS) -> Table:
+    """CSV (UTF-8 with or without BOM, or GB18030 as Excel saves it in China) or XLSX (first
+    sheet), within ``limits``. CPU-bound: the API runs it in a worker thread."""
+    name = filename.lower()
+    if name.endswith(".xlsx"):
+        return _read_xlsx(data, limits)
+    if name.endswith(".csv") or name.endswith(".txt"):
+        return _read_csv(data, limits)
     raise Problem(415, "unsupported-import-format", "不支持的导入文件格式", errors=[{"field": "file", "message": "请上传 .csv 或 .xlsx 文件"}])
 
 
-def read_path(path: str | Path) -> Table:
+def read_path(path: str | Path, limits: Limits = CLI_LIMITS) -> Table:
     path = Path(path)
-    return read_table(path.name, path.read_bytes())
+    return read_table(path.name, path.read_bytes(), limits)
 
 
 # ---------------------------------------------------------------- validation report
@@ -139,6 +231,7 @@ class Report:
 
     def add(self, row: int, column: str, message: str) -> None:
         self.total += 1
+        column = _short(str(column))  # a header or value from the file: never echoed at length
         if len(self.errors) < MAX_ERRORS:
             self.errors.append({"row": row, "column": column, "field": f"第{row}行·{column}", "message": message})
 
@@ -333,7 +426,7 @@ async def import_enterprises(
     request_id: str | None = None, progress: Callable[[int, int], None] | None = None, source: str | None = None,
 ) -> dict:
     """Validate ``table`` and write it in the caller's transaction (``session`` must be inside one)."""
-    plan = validate_enterprise_rows(table, scope_region)
+    plan = await asyncio.to_thread(validate_enterprise_rows, table, scope_region)  # CPU-bound: off the event loop
     report = Report()
     usccs = list(plan.enterprises)
     taken = await _existing(session, Enterprise.uscc, usccs)
@@ -454,7 +547,7 @@ async def import_people(
 ) -> dict:
     from .people import next_ids
 
-    people = validate_people_rows(table, scope_region)
+    people = await asyncio.to_thread(validate_people_rows, table, scope_region)
     report = Report()
     taken = await _existing(session, Person.id, [p["id"] for p in people if p["id"]])
     for p in people:

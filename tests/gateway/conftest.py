@@ -30,9 +30,35 @@ async def make_gateway(databases, nats_url, events_prefix, keys):
         yield make
 
 
+# what the fake registry behind ``gw`` knows: person id -> region (enterprises: the region in the USCC)
+DIRECTORY = {"insp-0042": "140100"}
+
+
+def fake_registry():
+    """A registry answering the gateway's binding checks (accounts bound to people or USCCs) from
+    DIRECTORY, so user-administration tests never reach a real port."""
+    from fastapi import FastAPI, HTTPException
+
+    app = FastAPI()
+
+    @app.get("/enterprises/{uscc}")
+    async def enterprise(uscc: str):
+        return {"uscc": uscc, "region_code": uscc[2:8]}
+
+    @app.get("/{kind}s/{person_id}")
+    async def person(kind: str, person_id: str):
+        if person_id not in DIRECTORY:
+            raise HTTPException(404)
+        return {"id": person_id, "kind": kind, "region_code": DIRECTORY[person_id]}
+
+    return app
+
+
 @pytest.fixture
 async def gw(make_gateway):
-    return await make_gateway()
+    import httpx
+
+    return await make_gateway(transports={"registry": httpx.ASGITransport(app=fake_registry())})
 
 
 async def token_for(client, username: str, password: str = DEMO_PASSWORD) -> dict:
