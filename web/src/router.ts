@@ -21,7 +21,7 @@ export const routes: RouteRecordRaw[] = [
       { path: 'teams', name: 'teams', component: () => import('./views/TeamsView.vue'), meta: { roles: GOV, title: '检查组' } },
       { path: 'tasks', name: 'tasks', component: () => import('./views/TasksView.vue'), meta: { roles: ['province_admin', 'city_admin', 'county_admin', 'discipline'], title: '检查任务' } },
       { path: 'visits', name: 'visits', component: () => import('./views/VisitsView.vue'), meta: { roles: GOV, title: '检查日程' } },
-      { path: 'audit', name: 'audit', component: () => import('./views/AuditView.vue'), meta: { roles: ['discipline', 'province_admin'], title: '审计日志' } },
+      { path: 'discipline', name: 'audit', component: () => import('./views/AuditView.vue'), meta: { roles: ['discipline', 'province_admin'], title: '审计日志' } },
       { path: 'forbidden', name: 'forbidden', component: () => import('./views/ForbiddenView.vue'), meta: { title: '无权访问' } },
       { path: ':pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue'), meta: { title: '页面不存在' } },
     ],
