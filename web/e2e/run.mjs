@@ -290,6 +290,8 @@ async function main() {
     await login(page, 'demo_xiaodian')
     await page.waitForURL((u) => u.pathname === '/tasks')
     await page.getByTestId('tasks').waitFor()
+    await page.getByRole('radio', { name: '全部' }).click({ force: true })
+    await page.locator('[data-testid=tasks] .card').first().waitFor({ timeout: 20000 })
     await axe(page, 'phone-tasks')
     await shot(page, '10-phone-tasks')
     clean(page)
