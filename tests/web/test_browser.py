@@ -23,6 +23,8 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
 def _requirements() -> str | None:
+    if os.environ.get("SPOTCHECK_BROWSER_TESTS_DONE"):
+        return "浏览器测试已在本次 CI 的第一轮运行过（其测试栈总是 SQLite）"
     if not shutil.which("node"):
         return "node 不可用：跳过浏览器测试（安装 Node 20）"
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
