@@ -126,8 +126,8 @@ async function main() {
     await shot(page, '01-public-draw')
     // an unknown id: the problem's title is shown, no crash
     await page.goto(`${BASE}/public/draws/nope-000`)
-    await page.getByRole('alert').waitFor()
-    assert((await page.getByRole('alert').innerText()).includes('不存在'), 'problem title not shown for an unknown draw')
+    await page.getByRole('alert').first().waitFor()
+    assert((await page.getByRole('alert').first().innerText()).includes('不存在'), 'problem title not shown for an unknown draw')
     clean(page)
     await page.context().close()
   })
@@ -228,7 +228,7 @@ async function main() {
     await b.goto(drawUrl)
     await b.getByLabel('再次输入种子').fill('99999999999999999999999')
     await b.getByRole('button', { name: '确认种子' }).click()
-    await b.getByRole('alert').waitFor() // a mismatch is refused with the service's problem
+    await b.getByRole('alert').first().waitFor() // a mismatch is refused with the service's problem
     await b.getByLabel('再次输入种子').fill(seed)
     await b.getByRole('button', { name: '确认种子' }).click()
     await b.getByRole('button', { name: '执行抽取并提交' }).click()
