@@ -22,5 +22,6 @@ export default defineConfig({
   test: {
     environment: 'happy-dom',
     include: ['src/**/*.test.ts'],
+    testTimeout: 60_000, // a loaded 2-core CI machine transforms Element Plus slowly on first import
   },
 } as any)
