@@ -57,10 +57,13 @@ def test_every_role_walks_its_main_path_in_chromium(tmp_path: Path, nats_url: st
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         out = _Output(proc).wait_for(proc, "按 Ctrl-C", timeout=600)
-        assert not any("演示检查活动未完成" in line for line in out), "\n".join(out)
         artifacts = WEB / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        (artifacts / "stack.log").write_text("\n".join(out), encoding="utf-8")
+        assert not any("演示检查活动未完成" in line for line in out), "\n".join(out)
         e2e = subprocess.run(["node", "e2e/run.mjs"], cwd=WEB, capture_output=True, text=True, timeout=900,
                              env={**os.environ, "BASE_URL": f"http://127.0.0.1:{port}", "OUT": str(artifacts), "CHROMIUM": CHROMIUM})
+        (artifacts / "e2e.log").write_text(e2e.stdout + "\n" + e2e.stderr, encoding="utf-8")  # kept for a failed CI run
         print(e2e.stdout[-20000:], e2e.stderr[-5000:])
         assert e2e.returncode == 0, f"browser scenarios failed:\n{e2e.stdout[-20000:]}\n{e2e.stderr[-5000:]}"
         assert len(list(artifacts.glob("*.png"))) >= 10

@@ -51,6 +51,7 @@ let browser
 
 async function newPage(viewport = { width: 1366, height: 900 }, extra = {}) {
   const context = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', ...extra })
+  context.setDefaultTimeout(45000) // a loaded 2-core CI machine
   const page = await context.newPage()
   page.problems = []
   page.on('console', (m) => {
