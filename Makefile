@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lint run test test-sqlite test-postgres bench compose-check k8s-check test-faults clean
+.PHONY: install lint run test test-sqlite test-postgres bench compose-check k8s-check test-faults clean web-build web-test web-api
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,31 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## The web app (web/): npm ci when package-lock.json changed, vite build when a source is newer than
+## web/dist; without node the stack runs without the UI (API and /docs only).
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json web/package-lock.json
+web/node_modules/.package-lock.json: web/package-lock.json
+	@cd web && npm ci --no-audit --no-fund
+
+web/dist/index.html: $(WEB_SOURCES) web/node_modules/.package-lock.json
+	@cd web && npm run build
+
+web-build:
+	@if command -v node >/dev/null 2>&1; then $(MAKE) --no-print-directory web/dist/index.html; \
+	 else echo "node 不可用：不构建网页界面（API 与 /docs 照常可用）。安装 Node 20 后重新运行。"; fi
+
+## Vitest unit tests of the web app (stores, components, helpers).
+web-test:
+	@if command -v node >/dev/null 2>&1; then $(MAKE) --no-print-directory web/node_modules/.package-lock.json && cd web && npx vitest run; \
+	 else echo "node 不可用：跳过 vitest"; fi
+
+## Regenerate the typed API client from the merged OpenAPI of the code (no running stack needed).
+web-api: install
+	$(PY) -m gateway.openapi_dump web/openapi.json
+	cd web && npx openapi-typescript openapi.json -o src/api/schema.d.ts && npx vue-tsc --noEmit
+
 ## Everything up on SQLite under var/, NATS started (or reused via NATS_URL), Shanxi demo data.
-run: install
+run: install web-build
 	$(VENV)/bin/spotcheck run $(RUN_ARGS)
 
 ## Static check: unused imports/names, undefined names.
@@ -24,7 +47,7 @@ lint: install
 	$(PY) -m pyflakes shared gateway services tests deploy
 
 ## The whole suite. TEST_DATABASE_URL=postgresql://... runs it on PostgreSQL, else SQLite files.
-test: install
+test: install web-build web-test
 	@$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
 	 if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -52,7 +53,8 @@ def _check_browser(request: Request) -> None:
     if request.headers.get(WEB_HEADER) != "1":
         raise Problem(403, "web-header-missing", "请求被拒绝", detail=f"浏览器会话请求须带 {WEB_HEADER.title()}: 1 请求头")
     origin = request.headers.get("origin")
-    if origin and origin.rstrip("/") != f"{request.url.scheme}://{request.headers.get('host', '')}":
+    # host only: behind a TLS-terminating proxy the scheme seen here is http while the page's is https
+    if origin and urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
         raise Problem(403, "foreign-origin", "请求被拒绝", detail="不接受其他网站发起的会话请求")
 
 

@@ -11,14 +11,6 @@ export default defineConfig({
     emptyOutDir: true,
     assetsInlineLimit: 0, // no data: URLs for scripts; fonts and images as files
     chunkSizeWarningLimit: 1200,
-    rollupOptions: {
-      output: {
-        manualChunks(id: string) {
-          if (id.includes('node_modules/echarts') || id.includes('node_modules/zrender') || id.includes('node_modules/vue-echarts')) return 'charts'
-          return undefined
-        },
-      },
-    },
   },
   server: {
     proxy: {
@@ -30,5 +22,6 @@ export default defineConfig({
   test: {
     environment: 'happy-dom',
     include: ['src/**/*.test.ts'],
+    testTimeout: 60_000, // a loaded 2-core CI machine transforms Element Plus slowly on first import
   },
 } as any)

@@ -9,6 +9,7 @@ export const routes: RouteRecordRaw[] = [
   { path: '/login', name: 'login', component: () => import('./views/LoginView.vue'), meta: { public: true, title: '登录' } },
   { path: '/public/draws/:id', name: 'public-draw', component: () => import('./views/PublicDrawView.vue'), meta: { public: true, title: '抽取结果公开验证' } },
   { path: '/public/draws', name: 'public-draw-find', component: () => import('./views/PublicDrawView.vue'), meta: { public: true, title: '抽取结果公开验证' } },
+  { path: '/public/results', name: 'public-results', component: () => import('./views/lifecycle/PublicResultsView.vue'), meta: { public: true, title: '抽查检查结果查询' } },
   { path: '/draws/:id/projector', name: 'projector', component: () => import('./views/ProjectorView.vue'), meta: { roles: [...ADMINS, 'discipline'], title: '抽取仪式投屏' } },
   {
     path: '/',
@@ -21,7 +22,11 @@ export const routes: RouteRecordRaw[] = [
       { path: 'teams', name: 'teams', component: () => import('./views/TeamsView.vue'), meta: { roles: GOV, title: '检查组' } },
       { path: 'tasks', name: 'tasks', component: () => import('./views/TasksView.vue'), meta: { roles: ['province_admin', 'city_admin', 'county_admin', 'discipline'], title: '检查任务' } },
       { path: 'visits', name: 'visits', component: () => import('./views/VisitsView.vue'), meta: { roles: GOV, title: '检查日程' } },
-      { path: 'audit', name: 'audit', component: () => import('./views/AuditView.vue'), meta: { roles: ['discipline', 'province_admin'], title: '审计日志' } },
+      { path: 'discipline', name: 'audit', component: () => import('./views/AuditView.vue'), meta: { roles: ['discipline', 'province_admin'], title: '审计日志' } },
+      // screens of the lifecycle services: shown in the menu once the gateway reaches the service
+      { path: 'disclosure', name: 'disclosure', component: () => import('./views/lifecycle/DisclosureView.vue'), meta: { roles: [...ADMINS, 'discipline'], title: '结果公示', service: 'disclosure' } },
+      { path: 'rectification', name: 'rectification', component: () => import('./views/lifecycle/RectificationView.vue'), meta: { roles: [...ADMINS, 'discipline', 'enterprise'], title: '整改', service: 'rectification' } },
+      { path: 'risk', name: 'risk', component: () => import('./views/lifecycle/RiskView.vue'), meta: { roles: [...ADMINS, 'discipline'], title: '信用风险', service: 'risk' } },
       { path: 'forbidden', name: 'forbidden', component: () => import('./views/ForbiddenView.vue'), meta: { title: '无权访问' } },
       { path: ':pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue'), meta: { title: '页面不存在' } },
     ],

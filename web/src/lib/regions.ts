@@ -20,3 +20,15 @@ export const ROLE_NAMES: Record<string, string> = {
   province_admin: '省局', city_admin: '市局', county_admin: '县局', inspector: '执法人员', expert: '技术专家',
   enterprise: '获证企业', discipline: '驻局纪检监察组', gov_client: '政府系统', credit_system: '信用公示系统',
 }
+
+// Product categories (shared/vocabulary.py CATEGORY_NAMES).
+export const CATEGORY_NAMES: Record<string, string> = {
+  rebar: '建筑用钢筋', cement: '水泥', broadcast_transmission: '广播电视传输设备', rmb_discriminator: '人民币鉴别仪',
+  prestressed_railway_beam: '预应力混凝土铁路桥简支梁', wire_cable: '电线电缆', hazardous_chemicals: '危险化学品',
+  hazardous_chemical_packaging: '危险化学品包装物及容器', fertilizer: '化肥', food_related: '食品相关产品', ebike: '电动自行车',
+  ebike_lithium_battery: '电动自行车用锂离子蓄电池', ebike_charger: '电动自行车用充电器', household_gas_cooker: '家用燃气灶具',
+}
+
+export function categories(codes: string[] | null | undefined): string {
+  return (codes ?? []).map((c) => CATEGORY_NAMES[c] ?? c).join('、')
+}
