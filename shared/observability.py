@@ -45,13 +45,14 @@ def setup_logging(level: str = "INFO") -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
-UPLOAD_SUFFIX = "/upload"
+UPLOAD_SUFFIXES = ("/upload", "/evidence")
 
 
 def is_streamed_upload(method: str, path: str) -> bool:
-    """A streamed file upload (``POST …/upload``): raw body of any declared type, checked by the
-    endpoint itself from its bytes, under ``max_upload`` instead of ``max_body``."""
-    return method in ("POST", "PUT") and path.endswith(UPLOAD_SUFFIX)
+    """A file upload (``POST …/upload`` raw bytes, ``POST …/evidence`` multipart): any declared type,
+    checked by the endpoint itself from its bytes, under ``max_upload`` instead of ``max_body`` (the
+    gateway applies the same rule, so evidence larger than the JSON limit passes it)."""
+    return method in ("POST", "PUT") and path.endswith(UPLOAD_SUFFIXES)
 
 
 class RequestContextMiddleware:
