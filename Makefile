@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	@# TypeScript types generated from the API in tests/contract (pinned; skipped there without npm)
+	@if command -v npm >/dev/null 2>&1; then npm install --silent --no-audit --no-fund --prefix $(VENV)/node openapi-typescript@7.13.0 typescript@5.9.3 || echo "npm install failed: TypeScript contract check will be skipped"; fi
 	@touch $(STAMP)
 
 install: $(STAMP)

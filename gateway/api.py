@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from shared.auth import ROLES, Principal, PrincipalDep, require_roles
+from shared.contract import op
 from shared.errors import Problem
 from shared.etag import require_if_match, set_etag
 from shared.idempotency import idempotent_write
@@ -91,7 +92,7 @@ async def list_users(
         return await users.list_users(s, actor, page, role=role, region=region, active=active, q=q)
 
 
-@users_router.post("", status_code=201, summary="创建用户（支持 Idempotency-Key）")
+@users_router.post("", summary="创建用户（支持 Idempotency-Key）", **op(status=201, etag=True, location=True, idempotent=True))
 async def create_user(body: UserCreate, actor: AdminDep, ctx: CtxDep, request: Request):
     # a generated initial password is shown once, never stored with the remembered answer
     async def run(s):
@@ -110,7 +111,7 @@ async def get_user(user_id: str, actor: AdminDep, ctx: CtxDep, response: Respons
     return users.user_view(user, roles)
 
 
-@users_router.patch("/{user_id}", summary="修改用户（需 If-Match）")
+@users_router.patch("/{user_id}", summary="修改用户（需 If-Match）", **op(if_match=True))
 async def patch_user(user_id: str, body: UserPatch, actor: AdminDep, ctx: CtxDep, request: Request, response: Response):
     async with ctx.db.transaction() as s:
         user, roles = await users.get_visible(s, actor, user_id, for_update=True)
@@ -129,17 +130,17 @@ async def _set_active(user_id: str, active: bool, actor: Principal, ctx, request
     return view
 
 
-@users_router.post("/{user_id}/deactivate", summary="停用用户（需 If-Match；吊销其刷新令牌）")
+@users_router.post("/{user_id}/deactivate", summary="停用用户（需 If-Match；吊销其刷新令牌）", **op(if_match=True))
 async def deactivate_user(user_id: str, actor: AdminDep, ctx: CtxDep, request: Request, response: Response):
     return await _set_active(user_id, False, actor, ctx, request, response)
 
 
-@users_router.post("/{user_id}/activate", summary="重新启用用户（需 If-Match）")
+@users_router.post("/{user_id}/activate", summary="重新启用用户（需 If-Match）", **op(if_match=True))
 async def activate_user(user_id: str, actor: AdminDep, ctx: CtxDep, request: Request, response: Response):
     return await _set_active(user_id, True, actor, ctx, request, response)
 
 
-@users_router.post("/{user_id}/reset-password", summary="重置密码（需 If-Match；吊销其刷新令牌）")
+@users_router.post("/{user_id}/reset-password", summary="重置密码（需 If-Match；吊销其刷新令牌）", **op(if_match=True))
 async def reset_password(user_id: str, body: PasswordReset, actor: AdminDep, ctx: CtxDep, request: Request, response: Response):
     async with ctx.db.transaction() as s:
         user, roles = await users.get_visible(s, actor, user_id, for_update=True)
@@ -161,7 +162,7 @@ async def list_clients(actor: ProvinceDep, ctx: CtxDep, page: Annotated[PagePara
         return await clients.list_clients(s, page)
 
 
-@clients_router.post("", status_code=201, summary="登记机器客户端（密钥仅返回一次；支持 Idempotency-Key）")
+@clients_router.post("", summary="登记机器客户端（密钥仅返回一次；支持 Idempotency-Key）", **op(status=201, etag=True, location=True, idempotent=True))
 async def create_client(body: ClientCreate, actor: ProvinceDep, ctx: CtxDep, request: Request):
     async def run(s):  # the secret is shown once and not stored with the remembered answer
         view, secret = await clients.create_client(ctx, s, actor, body, request_id(request))
@@ -179,7 +180,7 @@ async def get_client(client_id: str, actor: ProvinceDep, ctx: CtxDep, response: 
     return clients.client_view(c)
 
 
-@clients_router.post("/{client_id}/deactivate", summary="停用机器客户端（需 If-Match）")
+@clients_router.post("/{client_id}/deactivate", summary="停用机器客户端（需 If-Match）", **op(if_match=True))
 async def deactivate_client(client_id: str, actor: ProvinceDep, ctx: CtxDep, request: Request, response: Response):
     async with ctx.db.transaction() as s:
         c = await clients.get_client(s, client_id, for_update=True)
@@ -189,7 +190,7 @@ async def deactivate_client(client_id: str, actor: ProvinceDep, ctx: CtxDep, req
     return view
 
 
-@clients_router.post("/{client_id}/rotate-secret", summary="更换客户端密钥（需 If-Match；新密钥仅返回一次）")
+@clients_router.post("/{client_id}/rotate-secret", summary="更换客户端密钥（需 If-Match；新密钥仅返回一次）", **op(if_match=True))
 async def rotate_client_secret(client_id: str, actor: ProvinceDep, ctx: CtxDep, request: Request, response: Response):
     async with ctx.db.transaction() as s:
         c = await clients.get_client(s, client_id, for_update=True)

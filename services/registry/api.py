@@ -141,7 +141,7 @@ async def get_site(site_id: str, ctx: CtxDep, principal: Reader, response: Respo
     return enterprises.site_dict(site)
 
 
-@router.patch("/sites/{site_id}", tags=["检查对象名录库"], summary="修改生产场所（需 If-Match）")
+@router.patch("/sites/{site_id}", tags=["检查对象名录库"], summary="修改生产场所（需 If-Match）", **op(if_match=True))
 async def patch_site(site_id: str, body: SitePatch, request: Request, ctx: CtxDep, principal: Writer, response: Response):
     async with ctx.db.transaction() as s:
         site, e = await enterprises.get_site(s, principal, site_id, for_update=True)
@@ -151,7 +151,7 @@ async def patch_site(site_id: str, body: SitePatch, request: Request, ctx: CtxDe
     return d
 
 
-@router.delete("/sites/{site_id}", tags=["检查对象名录库"], summary="删除生产场所（需 If-Match）")
+@router.delete("/sites/{site_id}", tags=["检查对象名录库"], summary="删除生产场所（需 If-Match）", **op(if_match=True))
 async def delete_site(site_id: str, request: Request, ctx: CtxDep, principal: Writer):
     async with ctx.db.transaction() as s:
         site, e = await enterprises.get_site(s, principal, site_id, for_update=True)
@@ -184,7 +184,7 @@ async def get_licence(licence_id: str, ctx: CtxDep, principal: Reader, response:
     return licences.licence_dict(lic)
 
 
-@router.patch("/licences/{licence_id}", tags=["许可证"], summary="修改许可证（产品名称、有效期；需 If-Match）")
+@router.patch("/licences/{licence_id}", tags=["许可证"], summary="修改许可证（产品名称、有效期；需 If-Match）", **op(if_match=True))
 async def patch_licence(licence_id: str, body: LicencePatch, request: Request, ctx: CtxDep, principal: Writer, response: Response):
     async with ctx.db.transaction() as s:
         lic, e = await licences.get_visible(s, principal, licence_id, for_update=True)
@@ -194,7 +194,7 @@ async def patch_licence(licence_id: str, body: LicencePatch, request: Request, c
     return d
 
 
-@router.post("/licences/{licence_id}/status", tags=["许可证"], summary="变更许可证状态（暂停/撤销/吊销/注销/恢复有效；需 If-Match）")
+@router.post("/licences/{licence_id}/status", tags=["许可证"], summary="变更许可证状态（暂停/撤销/吊销/注销/恢复有效；需 If-Match）", **op(if_match=True))
 async def post_licence_status(licence_id: str, body: LicenceStatusIn, request: Request, ctx: CtxDep, principal: Writer, response: Response):
     async with ctx.db.transaction() as s:
         lic, e = await licences.get_visible(s, principal, licence_id, for_update=True)
@@ -241,7 +241,7 @@ def _people_routes(kind: str, path: str, tag: str) -> None:
         set_etag(response, p.version)
         return d
 
-    @router.patch(f"/{path}/{{person_id}}", tags=[tag], summary=f"修改{tag}（需 If-Match；停用设 active=false）", name=f"patch_{kind}")
+    @router.patch(f"/{path}/{{person_id}}", tags=[tag], summary=f"修改{tag}（需 If-Match；停用设 active=false）", name=f"patch_{kind}", **op(if_match=True))
     async def patch_person(person_id: str, body: PersonPatch, request: Request, ctx: CtxDep, principal: Writer, response: Response):
         async with ctx.db.transaction() as s:
             p = await people.get_visible(s, principal, kind, person_id, for_update=True)

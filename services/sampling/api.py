@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from shared.schemas import json_response
 from shared.auth import bearer_token, require_roles
+from shared.contract import op
 from shared.etag import set_etag
 from shared.pagination import PageParams
 from shared.service import CtxDep
@@ -35,12 +36,12 @@ def _draw_response(d, status: int = 200) -> JSONResponse:
     return resp
 
 
-@router.post("/plans", status_code=201, summary="新建抽查计划")
+@router.post("/plans", summary="新建抽查计划", **op(status=201, etag=True, location=True, idempotent=True))
 async def create_plan(body: PlanIn, request: Request, ctx: CtxDep, principal=Admin):
     return await plans.create(ctx, request, principal, body)
 
 
-@router.post("/plans/from-template/notice-2022-181", status_code=201, summary="按晋市监函〔2022〕181号模板新建计划")
+@router.post("/plans/from-template/notice-2022-181", summary="按晋市监函〔2022〕181号模板新建计划", **op(status=201, etag=True, location=True, idempotent=True))
 async def create_plan_from_template(request: Request, ctx: CtxDep, principal=Admin, body: TemplateIn | None = None):
     return await plans.create_from_template(ctx, request, principal, body or TemplateIn())
 
@@ -56,12 +57,12 @@ async def get_plan(plan_id: str, ctx: CtxDep, principal=Reader):
         return _plan_response(await plans.get_visible(s, principal, plan_id))
 
 
-@router.patch("/plans/{plan_id}", summary="修改草稿计划（需 If-Match）")
+@router.patch("/plans/{plan_id}", summary="修改草稿计划（需 If-Match）", **op(if_match=True))
 async def patch_plan(plan_id: str, body: PlanPatch, request: Request, ctx: CtxDep, principal=Admin):
     return _plan_response(await plans.update(ctx, request, principal, plan_id, body))
 
 
-@router.post("/plans/{plan_id}/approve", summary="批准计划（需 If-Match）")
+@router.post("/plans/{plan_id}/approve", summary="批准计划（需 If-Match）", **op(if_match=True))
 async def approve_plan(plan_id: str, request: Request, ctx: CtxDep, principal=Admin):
     return _plan_response(await plans.approve(ctx, request, principal, plan_id))
 
@@ -71,7 +72,7 @@ async def preview_plan(plan_id: str, request: Request, ctx: CtxDep, principal=Ad
     return await plans.preview(ctx, principal, plan_id, bearer_token(request))
 
 
-@router.post("/draws", status_code=201, summary="新建抽取（企业或检查人员）")
+@router.post("/draws", summary="新建抽取（企业或检查人员）", **op(status=201, etag=True, location=True, idempotent=True))
 async def create_draw(body: DrawIn, request: Request, ctx: CtxDep, principal=Admin):
     return await draws.create(ctx, request, principal, body)
 
@@ -112,7 +113,7 @@ async def commit(draw_id: str, request: Request, ctx: CtxDep, principal=Admin):
     return _draw_response(await draws.commit(ctx, request, principal, draw_id))
 
 
-@router.post("/draws/{draw_id}/replacements", status_code=201, summary="记录替补（按签序取下一家）")
+@router.post("/draws/{draw_id}/replacements", summary="记录替补（按签序取下一家）", **op(status=201, idempotent=True))
 async def replace(draw_id: str, body: ReplacementIn, request: Request, ctx: CtxDep, principal=Admin):
     return await draws.replace(ctx, request, principal, draw_id, body)
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from shared import idempotency
 from shared.auth import Principal, PrincipalDep, require_roles
+from shared.contract import op
 from shared.errors import not_found
 from shared.etag import set_etag
 from shared.schemas import json_response
@@ -28,7 +29,7 @@ READERS = ("province_admin", "discipline")
 
 
 # ---------------------------------------------------------------- assignments
-@router.post("/plans/{plan_id}/assignments", status_code=201, summary="组建检查组并派发任务（按抽取结果）")
+@router.post("/plans/{plan_id}/assignments", summary="组建检查组并派发任务（按抽取结果）", **op(status=201, idempotent=True))
 async def create_assignment(plan_id: str, body: AssignmentCreate, request: Request, ctx: CtxDep, principal: Principal = require_roles(*ADMIN)):
     async def run(s):
         out = await team_domain.form(ctx, s, principal, plan_id, body.enterprise_draw_id, body.inspector_draw_id, request_id(request))
@@ -100,7 +101,7 @@ async def get_team(team_id: str, ctx: CtxDep, principal: PrincipalDep, response:
             "report_missing": team.report_submitted_at is None and on > team.report_date}
 
 
-@router.post("/teams/{team_id}/substitutions", status_code=201, summary="替换检查组成员（同一人员库下一位符合条件者）")
+@router.post("/teams/{team_id}/substitutions", summary="替换检查组成员（同一人员库下一位符合条件者）", **op(status=201, idempotent=True, if_match=True))
 async def substitute_member(team_id: str, body: SubstitutionCreate, request: Request, ctx: CtxDep, principal: Principal = require_roles(*ADMIN)):
     async def run(s):
         out, version = await team_domain.substitute(ctx, s, principal, team_id, body.person_id, body.reason, request, request_id(request))
@@ -109,7 +110,7 @@ async def substitute_member(team_id: str, body: SubstitutionCreate, request: Req
     return await idempotency.idempotent_write(ctx, request, principal.sub, f"substitution:{team_id}", body.model_dump(), run)
 
 
-@router.post("/teams/{team_id}/report", status_code=201, summary="提交检查组汇总报告")
+@router.post("/teams/{team_id}/report", summary="提交检查组汇总报告", **op(status=201, idempotent=True))
 async def submit_report(team_id: str, body: ReportSubmit, request: Request, ctx: CtxDep, principal: PrincipalDep):
     async def run(s):
         out, version = await team_domain.submit_report(ctx, s, principal, team_id, body.summary, request_id(request))
@@ -168,7 +169,7 @@ async def accept_task(task_id: str, request: Request, ctx: CtxDep, response: Res
     return task_domain.task_out(t, today(ctx))
 
 
-@router.put("/tasks/{task_id}/bureau-info", summary="提供发证时现场留存材料清单、企业状况、准确位置和在岗人员")
+@router.put("/tasks/{task_id}/bureau-info", summary="提供发证时现场留存材料清单、企业状况、准确位置和在岗人员", **op(if_match=True))
 async def put_bureau_info(task_id: str, body: BureauInfo, request: Request, ctx: CtxDep, response: Response,
                           principal: Principal = require_roles("city_admin", "county_admin")):
     t = await task_domain.supply_bureau_info(ctx, principal, task_id, body.model_dump(), request, request_id(request))
