@@ -19,7 +19,7 @@ from shared.service import CtxDep, request_id
 from . import tasks as task_domain
 from . import teams as team_domain
 from .models import Assignment, Task, Team, Visit
-from .schemas import AcceptBody, AssignmentCreate, BureauInfo, ReportSubmit, SubstitutionCreate
+from .schemas import AcceptBody, AssignmentCreate, BureauInfo, ReportSubmit, SubstitutionCreate, TaskOut, VisitOut
 from .scope import task_filter, team_filter, today
 
 router = APIRouter(tags=["检查组与任务派发"])
@@ -120,7 +120,7 @@ async def submit_report(team_id: str, body: ReportSubmit, request: Request, ctx:
 
 
 # ---------------------------------------------------------------- tasks
-@router.get("/tasks", summary="检查任务列表（按管辖范围）")
+@router.get("/tasks", summary="检查任务列表（按管辖范围）", **op(TaskOut, page=True))
 async def list_tasks(
     ctx: CtxDep, principal: PrincipalDep, page: Page,
     plan_id: str | None = None, team_id: str | None = None, uscc: str | None = None,
@@ -152,7 +152,7 @@ async def list_tasks(
     return json_response({"items": [task_domain.task_out(t, on) for t in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit})
 
 
-@router.get("/tasks/{task_id}", summary="检查任务详情")
+@router.get("/tasks/{task_id}", summary="检查任务详情", **op(TaskOut, etag=True))
 async def get_task(task_id: str, ctx: CtxDep, principal: PrincipalDep, response: Response):
     async with ctx.db.session() as s:
         t = await task_domain.get_task(s, principal, task_id)
@@ -161,7 +161,7 @@ async def get_task(task_id: str, ctx: CtxDep, principal: PrincipalDep, response:
     return task_domain.task_out(t, today(ctx), visit)
 
 
-@router.post("/tasks/{task_id}/accept", summary="市、县（区）局接收检查任务")
+@router.post("/tasks/{task_id}/accept", summary="市、县（区）局接收检查任务", **op(TaskOut, etag=True))
 async def accept_task(task_id: str, request: Request, ctx: CtxDep, response: Response, body: AcceptBody | None = None,
                       principal: Principal = require_roles("city_admin", "county_admin")):
     t = await task_domain.accept(ctx, principal, task_id, body.note if body else None, request_id(request))
@@ -169,7 +169,7 @@ async def accept_task(task_id: str, request: Request, ctx: CtxDep, response: Res
     return task_domain.task_out(t, today(ctx))
 
 
-@router.put("/tasks/{task_id}/bureau-info", summary="提供发证时现场留存材料清单、企业状况、准确位置和在岗人员", **op(if_match=True))
+@router.put("/tasks/{task_id}/bureau-info", summary="提供发证时现场留存材料清单、企业状况、准确位置和在岗人员", **op(TaskOut, etag=True, if_match=True))
 async def put_bureau_info(task_id: str, body: BureauInfo, request: Request, ctx: CtxDep, response: Response,
                           principal: Principal = require_roles("city_admin", "county_admin")):
     t = await task_domain.supply_bureau_info(ctx, principal, task_id, body.model_dump(), request, request_id(request))
@@ -178,7 +178,7 @@ async def put_bureau_info(task_id: str, body: BureauInfo, request: Request, ctx:
 
 
 # ---------------------------------------------------------------- visits
-@router.get("/visits", summary="检查日程（按管辖范围）")
+@router.get("/visits", summary="检查日程（按管辖范围）", **op(VisitOut, page=True))
 async def list_visits(
     ctx: CtxDep, principal: PrincipalDep, page: Page,
     plan_id: str | None = None, team_id: str | None = None,

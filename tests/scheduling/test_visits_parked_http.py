@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from services.scheduling.consumers import DrawCommittedConsumer
 from services.scheduling.models import Task, TeamMember, Visit
+from services.scheduling.schemas import TaskOut, VisitOut
 from shared.db import utcnow
 
 from .factory import committed, enterprise_draw, generous_pools, inspector_draw
@@ -41,6 +42,13 @@ async def test_visits_paged_and_scoped(svc, keys):  # noqa: F811
 
     everything = await _all(c, H(keys, **ADMIN))
     assert len(everything) == len({v["id"] for v in everything}) == total
+    for v in everything:  # the documented body (openapi) is what the route answers
+        VisitOut.model_validate(v)
+    tasks_page = (await c.get("/tasks", headers=H(keys, **ADMIN), params={"limit": 500})).json()
+    for t in tasks_page["items"]:
+        TaskOut.model_validate(t)
+    one = await c.get(f"/tasks/{tasks_page['items'][0]['id']}", headers=H(keys, **ADMIN))
+    TaskOut.model_validate(one.json())
     assert {"id", "team_id", "task_id", "plan_id", "date", "slot", "uscc", "site_id", "region_code", "categories"} <= set(everything[0])
 
     xiaodian = await _all(c, H(keys, sub="xd", roles=["county_admin"], region="140105"))

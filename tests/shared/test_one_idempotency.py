@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from services.sampling.schemas import DrawOut, PlanOut
 from tests.gateway import conftest as _gw
 from tests.helpers import running
 from tests.registry import conftest as _reg
@@ -49,10 +50,18 @@ async def test_sampling_plan_template_and_draw_replay(make_client, keys):
                                     location_prefix="/api/v1/sampling/plans/")
         assert again.json() == first.json()
         plan = first.json()
+        PlanOut.model_validate(plan)  # the documented body is what the route answers
         etag = (await c.get(f"/plans/{plan['id']}", headers=hd)).headers["etag"]
         assert (await c.post(f"/plans/{plan['id']}/approve", headers={**hd, "If-Match": etag})).status_code == 200
-        await _check(c, "/draws", hd, {"plan_id": plan["id"], "kind": "enterprise"},
-                     {"plan_id": plan["id"], "kind": "inspector"}, location_prefix="/api/v1/sampling/draws/")
+        d, _ = await _check(c, "/draws", hd, {"plan_id": plan["id"], "kind": "enterprise"},
+                            {"plan_id": plan["id"], "kind": "inspector"}, location_prefix="/api/v1/sampling/draws/")
+        DrawOut.model_validate(d.json())
+        listed = (await c.get("/draws", headers=hd)).json()
+        assert set(listed) == {"items", "next_cursor", "limit"}
+        for item in listed["items"]:
+            DrawOut.model_validate(item)
+        for item in (await c.get("/plans", headers=hd)).json()["items"]:
+            PlanOut.model_validate(item)
 
 
 async def test_gateway_users_and_clients_replay(gw):
