@@ -228,3 +228,33 @@ class EnterpriseFullOut(EnterpriseOut):
 
 class SiteListOut(BaseModel):
     items: list[SiteOut]
+
+
+class LicenceListOut(BaseModel):
+    items: list[LicenceOut]
+
+
+class ConflictOut(BaseModel):
+    id: str
+    person_id: str
+    uscc: str
+    reason: str
+    declared_by: str
+    declared_at: dt.datetime
+
+
+class PersonOut(BaseModel):
+    id: str
+    kind: str
+    name: str
+    level: str
+    region_code: str
+    organisation: str
+    business_line: str | None = None
+    division_cadre: bool
+    certificate_no: str | None = None
+    law_enforcement_officer: bool
+    specialties: list[str]
+    active: bool
+    version: int
+    conflicts: list[ConflictOut] | None = Field(default=None, description="详情中给出；列表中省略")

@@ -91,3 +91,23 @@ def test_no_second_implementation_of_lookup_and_remember():
                 if names & {"lookup", "remember"}:
                     offenders.append(f"{path}:{node.lineno}")
     assert not offenders, offenders
+
+
+async def test_documented_registry_bodies_are_what_routes_answer(registry):
+    from services.registry.schemas import EnterpriseFullOut, EnterpriseOut, LicenceListOut, LicenceOut, PersonOut
+
+    e = await registry.create(enterprise_body())
+    EnterpriseFullOut.model_validate(e)
+    lics = (await registry.client.get(f"/enterprises/{e['uscc']}/licences", headers=registry.h())).json()
+    LicenceListOut.model_validate(lics)
+    LicenceOut.model_validate((await registry.client.get(f"/licences/{lics['items'][0]['id']}", headers=registry.h())).json())
+    for item in (await registry.client.get("/enterprises", headers=registry.h(), params={"limit": 5})).json()["items"]:
+        EnterpriseOut.model_validate(item)
+    body = {"name": "周建国", "level": "city", "region_code": "140800", "organisation": "运城市市场监督管理局"}
+    made = await registry.client.post("/inspectors", json=body, headers=registry.h())
+    assert made.status_code == 201, made.text
+    PersonOut.model_validate(made.json())
+    got = (await registry.client.get(f"/inspectors/{made.json()['id']}", headers=registry.h())).json()
+    assert PersonOut.model_validate(got).conflicts == []
+    for item in (await registry.client.get("/inspectors", headers=registry.h())).json()["items"]:
+        PersonOut.model_validate(item)
