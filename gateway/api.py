@@ -19,7 +19,7 @@ from shared.service import CtxDep, request_id
 from . import clients, users
 from .identity import TokenContext, token_endpoint
 from .models import User
-from .schemas import ClientCreate, PasswordReset, UserCreate, UserPatch
+from .schemas import ClientCreate, PasswordReset, UserCreate, UserPatch, ClientOut, UserOut
 from .users import ADMIN_ROLES
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -78,7 +78,7 @@ users_router = APIRouter(prefix="/admin/users", tags=["用户管理"])
 AdminDep = Annotated[Principal, require_roles(*ADMIN_ROLES)]
 
 
-@users_router.get("", summary="用户列表（本辖区内）")
+@users_router.get("", summary="用户列表（本辖区内）", **op(UserOut, page=True))
 async def list_users(
     actor: AdminDep, ctx: CtxDep, page: Annotated[PageParams, Depends()],
     role: Annotated[str | None, Query(description="按角色筛选")] = None,
@@ -92,7 +92,7 @@ async def list_users(
         return await users.list_users(s, actor, page, role=role, region=region, active=active, q=q)
 
 
-@users_router.post("", summary="创建用户（支持 Idempotency-Key）", **op(status=201, etag=True, location=True, idempotent=True))
+@users_router.post("", summary="创建用户（支持 Idempotency-Key）", **op(UserOut, status=201, etag=True, location=True, idempotent=True))
 async def create_user(body: UserCreate, actor: AdminDep, ctx: CtxDep, request: Request):
     # a generated initial password is shown once, never stored with the remembered answer
     async def run(s):
@@ -103,7 +103,7 @@ async def create_user(body: UserCreate, actor: AdminDep, ctx: CtxDep, request: R
                                   location=lambda v: f"/admin/users/{v['id']}", headers=NO_STORE)
 
 
-@users_router.get("/{user_id}", summary="用户详情")
+@users_router.get("/{user_id}", summary="用户详情", **op(UserOut, etag=True))
 async def get_user(user_id: str, actor: AdminDep, ctx: CtxDep, response: Response):
     async with ctx.db.session() as s:
         user, roles = await users.get_visible(s, actor, user_id)
@@ -111,7 +111,7 @@ async def get_user(user_id: str, actor: AdminDep, ctx: CtxDep, response: Respons
     return users.user_view(user, roles)
 
 
-@users_router.patch("/{user_id}", summary="修改用户（需 If-Match）", **op(if_match=True))
+@users_router.patch("/{user_id}", summary="修改用户（需 If-Match）", **op(UserOut, etag=True, if_match=True))
 async def patch_user(user_id: str, body: UserPatch, actor: AdminDep, ctx: CtxDep, request: Request, response: Response):
     async with ctx.db.transaction() as s:
         user, roles = await users.get_visible(s, actor, user_id, for_update=True)
@@ -130,17 +130,17 @@ async def _set_active(user_id: str, active: bool, actor: Principal, ctx, request
     return view
 
 
-@users_router.post("/{user_id}/deactivate", summary="停用用户（需 If-Match；吊销其刷新令牌）", **op(if_match=True))
+@users_router.post("/{user_id}/deactivate", summary="停用用户（需 If-Match；吊销其刷新令牌）", **op(UserOut, etag=True, if_match=True))
 async def deactivate_user(user_id: str, actor: AdminDep, ctx: CtxDep, request: Request, response: Response):
     return await _set_active(user_id, False, actor, ctx, request, response)
 
 
-@users_router.post("/{user_id}/activate", summary="重新启用用户（需 If-Match）", **op(if_match=True))
+@users_router.post("/{user_id}/activate", summary="重新启用用户（需 If-Match）", **op(UserOut, etag=True, if_match=True))
 async def activate_user(user_id: str, actor: AdminDep, ctx: CtxDep, request: Request, response: Response):
     return await _set_active(user_id, True, actor, ctx, request, response)
 
 
-@users_router.post("/{user_id}/reset-password", summary="重置密码（需 If-Match；吊销其刷新令牌）", **op(if_match=True))
+@users_router.post("/{user_id}/reset-password", summary="重置密码（需 If-Match；吊销其刷新令牌）", **op(UserOut, etag=True, if_match=True))
 async def reset_password(user_id: str, body: PasswordReset, actor: AdminDep, ctx: CtxDep, request: Request, response: Response):
     async with ctx.db.transaction() as s:
         user, roles = await users.get_visible(s, actor, user_id, for_update=True)
@@ -156,13 +156,13 @@ clients_router = APIRouter(prefix="/admin/clients", tags=["客户端管理"])
 ProvinceDep = Annotated[Principal, require_roles("province_admin")]
 
 
-@clients_router.get("", summary="机器客户端列表")
+@clients_router.get("", summary="机器客户端列表", **op(ClientOut, page=True))
 async def list_clients(actor: ProvinceDep, ctx: CtxDep, page: Annotated[PageParams, Depends()]):
     async with ctx.db.session() as s:
         return await clients.list_clients(s, page)
 
 
-@clients_router.post("", summary="登记机器客户端（密钥仅返回一次；支持 Idempotency-Key）", **op(status=201, etag=True, location=True, idempotent=True))
+@clients_router.post("", summary="登记机器客户端（密钥仅返回一次；支持 Idempotency-Key）", **op(ClientOut, status=201, etag=True, location=True, idempotent=True))
 async def create_client(body: ClientCreate, actor: ProvinceDep, ctx: CtxDep, request: Request):
     async def run(s):  # the secret is shown once and not stored with the remembered answer
         view, secret = await clients.create_client(ctx, s, actor, body, request_id(request))
@@ -172,7 +172,7 @@ async def create_client(body: ClientCreate, actor: ProvinceDep, ctx: CtxDep, req
                                   location=lambda v: f"/admin/clients/{v['client_id']}", headers=NO_STORE)
 
 
-@clients_router.get("/{client_id}", summary="机器客户端详情")
+@clients_router.get("/{client_id}", summary="机器客户端详情", **op(ClientOut, etag=True))
 async def get_client(client_id: str, actor: ProvinceDep, ctx: CtxDep, response: Response):
     async with ctx.db.session() as s:
         c = await clients.get_client(s, client_id)
@@ -180,7 +180,7 @@ async def get_client(client_id: str, actor: ProvinceDep, ctx: CtxDep, response: 
     return clients.client_view(c)
 
 
-@clients_router.post("/{client_id}/deactivate", summary="停用机器客户端（需 If-Match）", **op(if_match=True))
+@clients_router.post("/{client_id}/deactivate", summary="停用机器客户端（需 If-Match）", **op(ClientOut, etag=True, if_match=True))
 async def deactivate_client(client_id: str, actor: ProvinceDep, ctx: CtxDep, request: Request, response: Response):
     async with ctx.db.transaction() as s:
         c = await clients.get_client(s, client_id, for_update=True)
@@ -190,7 +190,7 @@ async def deactivate_client(client_id: str, actor: ProvinceDep, ctx: CtxDep, req
     return view
 
 
-@clients_router.post("/{client_id}/rotate-secret", summary="更换客户端密钥（需 If-Match；新密钥仅返回一次）", **op(if_match=True))
+@clients_router.post("/{client_id}/rotate-secret", summary="更换客户端密钥（需 If-Match；新密钥仅返回一次）", **op(ClientOut, etag=True, if_match=True))
 async def rotate_client_secret(client_id: str, actor: ProvinceDep, ctx: CtxDep, request: Request, response: Response):
     async with ctx.db.transaction() as s:
         c = await clients.get_client(s, client_id, for_update=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from gateway.schemas import ClientOut, UserOut
 from services.sampling.schemas import DrawOut, PlanOut
 from tests.gateway import conftest as _gw
 from tests.helpers import running
@@ -71,11 +72,17 @@ async def test_gateway_users_and_clients_replay(gw):
     first, again = await _check(gw.client, "/admin/users", prov, body, {**body, "display_name": "别人"},
                                 location_prefix="/admin/users/")
     assert first.json()["id"] == again.json()["id"]
+    UserOut.model_validate(first.json())  # the documented bodies are what the routes answer
+    for item in (await gw.client.get("/admin/users", headers=prov)).json()["items"]:
+        UserOut.model_validate(item)
     c_first, c_again = await _check(gw.client, "/admin/clients", prov, {"client_id": "idem_sys", "name": "测试系统", "role": "gov_client"},
                                      {"client_id": "idem_sys", "name": "另一个", "role": "gov_client"},
                                      location_prefix="/admin/clients/")
     assert "client_secret" in c_first.json() and "client_secret" not in c_again.json()  # shown once, never stored
     assert c_again.headers["cache-control"] == "no-store"
+    ClientOut.model_validate(c_first.json())
+    for item in (await gw.client.get("/admin/clients", headers=prov)).json()["items"]:
+        ClientOut.model_validate(item)
 
 
 def test_no_second_implementation_of_lookup_and_remember():
