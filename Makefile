@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lint run test test-sqlite test-postgres bench compose-check clean
+.PHONY: install lint run test test-sqlite test-postgres test-contract bench compose-check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ lint: install
 test: install
 	@$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
 	 if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+## The API contract alone (part of `make test` too): live stack, generated Python client and
+## TypeScript types, openapi-spec-validator, bounded schemathesis with a province and a city token.
+test-contract: install
+	@$(PY) -m pytest -q -p no:cacheprovider tests/contract tests/shared/test_contract.py tests/shared/test_one_idempotency.py
 
 test-sqlite: install
 	@env -u TEST_DATABASE_URL $(MAKE) --no-print-directory test
