@@ -19,7 +19,7 @@ from shared.service import CtxDep, request_id
 from . import clients, users
 from .identity import TokenContext, token_endpoint
 from .models import User
-from .schemas import ClientCreate, PasswordReset, UserCreate, UserPatch, ClientOut, UserOut
+from .schemas import ClientCreate, ClientOut, MeOut, PasswordReset, TokenOut, UserCreate, UserOut, UserPatch
 from .users import ADMIN_ROLES
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -44,7 +44,8 @@ auth_router = APIRouter(tags=["认证"])
             "client_id": {"type": "string"}, "client_secret": {"type": "string", "format": "password"},
             "refresh_token": {"type": "string"},
         },
-    }}}, "required": True}},
+    }}}, "required": True}, "x-problems": [401, 429]},
+    responses={200: {"model": TokenOut, "headers": {"Cache-Control": {"schema": {"type": "string"}}}}},
 )
 async def token(request: Request, tc: Annotated[TokenContext, Depends(token_context)]):
     body = await token_endpoint(tc, request, request_id(request))
@@ -56,7 +57,7 @@ async def jwks(tc: Annotated[TokenContext, Depends(token_context)]):
     return JSONResponse(tc.signer.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
-@auth_router.get("/auth/me", summary="当前登录身份")
+@auth_router.get("/auth/me", summary="当前登录身份", **op(MeOut))
 async def me(principal: PrincipalDep, ctx: CtxDep):
     out = {
         "sub": principal.sub, "roles": list(principal.roles), "role_names": [ROLES.get(r, r) for r in principal.roles],

@@ -78,3 +78,24 @@ class ClientOut(_BaseModel):
     created_at: _dt.datetime
     updated_at: _dt.datetime
     client_secret: str | None = Field(default=None, description="客户端密钥，仅在登记或更换时返回一次")
+
+
+class TokenOut(_BaseModel):
+    access_token: str
+    token_type: str = Field(description="Bearer")
+    expires_in: int = Field(description="有效秒数")
+    refresh_token: str | None = Field(default=None, description="刷新令牌（password 与 refresh_token 授权）")
+
+
+class MeOut(_BaseModel):
+    sub: str
+    roles: list[str]
+    role_names: list[str]
+    region: str | None = None
+    level: str | None = None
+    name: str | None = None
+    uscc: str | None = None
+    person_id: str | None = None
+    expires_at: int | None = None
+    organisation: str | None = None
+    user_id: str | None = None
