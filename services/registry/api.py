@@ -23,7 +23,7 @@ from shared.service import CtxDep, request_id
 from . import catalogue, enterprises, imports, licences, people, population, regions
 from .jurisdiction import PEOPLE_READ_ROLES, POPULATION_ROLES, READ_ROLES, WRITE_ROLES
 
-from .schemas import EnterpriseFullOut, EnterpriseOut, LicenceListOut, LicenceOut, PersonOut, SiteListOut, SiteOut
+from .schemas import ConflictOut, EnterpriseFullOut, EnterpriseOut, LicenceListOut, LicenceOut, PersonOut, SiteListOut, SiteOut
 from .schemas import ConflictIn, EnterpriseIn, EnterprisePatch, FlagsIn, LicenceIn, LicencePatch, LicenceStatusIn, PersonIn, PersonPatch, SiteIn, SitePatch
 
 Reader = Annotated[Principal, require_roles(*READ_ROLES)]
@@ -259,13 +259,13 @@ class WithdrawIn(StrictModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
-@router.get("/conflicts", tags=["回避申报"], summary="回避申报列表")
+@router.get("/conflicts", tags=["回避申报"], summary="回避申报列表", **op(ConflictOut, page=True))
 async def list_conflicts(ctx: CtxDep, principal: Annotated[Principal, require_roles("province_admin", "city_admin", "county_admin", "discipline", "inspector", "expert")], page: Pager, person_id: str | None = None, uscc: str | None = None):
     async with ctx.db.session() as s:
         return await people.list_conflicts(s, principal, page, person_id=person_id, uscc=uscc)
 
 
-@router.post("/conflicts", tags=["回避申报"], summary="申报回避关系（管理员，或人员本人）", status_code=201)
+@router.post("/conflicts", tags=["回避申报"], summary="申报回避关系（管理员，或人员本人）", **op(ConflictOut, status=201, idempotent=True))
 async def declare_conflict(request: Request, body: ConflictIn, ctx: CtxDep, principal: Annotated[Principal, require_roles("province_admin", "city_admin", "county_admin", "inspector", "expert")]):
     return await _create(request, ctx, principal, "conflict.create", body.model_dump(mode="json"),
                          lambda s: people.declare_conflict(s, ctx, principal, body, request_id(request)), etag_version=False)

@@ -243,6 +243,11 @@ class ConflictOut(BaseModel):
     declared_at: dt.datetime
 
 
+class PersonConflictOut(BaseModel):
+    uscc: str
+    reason: str
+
+
 class PersonOut(BaseModel):
     id: str
     kind: str
@@ -257,4 +262,4 @@ class PersonOut(BaseModel):
     specialties: list[str]
     active: bool
     version: int
-    conflicts: list[ConflictOut] | None = Field(default=None, description="详情中给出；列表中省略")
+    conflicts: list[PersonConflictOut] | None = Field(default=None, description="回避的企业：详情中给出；列表中省略")

@@ -101,7 +101,7 @@ def test_no_second_implementation_of_lookup_and_remember():
 
 
 async def test_documented_registry_bodies_are_what_routes_answer(registry):
-    from services.registry.schemas import EnterpriseFullOut, EnterpriseOut, LicenceListOut, LicenceOut, PersonOut
+    from services.registry.schemas import ConflictOut, EnterpriseFullOut, EnterpriseOut, LicenceListOut, LicenceOut, PersonOut
 
     e = await registry.create(enterprise_body())
     EnterpriseFullOut.model_validate(e)
@@ -114,7 +114,14 @@ async def test_documented_registry_bodies_are_what_routes_answer(registry):
     made = await registry.client.post("/inspectors", json=body, headers=registry.h())
     assert made.status_code == 201, made.text
     PersonOut.model_validate(made.json())
-    got = (await registry.client.get(f"/inspectors/{made.json()['id']}", headers=registry.h())).json()
-    assert PersonOut.model_validate(got).conflicts == []
+    pid = made.json()["id"]
+    declared = await registry.client.post("/conflicts", json={"person_id": pid, "uscc": e["uscc"], "reason": "亲属在该企业任职"},
+                                          headers=registry.h())
+    assert declared.status_code == 201, declared.text
+    ConflictOut.model_validate(declared.json())
+    for item in (await registry.client.get("/conflicts", headers=registry.h())).json()["items"]:
+        ConflictOut.model_validate(item)
+    got = (await registry.client.get(f"/inspectors/{pid}", headers=registry.h())).json()
+    assert [c.uscc for c in PersonOut.model_validate(got).conflicts] == [e["uscc"]]
     for item in (await registry.client.get("/inspectors", headers=registry.h())).json()["items"]:
         PersonOut.model_validate(item)
