@@ -12,9 +12,10 @@ from services.scheduling.schemas import TaskOut, VisitOut
 from shared.db import utcnow
 
 from .factory import committed, enterprise_draw, generous_pools, inspector_draw
-from .test_api import ADMIN, SELECTED, H, feed_draws, svc  # noqa: F401  (svc: the fixture)
+from . import test_api as _api
 
-svc = svc  # the service fixture, used by name below
+# the scheduling tests' own service fixture and helpers
+svc, ADMIN, SELECTED, H, feed, feed_draws = _api.svc, _api.ADMIN, _api.SELECTED, _api.H, _api.feed, _api.feed_draws
 
 
 async def _all(c, headers, **params):
@@ -30,7 +31,7 @@ async def _all(c, headers, **params):
             return items
 
 
-async def test_visits_paged_and_scoped(svc, keys):  # noqa: F811
+async def test_visits_paged_and_scoped(svc, keys):
     app, c = svc
     await feed_draws(app)
     r = await c.post("/plans/plan-1/assignments", json={"enterprise_draw_id": "ent-1"}, headers=H(keys, **ADMIN))
@@ -78,7 +79,7 @@ async def test_visits_paged_and_scoped(svc, keys):  # noqa: F811
     assert ent.status_code == 403 and ent.headers["content-type"] == "application/problem+json"
 
 
-async def test_parked_list_and_replay_over_http(svc, keys):  # noqa: F811
+async def test_parked_list_and_replay_over_http(svc, keys):
     app, c = svc
     ctx = app.state.ctx
     ent = enterprise_draw("ent-9", "plan-9", SELECTED)
@@ -110,7 +111,6 @@ async def test_parked_list_and_replay_over_http(svc, keys):  # noqa: F811
 
     # the replayed draw is now known: formation can use it (the inspector draw arrives normally)
     insp = inspector_draw("insp-9", "plan-9", "ent-9", generous_pools())
-    from .test_api import feed
     assert await feed(app, committed(insp), DrawCommittedConsumer())
     r = await c.post("/plans/plan-9/assignments", json={"enterprise_draw_id": "ent-9"}, headers=prov)
     assert r.status_code == 201, r.text
