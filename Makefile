@@ -5,12 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lint run test test-sqlite test-postgres bench compose-check k8s-check test-faults clean web-build web-test web-api
+.PHONY: install lint run test test-sqlite test-postgres test-contract bench compose-check k8s-check test-faults clean web-build web-test web-api
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	@# TypeScript types generated from the API in tests/contract (pinned; skipped there without npm)
+	@if command -v npm >/dev/null 2>&1; then npm install --silent --no-audit --no-fund --prefix $(VENV)/node openapi-typescript@7.13.0 typescript@5.9.3 || echo "npm install failed: TypeScript contract check will be skipped"; fi
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -50,6 +52,11 @@ lint: install
 test: install web-build web-test
 	@$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
 	 if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+## The API contract alone (part of `make test` too): live stack, generated Python client and
+## TypeScript types, openapi-spec-validator, bounded schemathesis with a province and a city token.
+test-contract: install
+	@$(PY) -m pytest -q -p no:cacheprovider tests/contract tests/shared/test_contract.py tests/shared/test_one_idempotency.py
 
 test-sqlite: install
 	@env -u TEST_DATABASE_URL $(MAKE) --no-print-directory test

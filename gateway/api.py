@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from shared.auth import ROLES, Principal, PrincipalDep, require_roles
+from shared.contract import op
 from shared.errors import Problem
 from shared.etag import require_if_match, set_etag
 from shared.idempotency import idempotent_write
@@ -19,7 +20,7 @@ from . import clients, users
 from .bindings import check_bindings
 from .identity import TokenContext, token_endpoint
 from .models import User
-from .schemas import ClientCreate, PasswordReset, UserCreate, UserPatch
+from .schemas import ClientCreate, ClientOut, MeOut, PasswordReset, TokenOut, UserCreate, UserOut, UserPatch
 from .users import ADMIN_ROLES
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -44,7 +45,8 @@ auth_router = APIRouter(tags=["认证"])
             "client_id": {"type": "string"}, "client_secret": {"type": "string", "format": "password"},
             "refresh_token": {"type": "string"},
         },
-    }}}, "required": True}},
+    }}}, "required": True}, "x-problems": [401, 429]},
+    responses={200: {"model": TokenOut, "headers": {"Cache-Control": {"schema": {"type": "string"}}}}},
 )
 async def token(request: Request, tc: Annotated[TokenContext, Depends(token_context)]):
     body = await token_endpoint(tc, request, request_id(request))
@@ -56,7 +58,7 @@ async def jwks(tc: Annotated[TokenContext, Depends(token_context)]):
     return JSONResponse(tc.signer.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
-@auth_router.get("/auth/me", summary="当前登录身份")
+@auth_router.get("/auth/me", summary="当前登录身份", **op(MeOut))
 async def me(principal: PrincipalDep, ctx: CtxDep):
     out = {
         "sub": principal.sub, "roles": list(principal.roles), "role_names": [ROLES.get(r, r) for r in principal.roles],
@@ -78,7 +80,7 @@ users_router = APIRouter(prefix="/admin/users", tags=["用户管理"])
 AdminDep = Annotated[Principal, require_roles(*ADMIN_ROLES)]
 
 
-@users_router.get("", summary="用户列表（本辖区内）")
+@users_router.get("", summary="用户列表（本辖区内）", **op(UserOut, page=True))
 async def list_users(
     actor: AdminDep, ctx: CtxDep, page: Annotated[PageParams, Depends()],
     role: Annotated[str | None, Query(description="按角色筛选")] = None,
@@ -92,7 +94,7 @@ async def list_users(
         return await users.list_users(s, actor, page, role=role, region=region, active=active, q=q)
 
 
-@users_router.post("", status_code=201, summary="创建用户（支持 Idempotency-Key）")
+@users_router.post("", summary="创建用户（支持 Idempotency-Key）", **op(UserOut, status=201, etag=True, location=True, idempotent=True))
 async def create_user(body: UserCreate, actor: AdminDep, ctx: CtxDep, request: Request):
     # who may grant what, then the person/USCC binding checked against the registry with the
     # creator's token — before the transaction, which repeats the rules that need no network
@@ -109,7 +111,7 @@ async def create_user(body: UserCreate, actor: AdminDep, ctx: CtxDep, request: R
                                   location=lambda v: f"/admin/users/{v['id']}", headers=NO_STORE)
 
 
-@users_router.get("/{user_id}", summary="用户详情")
+@users_router.get("/{user_id}", summary="用户详情", **op(UserOut, etag=True))
 async def get_user(user_id: str, actor: AdminDep, ctx: CtxDep, response: Response):
     async with ctx.db.session() as s:
         user, roles = await users.get_visible(s, actor, user_id)
@@ -117,7 +119,7 @@ async def get_user(user_id: str, actor: AdminDep, ctx: CtxDep, response: Respons
     return users.user_view(user, roles)
 
 
-@users_router.patch("/{user_id}", summary="修改用户（需 If-Match）")
+@users_router.patch("/{user_id}", summary="修改用户（需 If-Match）", **op(UserOut, etag=True, if_match=True))
 async def patch_user(user_id: str, body: UserPatch, actor: AdminDep, ctx: CtxDep, request: Request, response: Response):
     changes = body.model_dump(exclude_unset=True)
     if {"roles", "region_code", "uscc", "person_id"} & set(changes):
@@ -147,17 +149,17 @@ async def _set_active(user_id: str, active: bool, actor: Principal, ctx, request
     return view
 
 
-@users_router.post("/{user_id}/deactivate", summary="停用用户（需 If-Match；吊销其刷新令牌）")
+@users_router.post("/{user_id}/deactivate", summary="停用用户（需 If-Match；吊销其刷新令牌）", **op(UserOut, etag=True, if_match=True))
 async def deactivate_user(user_id: str, actor: AdminDep, ctx: CtxDep, request: Request, response: Response):
     return await _set_active(user_id, False, actor, ctx, request, response)
 
 
-@users_router.post("/{user_id}/activate", summary="重新启用用户（需 If-Match）")
+@users_router.post("/{user_id}/activate", summary="重新启用用户（需 If-Match）", **op(UserOut, etag=True, if_match=True))
 async def activate_user(user_id: str, actor: AdminDep, ctx: CtxDep, request: Request, response: Response):
     return await _set_active(user_id, True, actor, ctx, request, response)
 
 
-@users_router.post("/{user_id}/reset-password", summary="重置密码（需 If-Match；吊销其刷新令牌）")
+@users_router.post("/{user_id}/reset-password", summary="重置密码（需 If-Match；吊销其刷新令牌）", **op(UserOut, etag=True, if_match=True))
 async def reset_password(user_id: str, body: PasswordReset, actor: AdminDep, ctx: CtxDep, request: Request, response: Response):
     async with ctx.db.transaction() as s:
         user, roles = await users.get_visible(s, actor, user_id, for_update=True)
@@ -173,13 +175,13 @@ clients_router = APIRouter(prefix="/admin/clients", tags=["客户端管理"])
 ProvinceDep = Annotated[Principal, require_roles("province_admin")]
 
 
-@clients_router.get("", summary="机器客户端列表")
+@clients_router.get("", summary="机器客户端列表", **op(ClientOut, page=True))
 async def list_clients(actor: ProvinceDep, ctx: CtxDep, page: Annotated[PageParams, Depends()]):
     async with ctx.db.session() as s:
         return await clients.list_clients(s, page)
 
 
-@clients_router.post("", status_code=201, summary="登记机器客户端（密钥仅返回一次；支持 Idempotency-Key）")
+@clients_router.post("", summary="登记机器客户端（密钥仅返回一次；支持 Idempotency-Key）", **op(ClientOut, status=201, etag=True, location=True, idempotent=True))
 async def create_client(body: ClientCreate, actor: ProvinceDep, ctx: CtxDep, request: Request):
     async def run(s):  # the secret is shown once and not stored with the remembered answer
         view, secret = await clients.create_client(ctx, s, actor, body, request_id(request))
@@ -189,7 +191,7 @@ async def create_client(body: ClientCreate, actor: ProvinceDep, ctx: CtxDep, req
                                   location=lambda v: f"/admin/clients/{v['client_id']}", headers=NO_STORE)
 
 
-@clients_router.get("/{client_id}", summary="机器客户端详情")
+@clients_router.get("/{client_id}", summary="机器客户端详情", **op(ClientOut, etag=True))
 async def get_client(client_id: str, actor: ProvinceDep, ctx: CtxDep, response: Response):
     async with ctx.db.session() as s:
         c = await clients.get_client(s, client_id)
@@ -197,7 +199,7 @@ async def get_client(client_id: str, actor: ProvinceDep, ctx: CtxDep, response: 
     return clients.client_view(c)
 
 
-@clients_router.post("/{client_id}/deactivate", summary="停用机器客户端（需 If-Match）")
+@clients_router.post("/{client_id}/deactivate", summary="停用机器客户端（需 If-Match）", **op(ClientOut, etag=True, if_match=True))
 async def deactivate_client(client_id: str, actor: ProvinceDep, ctx: CtxDep, request: Request, response: Response):
     async with ctx.db.transaction() as s:
         c = await clients.get_client(s, client_id, for_update=True)
@@ -207,7 +209,7 @@ async def deactivate_client(client_id: str, actor: ProvinceDep, ctx: CtxDep, req
     return view
 
 
-@clients_router.post("/{client_id}/rotate-secret", summary="更换客户端密钥（需 If-Match；新密钥仅返回一次）")
+@clients_router.post("/{client_id}/rotate-secret", summary="更换客户端密钥（需 If-Match；新密钥仅返回一次）", **op(ClientOut, etag=True, if_match=True))
 async def rotate_client_secret(client_id: str, actor: ProvinceDep, ctx: CtxDep, request: Request, response: Response):
     async with ctx.db.transaction() as s:
         c = await clients.get_client(s, client_id, for_update=True)

@@ -41,3 +41,61 @@ class ClientCreate(StrictModel):
     name: str = Field(min_length=1, max_length=100, description="系统名称")
     role: str = Field(description="gov_client 或 credit_system")
     region_code: RegionCode = Field("140000", description="所属行政区划代码")
+
+
+# ---------------------------------------------------------------- response bodies (documentation)
+import datetime as _dt  # noqa: E402
+
+from pydantic import BaseModel as _BaseModel  # noqa: E402
+
+
+class UserOut(_BaseModel):
+    id: str
+    username: str
+    display_name: str
+    roles: list[str]
+    region_code: str
+    level: str
+    organisation: str | None = None
+    uscc: str | None = None
+    person_id: str | None = None
+    active: bool
+    version: int
+    created_at: _dt.datetime
+    updated_at: _dt.datetime
+    initial_password: str | None = Field(default=None, description="系统生成的初始密码，仅在创建时返回一次")
+    new_password: str | None = Field(default=None, description="系统生成的新密码，仅在重置时返回一次")
+
+
+class ClientOut(_BaseModel):
+    client_id: str
+    name: str
+    role: str
+    region_code: str
+    level: str
+    active: bool
+    version: int
+    created_at: _dt.datetime
+    updated_at: _dt.datetime
+    client_secret: str | None = Field(default=None, description="客户端密钥，仅在登记或更换时返回一次")
+
+
+class TokenOut(_BaseModel):
+    access_token: str
+    token_type: str = Field(description="Bearer")
+    expires_in: int = Field(description="有效秒数")
+    refresh_token: str | None = Field(default=None, description="刷新令牌（password 与 refresh_token 授权）")
+
+
+class MeOut(_BaseModel):
+    sub: str
+    roles: list[str]
+    role_names: list[str]
+    region: str | None = None
+    level: str | None = None
+    name: str | None = None
+    uscc: str | None = None
+    person_id: str | None = None
+    expires_at: int | None = None
+    organisation: str | None = None
+    user_id: str | None = None

@@ -237,7 +237,7 @@ def document_problems(spec: dict, secured: dict[tuple[str, str], bool], extra_st
             if method in WRITE_METHODS:
                 statuses |= {409, 413}
                 if "requestBody" in operation:
-                    statuses.add(415)
+                    statuses |= {404, 415}  # a body may name another resource (a plan, a person) that is not found
             statuses |= set(extra_statuses)
             for status in sorted(statuses):
                 responses[str(status)] = _problem_response(status)

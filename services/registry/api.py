@@ -24,7 +24,7 @@ from shared.service import CtxDep, request_id
 from . import catalogue, enterprises, imports, licences, people, population, regions
 from .jurisdiction import PEOPLE_READ_ROLES, POPULATION_ROLES, READ_ROLES, WRITE_ROLES
 
-from .schemas import EnterpriseFullOut, EnterpriseOut, SiteListOut, SiteOut
+from .schemas import ConflictOut, EnterpriseFullOut, EnterpriseOut, LicenceListOut, LicenceOut, PersonOut, SiteListOut, SiteOut
 from .schemas import ConflictIn, EnterpriseIn, EnterprisePatch, FlagsIn, LicenceIn, LicencePatch, LicenceStatusIn, PersonIn, PersonPatch, SiteIn, SitePatch
 
 Reader = Annotated[Principal, require_roles(*READ_ROLES)]
@@ -142,7 +142,7 @@ async def get_site(site_id: str, ctx: CtxDep, principal: Reader, response: Respo
     return enterprises.site_dict(site)
 
 
-@router.patch("/sites/{site_id}", tags=["检查对象名录库"], summary="修改生产场所（需 If-Match）")
+@router.patch("/sites/{site_id}", tags=["检查对象名录库"], summary="修改生产场所（需 If-Match）", **op(SiteOut, etag=True, if_match=True))
 async def patch_site(site_id: str, body: SitePatch, request: Request, ctx: CtxDep, principal: Writer, response: Response):
     async with ctx.db.transaction() as s:
         site, e = await enterprises.get_site(s, principal, site_id, for_update=True)
@@ -152,7 +152,7 @@ async def patch_site(site_id: str, body: SitePatch, request: Request, ctx: CtxDe
     return d
 
 
-@router.delete("/sites/{site_id}", tags=["检查对象名录库"], summary="删除生产场所（需 If-Match）")
+@router.delete("/sites/{site_id}", tags=["检查对象名录库"], summary="删除生产场所（需 If-Match）", **op(if_match=True))
 async def delete_site(site_id: str, request: Request, ctx: CtxDep, principal: Writer):
     async with ctx.db.transaction() as s:
         site, e = await enterprises.get_site(s, principal, site_id, for_update=True)
@@ -161,14 +161,14 @@ async def delete_site(site_id: str, request: Request, ctx: CtxDep, principal: Wr
 
 
 # ---------------------------------------------------------------- licences
-@router.get("/enterprises/{uscc}/licences", tags=["许可证"], summary="企业的许可证")
+@router.get("/enterprises/{uscc}/licences", tags=["许可证"], summary="企业的许可证", **op(LicenceListOut))
 async def list_licences(uscc: str, ctx: CtxDep, principal: Reader):
     async with ctx.db.session() as s:
         e = await enterprises.get_visible(s, principal, uscc)
         return {"items": await licences.list_for(s, e)}
 
 
-@router.post("/enterprises/{uscc}/licences", tags=["许可证"], summary="登记许可证", status_code=201)
+@router.post("/enterprises/{uscc}/licences", tags=["许可证"], summary="登记许可证", **op(LicenceOut, status=201, etag=True, idempotent=True))
 async def create_licence(uscc: str, body: LicenceIn, request: Request, ctx: CtxDep, principal: Writer):
     async def do(s):
         e = await enterprises.get_writable(s, principal, uscc)
@@ -177,7 +177,7 @@ async def create_licence(uscc: str, body: LicenceIn, request: Request, ctx: CtxD
     return await _create(request, ctx, principal, f"licence.create:{uscc}", body.model_dump(mode="json"), do)
 
 
-@router.get("/licences/{licence_id}", tags=["许可证"], summary="许可证详情")
+@router.get("/licences/{licence_id}", tags=["许可证"], summary="许可证详情", **op(LicenceOut, etag=True))
 async def get_licence(licence_id: str, ctx: CtxDep, principal: Reader, response: Response):
     async with ctx.db.session() as s:
         lic, _ = await licences.get_visible(s, principal, licence_id)
@@ -185,7 +185,7 @@ async def get_licence(licence_id: str, ctx: CtxDep, principal: Reader, response:
     return licences.licence_dict(lic)
 
 
-@router.patch("/licences/{licence_id}", tags=["许可证"], summary="修改许可证（产品名称、有效期；需 If-Match）")
+@router.patch("/licences/{licence_id}", tags=["许可证"], summary="修改许可证（产品名称、有效期；需 If-Match）", **op(LicenceOut, etag=True, if_match=True))
 async def patch_licence(licence_id: str, body: LicencePatch, request: Request, ctx: CtxDep, principal: Writer, response: Response):
     async with ctx.db.transaction() as s:
         lic, e = await licences.get_visible(s, principal, licence_id, for_update=True)
@@ -195,7 +195,7 @@ async def patch_licence(licence_id: str, body: LicencePatch, request: Request, c
     return d
 
 
-@router.post("/licences/{licence_id}/status", tags=["许可证"], summary="变更许可证状态（暂停/撤销/吊销/注销/恢复有效；需 If-Match）")
+@router.post("/licences/{licence_id}/status", tags=["许可证"], summary="变更许可证状态（暂停/撤销/吊销/注销/恢复有效；需 If-Match）", **op(LicenceOut, etag=True, if_match=True))
 async def post_licence_status(licence_id: str, body: LicenceStatusIn, request: Request, ctx: CtxDep, principal: Writer, response: Response):
     async with ctx.db.transaction() as s:
         lic, e = await licences.get_visible(s, principal, licence_id, for_update=True)
@@ -214,7 +214,7 @@ async def licence_history(licence_id: str, ctx: CtxDep, principal: Reader):
 
 # ---------------------------------------------------------------- inspectors and experts
 def _people_routes(kind: str, path: str, tag: str) -> None:
-    @router.get(f"/{path}", tags=[tag], summary=f"{tag}列表", name=f"list_{kind}")
+    @router.get(f"/{path}", tags=[tag], summary=f"{tag}列表", name=f"list_{kind}", **op(PersonOut, page=True))
     async def list_people(
         ctx: CtxDep, principal: PeopleReader, page: Pager, region: str | None = None,
         level: Literal["province", "city", "county"] | None = None, active: bool | None = None,
@@ -230,12 +230,12 @@ def _people_routes(kind: str, path: str, tag: str) -> None:
             return await people.list_people(s, principal, kind, page, region=region, level=level, active=active, division_cadre=division_cadre,
                                             business_line=business_line, certified=certified, specialty=specialty, q=q, unit=unit)
 
-    @router.post(f"/{path}", tags=[tag], summary=f"新增{tag}", status_code=201, name=f"create_{kind}")
+    @router.post(f"/{path}", tags=[tag], summary=f"新增{tag}", name=f"create_{kind}", **op(PersonOut, status=201, etag=True, idempotent=True))
     async def create_person(request: Request, body: PersonIn, ctx: CtxDep, principal: Writer):
         return await _create(request, ctx, principal, f"{kind}.create", body.model_dump(mode="json"),
                              lambda s: people.create(s, ctx, principal, kind, body, request_id(request)))
 
-    @router.get(f"/{path}/{{person_id}}", tags=[tag], summary=f"{tag}详情", name=f"get_{kind}")
+    @router.get(f"/{path}/{{person_id}}", tags=[tag], summary=f"{tag}详情", name=f"get_{kind}", **op(PersonOut, etag=True))
     async def get_person(person_id: str, ctx: CtxDep, principal: PeopleReader, response: Response):
         async with ctx.db.session() as s:
             p = await people.get_visible(s, principal, kind, person_id)
@@ -243,7 +243,7 @@ def _people_routes(kind: str, path: str, tag: str) -> None:
         set_etag(response, p.version)
         return d
 
-    @router.patch(f"/{path}/{{person_id}}", tags=[tag], summary=f"修改{tag}（需 If-Match；停用设 active=false）", name=f"patch_{kind}")
+    @router.patch(f"/{path}/{{person_id}}", tags=[tag], summary=f"修改{tag}（需 If-Match；停用设 active=false）", name=f"patch_{kind}", **op(PersonOut, etag=True, if_match=True))
     async def patch_person(person_id: str, body: PersonPatch, request: Request, ctx: CtxDep, principal: Writer, response: Response):
         async with ctx.db.transaction() as s:
             p = await people.get_visible(s, principal, kind, person_id, for_update=True)
@@ -261,13 +261,13 @@ class WithdrawIn(StrictModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
-@router.get("/conflicts", tags=["回避申报"], summary="回避申报列表")
+@router.get("/conflicts", tags=["回避申报"], summary="回避申报列表", **op(ConflictOut, page=True))
 async def list_conflicts(ctx: CtxDep, principal: Annotated[Principal, require_roles("province_admin", "city_admin", "county_admin", "discipline", "inspector", "expert")], page: Pager, person_id: str | None = None, uscc: str | None = None):
     async with ctx.db.session() as s:
         return await people.list_conflicts(s, principal, page, person_id=person_id, uscc=uscc)
 
 
-@router.post("/conflicts", tags=["回避申报"], summary="申报回避关系（管理员，或人员本人）", status_code=201)
+@router.post("/conflicts", tags=["回避申报"], summary="申报回避关系（管理员，或人员本人）", **op(ConflictOut, status=201, idempotent=True))
 async def declare_conflict(request: Request, body: ConflictIn, ctx: CtxDep, principal: Annotated[Principal, require_roles("province_admin", "city_admin", "county_admin", "inspector", "expert")]):
     return await _create(request, ctx, principal, "conflict.create", body.model_dump(mode="json"),
                          lambda s: people.declare_conflict(s, ctx, principal, body, request_id(request)), etag_version=False)

@@ -230,3 +230,38 @@ class EnterpriseFullOut(EnterpriseOut):
 
 class SiteListOut(BaseModel):
     items: list[SiteOut]
+
+
+class LicenceListOut(BaseModel):
+    items: list[LicenceOut]
+
+
+class ConflictOut(BaseModel):
+    id: str
+    person_id: str
+    uscc: str
+    reason: str
+    declared_by: str
+    declared_at: dt.datetime
+
+
+class PersonConflictOut(BaseModel):
+    uscc: str
+    reason: str
+
+
+class PersonOut(BaseModel):
+    id: str
+    kind: str
+    name: str
+    level: str
+    region_code: str
+    organisation: str
+    business_line: str | None = None
+    division_cadre: bool
+    certificate_no: str | None = None
+    law_enforcement_officer: bool
+    specialties: list[str]
+    active: bool
+    version: int
+    conflicts: list[PersonConflictOut] | None = Field(default=None, description="回避的企业：详情中给出；列表中省略")

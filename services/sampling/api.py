@@ -8,13 +8,14 @@ from fastapi.responses import JSONResponse
 
 from shared.schemas import json_response
 from shared.auth import bearer_token, require_roles
+from shared.contract import op
 from shared.etag import set_etag
 from shared.pagination import PageParams
 from shared.service import CtxDep
 
 from . import draws, plans
 from .plans import ADMIN_ROLES, READ_ROLES
-from .schemas import AbandonIn, DrawIn, PlanIn, PlanPatch, ReplacementIn, SeedConfirmIn, SeedIn, TemplateIn
+from .schemas import AbandonIn, DrawIn, DrawOut, PlanIn, PlanOut, PlanPatch, ReplacementIn, ReplacementOut, SeedConfirmIn, SeedIn, TemplateIn
 
 router = APIRouter(tags=["抽查计划与抽取"])
 public_router = APIRouter(tags=["公开（一公开）"])
@@ -35,33 +36,33 @@ def _draw_response(d, status: int = 200) -> JSONResponse:
     return resp
 
 
-@router.post("/plans", status_code=201, summary="新建抽查计划")
+@router.post("/plans", summary="新建抽查计划", **op(PlanOut, status=201, etag=True, location=True, idempotent=True))
 async def create_plan(body: PlanIn, request: Request, ctx: CtxDep, principal=Admin):
     return await plans.create(ctx, request, principal, body)
 
 
-@router.post("/plans/from-template/notice-2022-181", status_code=201, summary="按晋市监函〔2022〕181号模板新建计划")
+@router.post("/plans/from-template/notice-2022-181", summary="按晋市监函〔2022〕181号模板新建计划", **op(PlanOut, status=201, etag=True, location=True, idempotent=True))
 async def create_plan_from_template(request: Request, ctx: CtxDep, principal=Admin, body: TemplateIn | None = None):
     return await plans.create_from_template(ctx, request, principal, body or TemplateIn())
 
 
-@router.get("/plans", summary="抽查计划列表")
+@router.get("/plans", summary="抽查计划列表", **op(PlanOut, page=True))
 async def list_plans(ctx: CtxDep, page: PageDep, principal=Reader, status: Literal["draft", "approved"] | None = None):
     return await plans.list_plans(ctx, principal, page, status)
 
 
-@router.get("/plans/{plan_id}", summary="抽查计划详情")
+@router.get("/plans/{plan_id}", summary="抽查计划详情", **op(PlanOut, etag=True))
 async def get_plan(plan_id: str, ctx: CtxDep, principal=Reader):
     async with ctx.db.session() as s:
         return _plan_response(await plans.get_visible(s, principal, plan_id))
 
 
-@router.patch("/plans/{plan_id}", summary="修改草稿计划（需 If-Match）")
+@router.patch("/plans/{plan_id}", summary="修改草稿计划（需 If-Match）", **op(PlanOut, etag=True, if_match=True))
 async def patch_plan(plan_id: str, body: PlanPatch, request: Request, ctx: CtxDep, principal=Admin):
     return _plan_response(await plans.update(ctx, request, principal, plan_id, body))
 
 
-@router.post("/plans/{plan_id}/approve", summary="批准计划（需 If-Match）")
+@router.post("/plans/{plan_id}/approve", summary="批准计划（需 If-Match）", **op(PlanOut, etag=True, if_match=True))
 async def approve_plan(plan_id: str, request: Request, ctx: CtxDep, principal=Admin):
     return _plan_response(await plans.approve(ctx, request, principal, plan_id))
 
@@ -71,17 +72,17 @@ async def preview_plan(plan_id: str, request: Request, ctx: CtxDep, principal=Ad
     return await plans.preview(ctx, principal, plan_id, bearer_token(request))
 
 
-@router.post("/draws", status_code=201, summary="新建抽取（企业或检查人员）")
+@router.post("/draws", summary="新建抽取（企业或检查人员）", **op(DrawOut, status=201, etag=True, location=True, idempotent=True))
 async def create_draw(body: DrawIn, request: Request, ctx: CtxDep, principal=Admin):
     return await draws.create(ctx, request, principal, body)
 
 
-@router.get("/draws", summary="抽取列表")
+@router.get("/draws", summary="抽取列表", **op(DrawOut, page=True))
 async def list_draws(ctx: CtxDep, page: PageDep, principal=Reader, plan_id: str | None = None):
     return await draws.list_draws(ctx, principal, page, plan_id)
 
 
-@router.get("/draws/{draw_id}", summary="抽取详情")
+@router.get("/draws/{draw_id}", summary="抽取详情", **op(DrawOut, etag=True))
 async def get_draw(draw_id: str, ctx: CtxDep, principal=Reader):
     async with ctx.db.session() as s:
         return _draw_response(await draws.get_visible_draw(s, principal, draw_id))
@@ -92,27 +93,27 @@ async def list_units(draw_id: str, ctx: CtxDep, page: PageDep, principal=Reader,
     return json_response(await draws.list_units(ctx, principal, draw_id, page, stratum, selected))
 
 
-@router.post("/draws/{draw_id}/freeze", summary="冻结总体（从名录库读取一次，公布摘要）")
+@router.post("/draws/{draw_id}/freeze", summary="冻结总体（从名录库读取一次，公布摘要）", **op(DrawOut, etag=True))
 async def freeze(draw_id: str, request: Request, ctx: CtxDep, principal=Admin):
     return _draw_response(await draws.freeze(ctx, request, principal, draw_id, bearer_token(request)))
 
 
-@router.post("/draws/{draw_id}/seed", summary="种子仪式：录入种子")
+@router.post("/draws/{draw_id}/seed", summary="种子仪式：录入种子", **op(DrawOut, etag=True))
 async def enter_seed(draw_id: str, body: SeedIn, request: Request, ctx: CtxDep, principal=Admin):
     return _draw_response(await draws.enter_seed(ctx, request, principal, draw_id, body))
 
 
-@router.post("/draws/{draw_id}/seed/confirm", summary="种子仪式：第二名工作人员确认")
+@router.post("/draws/{draw_id}/seed/confirm", summary="种子仪式：第二名工作人员确认", **op(DrawOut, etag=True))
 async def confirm_seed(draw_id: str, body: SeedConfirmIn, request: Request, ctx: CtxDep, principal=Admin):
     return _draw_response(await draws.confirm_seed(ctx, request, principal, draw_id, body))
 
 
-@router.post("/draws/{draw_id}/commit", summary="执行抽取并提交（不可更改）")
+@router.post("/draws/{draw_id}/commit", summary="执行抽取并提交（不可更改）", **op(DrawOut, etag=True))
 async def commit(draw_id: str, request: Request, ctx: CtxDep, principal=Admin):
     return _draw_response(await draws.commit(ctx, request, principal, draw_id))
 
 
-@router.post("/draws/{draw_id}/replacements", status_code=201, summary="记录替补（按签序取下一家）")
+@router.post("/draws/{draw_id}/replacements", summary="记录替补（按签序取下一家）", **op(ReplacementOut, status=201, idempotent=True))
 async def replace(draw_id: str, body: ReplacementIn, request: Request, ctx: CtxDep, principal=Admin):
     return await draws.replace(ctx, request, principal, draw_id, body)
 

@@ -101,3 +101,69 @@ class ReplacementIn(StrictModel):
 
 class AbandonIn(StrictModel):
     reason: str = Field(min_length=5, max_length=1000, description="作废理由（公开）")
+# ---------------------------------------------------------------- response bodies (documentation:
+# what a generated client gets; the routes shape their dicts themselves). JSON columns stay open.
+import datetime as _dt  # noqa: E402
+from typing import Any as _Any  # noqa: E402
+
+from pydantic import BaseModel as _BaseModel, ConfigDict as _ConfigDict  # noqa: E402
+
+
+class PlanOut(_BaseModel):
+    model_config = _ConfigDict(extra="allow")
+    id: str
+    name: str
+    batch: str
+    owner_region: str
+    catalogue: str
+    licence_status: str
+    settings: dict[str, _Any]
+    rules: list[dict[str, _Any]]
+    source: str | None = None
+    status: str
+    version: int
+    created_by: str
+    created_at: _dt.datetime
+    approved_by: str | None = None
+    approved_at: _dt.datetime | None = None
+
+
+class DrawOut(_BaseModel):
+    id: str
+    plan_id: str
+    kind: str
+    enterprise_draw_id: str | None = None
+    owner_region: str
+    status: str
+    strata: list[dict[str, _Any]]
+    population_count: int | None = None
+    population_digest: str | None = None
+    created_by: str
+    created_at: _dt.datetime | None = None
+    frozen_by: str | None = None
+    frozen_at: _dt.datetime | None = None
+    seed: str | None = None
+    beacon: str | None = None
+    seed_entered_by: str | None = None
+    seed_entered_at: _dt.datetime | None = None
+    seed_confirmed_by: str | None = None
+    seed_confirmed_at: _dt.datetime | None = None
+    algorithm: str | None = None
+    algorithm_version: str | None = None
+    committed_by: str | None = None
+    committed_at: _dt.datetime | None = None
+    result_digest: str | None = None
+    version: int
+
+
+class ReplacementOut(_BaseModel):
+    id: str
+    draw_id: str
+    stratum: str
+    replaced_uscc: str
+    replacement_uscc: str
+    replacement_ticket: str
+    replacement_position: int
+    reason: str
+    recorded_by: str
+    recorded_at: _dt.datetime

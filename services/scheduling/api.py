@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from shared import idempotency
 from shared.auth import Principal, PrincipalDep, require_roles
+from shared.contract import op
 from shared.errors import Problem, not_found
 from shared.etag import set_etag
 from shared.schemas import IsoDate, json_response
@@ -18,7 +19,7 @@ from . import tasks as task_domain
 from . import teams as team_domain
 from . import amendments as amendment_domain
 from .models import Amendment, Assignment, NotInspected, Task, Team, Visit
-from .schemas import AcceptBody, AssignmentCreate, BureauInfo, ReportSubmit, SubstitutionCreate, TaskCancel
+from .schemas import AcceptBody, AssignmentCreate, BureauInfo, ReportSubmit, SubstitutionCreate, TaskCancel, TaskOut, VisitOut
 from .scope import reads_all, task_filter, team_filter, today
 
 router = APIRouter(tags=["检查组与任务派发"])
@@ -38,7 +39,7 @@ def assignment_reader(principal: PrincipalDep) -> Principal:
 
 
 # ---------------------------------------------------------------- assignments
-@router.post("/plans/{plan_id}/assignments", status_code=201, summary="组建检查组并派发任务（按抽取结果）")
+@router.post("/plans/{plan_id}/assignments", summary="组建检查组并派发任务（按抽取结果）", **op(status=201, idempotent=True))
 async def create_assignment(plan_id: str, body: AssignmentCreate, request: Request, ctx: CtxDep, principal: Principal = require_roles(*ADMIN)):
     async def run(s):
         out = await team_domain.form(ctx, s, principal, plan_id, body.enterprise_draw_id, body.inspector_draw_id, request_id(request))
@@ -134,7 +135,7 @@ async def get_team(team_id: str, ctx: CtxDep, principal: PrincipalDep, response:
             "report_missing": team.report_submitted_at is None and on > team.report_date}
 
 
-@router.post("/teams/{team_id}/substitutions", status_code=201, summary="替换检查组成员（同一人员库下一位符合条件者）")
+@router.post("/teams/{team_id}/substitutions", summary="替换检查组成员（同一人员库下一位符合条件者）", **op(status=201, idempotent=True, if_match=True))
 async def substitute_member(team_id: str, body: SubstitutionCreate, request: Request, ctx: CtxDep, principal: Principal = require_roles(*ADMIN)):
     async def run(s):
         out, version = await team_domain.substitute(ctx, s, principal, team_id, body.person_id, body.reason, request, request_id(request))
@@ -143,7 +144,7 @@ async def substitute_member(team_id: str, body: SubstitutionCreate, request: Req
     return await idempotency.idempotent_write(ctx, request, principal.sub, f"substitution:{team_id}", body.model_dump(), run)
 
 
-@router.post("/teams/{team_id}/report", status_code=201, summary="提交检查组汇总报告")
+@router.post("/teams/{team_id}/report", summary="提交检查组汇总报告", **op(status=201, idempotent=True))
 async def submit_report(team_id: str, body: ReportSubmit, request: Request, ctx: CtxDep, principal: PrincipalDep):
     async def run(s):
         out, version = await team_domain.submit_report(ctx, s, principal, team_id, body.summary, request_id(request))
@@ -153,7 +154,7 @@ async def submit_report(team_id: str, body: ReportSubmit, request: Request, ctx:
 
 
 # ---------------------------------------------------------------- tasks
-@router.get("/tasks", summary="检查任务列表（按管辖范围）")
+@router.get("/tasks", summary="检查任务列表（按管辖范围）", **op(TaskOut, page=True))
 async def list_tasks(
     ctx: CtxDep, principal: PrincipalDep, page: Page,
     plan_id: str | None = None, team_id: str | None = None, uscc: str | None = None,
@@ -185,7 +186,7 @@ async def list_tasks(
     return json_response({"items": [task_domain.task_out(t, on) for t in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit})
 
 
-@router.get("/tasks/{task_id}", summary="检查任务详情")
+@router.get("/tasks/{task_id}", summary="检查任务详情", **op(TaskOut, etag=True))
 async def get_task(task_id: str, ctx: CtxDep, principal: PrincipalDep, response: Response):
     async with ctx.db.session() as s:
         t = await task_domain.get_task(s, principal, task_id)
@@ -194,7 +195,7 @@ async def get_task(task_id: str, ctx: CtxDep, principal: PrincipalDep, response:
     return task_domain.task_out(t, today(ctx), visit)
 
 
-@router.post("/tasks/{task_id}/accept", summary="市、县（区）局接收检查任务")
+@router.post("/tasks/{task_id}/accept", summary="市、县（区）局接收检查任务", **op(TaskOut, etag=True))
 async def accept_task(task_id: str, request: Request, ctx: CtxDep, response: Response, body: AcceptBody | None = None,
                       principal: Principal = require_roles("city_admin", "county_admin")):
     t = await task_domain.accept(ctx, principal, task_id, body.note if body else None, request_id(request))
@@ -220,7 +221,7 @@ async def cancel_task(task_id: str, body: TaskCancel, request: Request, ctx: Ctx
     return resp
 
 
-@router.put("/tasks/{task_id}/bureau-info", summary="提供发证时现场留存材料清单、企业状况、准确位置和在岗人员")
+@router.put("/tasks/{task_id}/bureau-info", summary="提供发证时现场留存材料清单、企业状况、准确位置和在岗人员", **op(TaskOut, etag=True, if_match=True))
 async def put_bureau_info(task_id: str, body: BureauInfo, request: Request, ctx: CtxDep, response: Response,
                           principal: Principal = require_roles("city_admin", "county_admin")):
     t = await task_domain.supply_bureau_info(ctx, principal, task_id, body.model_dump(), request, request_id(request))
@@ -229,7 +230,7 @@ async def put_bureau_info(task_id: str, body: BureauInfo, request: Request, ctx:
 
 
 # ---------------------------------------------------------------- visits
-@router.get("/visits", summary="检查日程（按管辖范围）")
+@router.get("/visits", summary="检查日程（按管辖范围）", **op(VisitOut, page=True))
 async def list_visits(
     ctx: CtxDep, principal: PrincipalDep, page: Page,
     plan_id: str | None = None, team_id: str | None = None,

@@ -43,3 +43,57 @@ class BureauInfo(StrictModel):
 
 class ReportSubmit(StrictModel):
     summary: str = Field(min_length=2, max_length=20000, description="检查组汇总情况")
+
+
+# ---------------------------------------------------------------- response bodies (documentation:
+# what a generated client gets; the routes shape their dicts themselves)
+import datetime as _dt  # noqa: E402
+from typing import Any as _Any  # noqa: E402
+
+from pydantic import BaseModel as _BaseModel  # noqa: E402
+
+
+class VisitRef(_BaseModel):
+    id: str
+    date: _dt.date
+    slot: int
+
+
+class TaskOut(_BaseModel):
+    id: str
+    assignment_id: str
+    plan_id: str
+    team_id: str
+    uscc: str
+    enterprise_name: str | None = None
+    site_id: str
+    site_address: str | None = None
+    region_code: str
+    city_code: str
+    county_code: str | None = None
+    categories: list[_Any]
+    status: str
+    dispatched_at: _dt.datetime
+    accept_by: _dt.date
+    accepted_at: _dt.datetime | None = None
+    accepted_by: str | None = None
+    accepted_by_name: str | None = None
+    bureau_info: dict[str, _Any] | None = None
+    bureau_info_by: str | None = None
+    bureau_info_at: _dt.datetime | None = None
+    version: int
+    overdue: bool | None = None
+    visit: VisitRef | None = None
+
+
+class VisitOut(_BaseModel):
+    id: str
+    team_id: str
+    task_id: str
+    plan_id: str
+    date: _dt.date
+    slot: int
+    uscc: str
+    site_id: str
+    region_code: str
+    categories: list[_Any]

@@ -6,51 +6,15 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
-import pytest
 
-from shared.natsproc import free_port
-from shared.topology import enabled_services
-from tests.flows.test_make_run import _Output
+from tests.contract.conftest import token
 from tests.registry.conftest import enterprise_body
-
-ROOT = Path(__file__).parents[2]
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory, nats_url):
-    tmp = tmp_path_factory.mktemp("contract")
-    env = dict(os.environ)
-    env.pop("TEST_DATABASE_URL", None)
-    port = free_port()
-    env.update(SPOTCHECK_VAR_DIR=str(tmp / "var"), NATS_URL=nats_url, GATEWAY_PORT=str(port),
-               SPOTCHECK_EVENTS_PREFIX=f"contract{os.getpid()}", PYTHONUNBUFFERED="1")
-    for name in enabled_services():
-        env[f"SPOTCHECK_{name.upper()}_PORT"] = str(free_port())
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "run"], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        _Output(proc).wait_for(proc, "按 Ctrl-C", timeout=240)
-        yield f"http://127.0.0.1:{port}", tmp
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _token(base: str, user: str) -> str:
-    r = httpx.post(f"{base}/auth/token", data={"grant_type": "password", "username": user, "password": "spotcheck-demo"}, timeout=10)
-    assert r.status_code == 200, r.text
-    return r.json()["access_token"]
 
 
 def test_merged_document_is_valid_and_problems_documented(live):
@@ -94,7 +58,7 @@ def test_generated_python_client_calls_the_live_api(live):
         patch = load("registry_patch_enterprise_enterprises_uscc_patch")
         models = importlib.import_module("spotcheck_client.models")
 
-        prov = client_mod.AuthenticatedClient(base_url=base, token=_token(base, "demo_province"), timeout=20)
+        prov = client_mod.AuthenticatedClient(base_url=base, token=token(base, "demo_province"), timeout=20)
         # a list with paging: typed pages, the cursor handed back
         first = lst.sync(client=prov, limit=5)
         assert type(first).__name__.endswith("PageEnterpriseOut") and len(first.items) == 5 and first.limit == 5
@@ -122,7 +86,7 @@ def test_generated_python_client_calls_the_live_api(live):
         assert type(stale.parsed).__name__.endswith("ProblemDetail") and stale.parsed.status == 412
 
         # a problem: another city's enterprise is not found for a city admin, at its public path
-        ty = client_mod.AuthenticatedClient(base_url=base, token=_token(base, "demo_datong"), timeout=20)
+        ty = client_mod.AuthenticatedClient(base_url=base, token=token(base, "demo_datong"), timeout=20)
         missing = get.sync_detailed(client=ty, uscc=made.parsed.uscc)
         assert missing.status_code == 404
         assert missing.parsed.instance == f"/api/v1/registry/enterprises/{made.parsed.uscc}"

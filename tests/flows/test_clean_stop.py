@@ -2,6 +2,7 @@
 `spotcheck run` stops every child (uvicorn servers run in sessions of their own)."""
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 
 from shared.natsproc import free_port
 from shared.topology import enabled_services
+from tests.conftest import delete_streams
 from tests.flows.test_make_run import _Output
 
 ROOT = Path(__file__).parents[2]
@@ -75,6 +77,7 @@ def test_no_child_survives(tmp_path: Path, nats_url: str, how: str):
         survivors = [k for k in kids if _alive(k)]
         assert not survivors, survivors
     finally:
+        asyncio.run(delete_streams(nats_url, env["SPOTCHECK_EVENTS_PREFIX"]))
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         for k in _descendants(proc.pid):

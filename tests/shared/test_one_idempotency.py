@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from gateway.schemas import ClientOut, UserOut
+from services.sampling.schemas import DrawOut, PlanOut
 from tests.gateway import conftest as _gw
 from tests.helpers import running
 from tests.registry import conftest as _reg
@@ -49,10 +51,18 @@ async def test_sampling_plan_template_and_draw_replay(make_client, keys):
                                     location_prefix="/api/v1/sampling/plans/")
         assert again.json() == first.json()
         plan = first.json()
+        PlanOut.model_validate(plan)  # the documented body is what the route answers
         etag = (await c.get(f"/plans/{plan['id']}", headers=hd)).headers["etag"]
         assert (await c.post(f"/plans/{plan['id']}/approve", headers={**hd, "If-Match": etag})).status_code == 200
-        await _check(c, "/draws", hd, {"plan_id": plan["id"], "kind": "enterprise"},
-                     {"plan_id": plan["id"], "kind": "inspector"}, location_prefix="/api/v1/sampling/draws/")
+        d, _ = await _check(c, "/draws", hd, {"plan_id": plan["id"], "kind": "enterprise"},
+                            {"plan_id": plan["id"], "kind": "inspector"}, location_prefix="/api/v1/sampling/draws/")
+        DrawOut.model_validate(d.json())
+        listed = (await c.get("/draws", headers=hd)).json()
+        assert set(listed) == {"items", "next_cursor", "limit"}
+        for item in listed["items"]:
+            DrawOut.model_validate(item)
+        for item in (await c.get("/plans", headers=hd)).json()["items"]:
+            PlanOut.model_validate(item)
 
 
 async def test_gateway_users_and_clients_replay(gw):
@@ -62,11 +72,17 @@ async def test_gateway_users_and_clients_replay(gw):
     first, again = await _check(gw.client, "/admin/users", prov, body, {**body, "display_name": "别人"},
                                 location_prefix="/admin/users/")
     assert first.json()["id"] == again.json()["id"]
+    UserOut.model_validate(first.json())  # the documented bodies are what the routes answer
+    for item in (await gw.client.get("/admin/users", headers=prov)).json()["items"]:
+        UserOut.model_validate(item)
     c_first, c_again = await _check(gw.client, "/admin/clients", prov, {"client_id": "idem_sys", "name": "测试系统", "role": "gov_client"},
                                      {"client_id": "idem_sys", "name": "另一个", "role": "gov_client"},
                                      location_prefix="/admin/clients/")
     assert "client_secret" in c_first.json() and "client_secret" not in c_again.json()  # shown once, never stored
     assert c_again.headers["cache-control"] == "no-store"
+    ClientOut.model_validate(c_first.json())
+    for item in (await gw.client.get("/admin/clients", headers=prov)).json()["items"]:
+        ClientOut.model_validate(item)
 
 
 def test_no_second_implementation_of_lookup_and_remember():
@@ -82,3 +98,30 @@ def test_no_second_implementation_of_lookup_and_remember():
                 if names & {"lookup", "remember"}:
                     offenders.append(f"{path}:{node.lineno}")
     assert not offenders, offenders
+
+
+async def test_documented_registry_bodies_are_what_routes_answer(registry):
+    from services.registry.schemas import ConflictOut, EnterpriseFullOut, EnterpriseOut, LicenceListOut, LicenceOut, PersonOut
+
+    e = await registry.create(enterprise_body())
+    EnterpriseFullOut.model_validate(e)
+    lics = (await registry.client.get(f"/enterprises/{e['uscc']}/licences", headers=registry.h())).json()
+    LicenceListOut.model_validate(lics)
+    LicenceOut.model_validate((await registry.client.get(f"/licences/{lics['items'][0]['id']}", headers=registry.h())).json())
+    for item in (await registry.client.get("/enterprises", headers=registry.h(), params={"limit": 5})).json()["items"]:
+        EnterpriseOut.model_validate(item)
+    body = {"name": "周建国", "level": "city", "region_code": "140800", "organisation": "运城市市场监督管理局"}
+    made = await registry.client.post("/inspectors", json=body, headers=registry.h())
+    assert made.status_code == 201, made.text
+    PersonOut.model_validate(made.json())
+    pid = made.json()["id"]
+    declared = await registry.client.post("/conflicts", json={"person_id": pid, "uscc": e["uscc"], "reason": "亲属在该企业任职"},
+                                          headers=registry.h())
+    assert declared.status_code == 201, declared.text
+    ConflictOut.model_validate(declared.json())
+    for item in (await registry.client.get("/conflicts", headers=registry.h())).json()["items"]:
+        ConflictOut.model_validate(item)
+    got = (await registry.client.get(f"/inspectors/{pid}", headers=registry.h())).json()
+    assert [c.uscc for c in PersonOut.model_validate(got).conflicts] == [e["uscc"]]
+    for item in (await registry.client.get("/inspectors", headers=registry.h())).json()["items"]:
+        PersonOut.model_validate(item)
