@@ -5,6 +5,7 @@ the ``inspection.problem_summary.handed_over`` and ``record.submitted`` events r
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from contextlib import AsyncExitStack
 
@@ -39,6 +40,7 @@ async def test_dispatch_event_to_handed_over_summary_over_nats(databases, nats_u
 
         # scheduling receives the committed draws and forms teams; its events travel over JetStream
         ctx = sch.state.ctx
+        ctx.extras["today"] = lambda: dt.date(2022, 6, 1)  # the campaign is dispatched before its window opens
         for data in (enterprise_draw("ent-1", "plan-1", SELECTED), inspector_draw("insp-1", "plan-1", "ent-1", generous_pools())):
             ev = committed(data)
             assert await process(ctx.db, ctx.kernel, DrawCommittedConsumer(), ev, f"{events_prefix}.sampling.draw.committed")
