@@ -99,6 +99,9 @@ async def scheduling(databases, keys, nats_url, events_prefix):
 
 
 async def _formed(app, client, keys):
+    import datetime as dt
+
+    app.state.ctx.extras["today"] = lambda: dt.date(2022, 6, 1)  # dispatched before the window opens
     selected = SELECTED + [enterprise(7, "140200", "140202", ["cement"])]
     ent = enterprise_draw("ent-1", "plan-1", selected, dict(SETTINGS, load_per_team=2))
     insp = inspector_draw("insp-1", "plan-1", "ent-1", generous_pools(), settings=dict(SETTINGS, load_per_team=2))
