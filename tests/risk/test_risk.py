@@ -56,7 +56,9 @@ async def test_class_from_event_history_over_nats_and_explanation(make_risk, key
 
         async def classified():
             r = await c.get(f"/classes/{U1}", headers=H(keys))
-            return r.json() if r.status_code == 200 and r.json()["indicators"]["rectification_overdue_2y"] == 1 else None
+            ind = r.json()["indicators"] if r.status_code == 200 else {}
+            # every event applied (consumers run concurrently; a conflicting first insert is retried)
+            return r.json() if ind.get("rectification_overdue_2y") == 1 and ind.get("failed_inspections_2y") == 2 else None
 
         body = await eventually(classified, timeout=30)
     # expert card v1: national 30 + failed 2 (≥2) 30 + nonconformities 4 (≥4) 12 + overdue 25
