@@ -37,11 +37,18 @@ async def run(c: CampaignClient) -> str:
     todo = [t for t in tasks if t["city_code"] not in LEFT_PENDING and t.get("status") != "accepted"]
     gate = asyncio.Semaphore(8)  # bureaus work in parallel; a few hundred acceptances one by one took minutes
 
+    bureaus: dict[str, dict] = {}
+
     async def accept(t):
-        bureau = c.token(f"bureau:{t['county_code'] or t['city_code']}", ["county_admin" if t.get("county_code") else "city_admin"],
-                         t.get("county_code") or t["city_code"], name=f"{city_name(t['city_code'])}局（演示）")
+        # minted inside the gate, once per bureau: signing takes ~0.1 s of the event loop, and minting
+        # hundreds before the first request left the pooled keep-alive connections idle past the
+        # server's keep-alive timeout (ReadError on the first accept)
         async with gate:
-            await c.post(f"/scheduling/tasks/{t['id']}/accept", bureau, {"note": "已接收（演示）"})
+            code = t.get("county_code") or t["city_code"]
+            if code not in bureaus:
+                bureaus[code] = c.token(f"bureau:{code}", ["county_admin" if t.get("county_code") else "city_admin"],
+                                        code, name=f"{city_name(t['city_code'])}局（演示）")
+            await c.post(f"/scheduling/tasks/{t['id']}/accept", bureaus[code], {"note": "已接收（演示）"})
 
     await asyncio.gather(*(accept(t) for t in todo))
     accepted = sum(1 for t in tasks if t.get("status") == "accepted") + len(todo)
