@@ -4,6 +4,8 @@ with findings and a handed-over problem summary, sealed clean, not inspected (å
 leader's approval â€” with evidence photos and drawn signatures, and the steel and cement forms."""
 from __future__ import annotations
 
+import datetime as _dt
+
 import struct
 import zlib
 
@@ -58,12 +60,20 @@ class _Team:
         return self._tokens[m["person_id"]]
 
 
+def _arrival(visit_date: str | None) -> str:
+    """The visit day at 09:00 Beijing time, or an hour ago when the scheduled day is still ahead
+    (visits are scheduled after dispatch plus the notice period; the service refuses future arrivals)."""
+    planned = _dt.datetime.fromisoformat(f"{visit_date or '2022-06-20'}T09:00:00+08:00")
+    now = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(hours=1)
+    return min(planned, now).isoformat()
+
+
 async def _record(c: CampaignClient, team: _Team, task: dict, status: str = "producing") -> dict:
     if task.get("record"):
         return await c.get(f"/inspection/records/{task['record']['id']}", team.h())
     present = [m["person_id"] for m in team.present]
     r = await c.call("POST", f"/inspection/tasks/{task['id']}/record", {**team.h(), "Idempotency-Key": f"demo-open-{task['id']}"},
-                     json={"arrived_at": f"{task.get('visit_date') or '2022-06-20'}T09:00:00+08:00", "present": present,
+                     json={"arrived_at": _arrival(task.get("visit_date")), "present": present,
                            "production_status": status, "gps": {"lat": 37.87, "lon": 112.55, "accuracy_m": 15}})
     return r.json()
 
