@@ -197,10 +197,22 @@ async function main() {
 
   await scenario('draw-ceremony-two-officials', async () => {
     const seed = '16180339887498948482045868'
+    // the demo campaign committed both draws of its plans: the ceremony runs on a new plan from the
+    // notice's template, approved by the second official (set-up through the API)
+    const made = await fetch(`${BASE}/api/v1/sampling/plans/from-template/notice-2022-181`, { method: 'POST',
+      headers: { Authorization: `Bearer ${P}`, 'Content-Type': 'application/json', 'Idempotency-Key': `e2e-${Date.now()}` }, body: '{}' })
+    if (made.status !== 201) throw new Error(`plan from template: ${made.status} ${await made.text()}`)
+    const newPlan = await made.json()
+    const P2 = await token('demo_province2')
+    const approved = await fetch(`${BASE}/api/v1/sampling/plans/${newPlan.id}/approve`, { method: 'POST',
+      headers: { Authorization: `Bearer ${P2}`, 'If-Match': made.headers.get('etag') ?? '' } })
+    if (!approved.ok) throw new Error(`approve: ${approved.status} ${await approved.text()}`)
     const a = await newPage()
     await login(a, 'demo_province')
     await a.goto(`${BASE}/draws`)
-    await a.getByRole('button', { name: '新建抽取' }).first().click()
+    const planRows = a.locator('.el-table__body tr', { has: a.getByRole('button', { name: '新建抽取' }) })
+    await planRows.first().waitFor({ timeout: 20000 })
+    await planRows.last().getByRole('button', { name: '新建抽取' }).click()
     await a.getByRole('dialog').getByRole('button', { name: '创建' }).click()
     await a.waitForURL(/\/draws\/[^/]+$/)
     const drawUrl = a.url()
