@@ -197,10 +197,22 @@ async function main() {
 
   await scenario('draw-ceremony-two-officials', async () => {
     const seed = '16180339887498948482045868'
+    // the demo campaign committed both draws of its plans: the ceremony runs on a new plan from the
+    // notice's template, approved by the second official (set-up through the API)
+    const made = await fetch(`${BASE}/api/v1/sampling/plans/from-template/notice-2022-181`, { method: 'POST',
+      headers: { Authorization: `Bearer ${P}`, 'Content-Type': 'application/json', 'Idempotency-Key': `e2e-${Date.now()}` }, body: '{}' })
+    if (made.status !== 201) throw new Error(`plan from template: ${made.status} ${await made.text()}`)
+    const newPlan = await made.json()
+    const P2 = await token('demo_province2')
+    const approved = await fetch(`${BASE}/api/v1/sampling/plans/${newPlan.id}/approve`, { method: 'POST',
+      headers: { Authorization: `Bearer ${P2}`, 'If-Match': made.headers.get('etag') ?? '' } })
+    if (!approved.ok) throw new Error(`approve: ${approved.status} ${await approved.text()}`)
     const a = await newPage()
     await login(a, 'demo_province')
     await a.goto(`${BASE}/draws`)
-    await a.getByRole('button', { name: '新建抽取' }).first().click()
+    const planRows = a.locator('.el-table__body tr', { has: a.getByRole('button', { name: '新建抽取' }) })
+    await planRows.first().waitFor({ timeout: 20000 })
+    await planRows.last().getByRole('button', { name: '新建抽取' }).click()
     await a.getByRole('dialog').getByRole('button', { name: '创建' }).click()
     await a.waitForURL(/\/draws\/[^/]+$/)
     const drawUrl = a.url()
@@ -339,6 +351,95 @@ async function main() {
     const cities = await page.locator('.el-table__body tr td:first-child').allInnerTexts()
     assert(cities.length && cities.every((c) => c.includes('太原')), `city admin sees other cities: ${cities}`)
     await shot(page, '13-city-dashboard')
+    clean(page)
+    await page.context().close()
+  })
+
+  // ---------------------------------------------------------------- lifecycle (inspection → rectification → disclosure → risk)
+  await scenario('public-results-no-login', async () => {
+    // what the demo campaign published, read as anyone reads it (no token)
+    const r = await fetch(`${BASE}/api/v1/disclosure/public/results?limit=100`)
+    assert(r.ok, `public results: ${r.status}`)
+    const published = (await r.json()).items
+    assert(published.length, 'the demo campaign published no result')
+    const one = published[0]
+    const page = await newPage()
+    await page.goto(`${BASE}/public/results`)
+    assert(!page.url().includes('/login'), 'the public results page asks for a login')
+    const table = page.getByTestId('public-results')
+    await table.locator('.el-table__body tr').first().waitFor({ timeout: 30000 })
+    const text = await table.innerText()
+    assert(text.includes(one.enterprise_name) || published.length > 20, `published ${one.enterprise_name} not listed`)
+    assert(!/\[object Object\]|undefined|\{"/.test(text), 'raw values in the public table')
+    await axe(page, 'public-results')
+    await shot(page, '14-public-results')
+    // search by the enterprise's credit code: only its results remain
+    await page.getByLabel('统一社会信用代码').fill(one.uscc)
+    await page.getByRole('button', { name: '查询' }).click()
+    await page.waitForFunction((u) => {
+      const rows = [...document.querySelectorAll('[data-testid="public-results"] .el-table__body tr')]
+      return rows.length > 0 && rows.every((tr) => tr.textContent.includes(u))
+    }, one.uscc, { timeout: 20000 })
+    const row = await table.locator('.el-table__body tr').first().innerText()
+    assert(row.includes(one.enterprise_name), `search by ${one.uscc} does not show ${one.enterprise_name}`)
+    assert(row.includes(one.categories.map((c) => c.label)[0] ?? ''), 'the result category is not shown')
+    await shot(page, '15-public-results-search')
+    clean(page)
+    await page.context().close()
+  })
+
+  await scenario('province-disclosure', async () => {
+    const all = (await apiGet(P, '/api/v1/disclosure/results?limit=5')).items
+    const page = await newPage()
+    await login(page, 'demo_province')
+    await page.goto(`${BASE}/disclosure`)
+    await page.getByRole('heading', { name: /结果公示/ }).waitFor()
+    await page.getByRole('radio', { name: '全部' }).click({ force: true }).catch(() => page.getByText('全部', { exact: true }).first().click())
+    if (all.length) await page.locator('.el-table__body tr', { hasText: all[0].enterprise_name }).first().waitFor({ timeout: 30000 })
+    const text = await page.locator('.page').innerText()
+    assert(!/\[object Object\]|undefined|\{"/.test(text), 'raw values on the disclosure screen')
+    await axe(page, 'disclosure')
+    await shot(page, '16-disclosure')
+    clean(page)
+    await page.context().close()
+  })
+
+  await scenario('province-rectification', async () => {
+    const cases = (await apiGet(P, '/api/v1/rectification/cases?limit=5')).items
+    const page = await newPage()
+    await login(page, 'demo_province')
+    await page.goto(`${BASE}/rectification`)
+    await page.getByRole('heading', { name: '整改' }).waitFor()
+    if (cases.length) await page.locator('.el-table__body tr', { hasText: cases[0].enterprise_name }).first().waitFor({ timeout: 30000 })
+    const text = await page.locator('.page').innerText()
+    assert(!/\[object Object\]|undefined|\{"/.test(text), 'raw values on the rectification screen')
+    await axe(page, 'rectification')
+    await shot(page, '17-rectification')
+    clean(page)
+    await page.context().close()
+  })
+
+  await scenario('province-risk', async () => {
+    const classes = (await apiGet(P, '/api/v1/risk/classes?limit=5')).items
+    const page = await newPage()
+    await login(page, 'demo_province')
+    await page.goto(`${BASE}/risk`)
+    await page.getByRole('heading', { name: /信用风险分类/ }).waitFor()
+    if (classes.length) {
+      const row = page.locator('.el-table__body tr', { hasText: classes[0].name ?? classes[0].uscc }).first()
+      await row.waitFor({ timeout: 30000 })
+      assert((await row.innerText()).includes(classes[0].class), 'the risk class letter is not shown')
+      await axe(page, 'risk')
+      await shot(page, '18-risk')
+      await row.locator('a').first().click()
+      await page.getByTestId('risk-explain').waitFor({ timeout: 20000 })
+      const ex = await page.getByTestId('risk-explain').innerText()
+      assert(!/\{"|\[object Object\]/.test(ex), 'raw JSON in the risk explanation')
+      await shot(page, '19-risk-explain')
+    } else {
+      await axe(page, 'risk')
+      await shot(page, '18-risk')
+    }
     clean(page)
     await page.context().close()
   })

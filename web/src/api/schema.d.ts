@@ -211,6 +211,1388 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/disclosure/admin/parked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 滞留（处理失败）的事件 */
+        get: operations["disclosure__parked_admin_parked_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/admin/parked/{parked_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 重放滞留事件 */
+        post: operations["disclosure__replay_admin_parked__parked_id__replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 审计日志（哈希链） */
+        get: operations["disclosure__audit_list_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 校验审计哈希链 */
+        get: operations["disclosure__audit_verify_audit_verify_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/deadlines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 各检查实施机关：应公示、5个工作日内到期、已逾期（20个工作日） */
+        get: operations["disclosure__deadlines_deadlines_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/exports/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 导出已公示的结果（CSV / XLSX，供手工上传公示系统） */
+        get: operations["disclosure__export_results_exports_results_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/feed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 拉取数据流：全部发布、更正、撤回，全序，可从任一游标续取（信用公示系统） */
+        get: operations["disclosure__pull_feed_feed_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 存活检查 */
+        get: operations["disclosure__health_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/plans/{plan_id}/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 计划的公示设置 */
+        get: operations["disclosure__get_plan_setting_plans__plan_id__settings_get"];
+        /** 计划的公示设置（文号、是否定向抽查） */
+        put: operations["disclosure__put_plan_setting_plans__plan_id__settings_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/public/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 公开查询抽查检查结果（无需令牌，按来源地址限流） */
+        get: operations["disclosure__public_results_public_results_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/public/results/{result_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 公开查询一条检查结果（当前版本；已更正的注明） */
+        get: operations["disclosure__public_result_public_results__result_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 就绪检查（数据库、NATS、待发事件） */
+        get: operations["disclosure__ready_ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 检查结果列表（按管辖范围；deadline=open|soon|overdue|unknown 为应公示、5个工作日内到期、已逾期、期限未知） */
+        get: operations["disclosure__list_results_results_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/results/{result_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 检查结果详情（内部） */
+        get: operations["disclosure__get_result_results__result_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/results/{result_id}/corrections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 更正已公示的结果（新版本，须说明理由） */
+        post: operations["disclosure__correct_result_results__result_id__corrections_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/results/{result_id}/entry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** 录入检查结果（县局；提交审核） */
+        put: operations["disclosure__enter_result_results__result_id__entry_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/results/{result_id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 审核（本局或市局的另一名工作人员）；通过即公示 */
+        post: operations["disclosure__review_result_results__result_id__review_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/results/{result_id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 公示版本历史（发布、更正、撤回） */
+        get: operations["disclosure__result_versions_results__result_id__versions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/results/{result_id}/withdrawal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 撤回已公示的结果（新版本，须说明理由） */
+        post: operations["disclosure__withdraw_result_results__result_id__withdrawal_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Webhook 订阅列表 */
+        get: operations["disclosure__list_subscriptions_subscriptions_get"];
+        put?: never;
+        /** 创建 Webhook 订阅（密钥只显示一次） */
+        post: operations["disclosure__create_subscription_subscriptions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/subscriptions/{sub_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Webhook 订阅详情 */
+        get: operations["disclosure__get_subscription_subscriptions__sub_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** 修改订阅（地址、事件类型、说明、启用/停用） */
+        patch: operations["disclosure__patch_subscription_subscriptions__sub_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/disclosure/subscriptions/{sub_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 投递日志 */
+        get: operations["disclosure__list_deliveries_subscriptions__sub_id__deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/subscriptions/{sub_id}/deliveries/{delivery_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 一次投递及其全部尝试（状态码、耗时） */
+        get: operations["disclosure__get_delivery_subscriptions__sub_id__deliveries__delivery_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/subscriptions/{sub_id}/deliveries/{delivery_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 重放一次投递（同一 webhook-id） */
+        post: operations["disclosure__replay_delivery_subscriptions__sub_id__deliveries__delivery_id__replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/subscriptions/{sub_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 重放某时间以来的全部消息 */
+        post: operations["disclosure__replay_since_subscriptions__sub_id__replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/subscriptions/{sub_id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 轮换密钥（重叠期内新旧两个签名） */
+        post: operations["disclosure__rotate_secret_subscriptions__sub_id__rotate_secret_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/admin/parked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 滞留（处理失败）的事件 */
+        get: operations["inspection__parked_admin_parked_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/admin/parked/{parked_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 重放滞留事件 */
+        post: operations["inspection__replay_admin_parked__parked_id__replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 审计日志（哈希链） */
+        get: operations["inspection__audit_list_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 校验审计哈希链 */
+        get: operations["inspection__audit_verify_audit_verify_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/checklists": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 检查记录表模板（附件2）版本列表 */
+        get: operations["inspection__list_checklists_checklists_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/checklists/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 检查记录表模板（9 个检查项目、检查内容、结论选项与适用规则） */
+        get: operations["inspection__get_checklist_checklists__version__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/forms/{kind}/export.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 按市导出生产状况登记表（附件3/4 栏目，多行表头） */
+        get: operations["inspection__export_forms_forms__kind__export_xlsx_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 存活检查 */
+        get: operations["inspection__health_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/problem-summaries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 问题汇总表列表（企业账号只见本企业已移交的） */
+        get: operations["inspection__list_summaries_problem_summaries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/problem-summaries/{summary_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 问题汇总表 */
+        get: operations["inspection__get_summary_problem_summaries__summary_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/problem-summaries/{summary_id}/form.pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 打印问题汇总表（附件1，PDF） */
+        get: operations["inspection__summary_pdf_problem_summaries__summary_id__form_pdf_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/problem-summaries/{summary_id}/form.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 问题汇总表（附件1，XLSX） */
+        get: operations["inspection__summary_xlsx_problem_summaries__summary_id__form_xlsx_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/problem-summaries/{summary_id}/handover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 现场移交问题汇总表（企业确认签字或注明拒签，If-Match） */
+        post: operations["inspection__handover_problem_summaries__summary_id__handover_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 就绪检查（数据库、NATS、待发事件） */
+        get: operations["inspection__ready_ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 检查记录列表 */
+        get: operations["inspection__list_records_records_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/records/{record_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 检查记录（含检查项目、证据、签字、修订） */
+        get: operations["inspection__get_record_records__record_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/records/{record_id}/amendments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 提出更正（封存后，须组长批准） */
+        post: operations["inspection__propose_records__record_id__amendments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/records/{record_id}/amendments/{amendment_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 组长批准更正 */
+        post: operations["inspection__approve_records__record_id__amendments__amendment_id__approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/records/{record_id}/amendments/{amendment_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 组长驳回更正 */
+        post: operations["inspection__reject_records__record_id__amendments__amendment_id__reject_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/records/{record_id}/enterprise-confirmation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** 企业负责人签字确认或注明拒绝签字（If-Match） */
+        put: operations["inspection__confirm_records__record_id__enterprise_confirmation_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/records/{record_id}/evidence/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 上传证据（原始字节流，按内容识别类型，SHA-256 内容寻址） */
+        post: operations["inspection__upload_evidence_records__record_id__evidence_upload_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/records/{record_id}/evidence/{evidence_id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 下载证据文件 */
+        get: operations["inspection__evidence_content_records__record_id__evidence__evidence_id__content_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/records/{record_id}/form.pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 打印检查记录表（附件2，PDF） */
+        get: operations["inspection__record_pdf_records__record_id__form_pdf_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/records/{record_id}/form.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 检查记录表（附件2，XLSX） */
+        get: operations["inspection__record_xlsx_records__record_id__form_xlsx_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/records/{record_id}/items/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** 填写检查项目结论（If-Match，支持 Idempotency-Key） */
+        put: operations["inspection__put_item_records__record_id__items__code__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/records/{record_id}/not-inspected": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 记为未实施检查（停产、转产等，附证据，If-Match） */
+        post: operations["inspection__not_inspected_records__record_id__not_inspected_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/records/{record_id}/problem-summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 生成问题汇总表（附件1） */
+        post: operations["inspection__create_summary_records__record_id__problem_summary_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/records/{record_id}/signatures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 检查组成员签字确认 */
+        post: operations["inspection__sign_records__record_id__signatures_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/records/{record_id}/submit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 提交并封存检查记录（If-Match） */
+        post: operations["inspection__submit_records__record_id__submit_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 检查任务（本组的、本辖区的） */
+        get: operations["inspection__list_tasks_tasks_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/tasks/{task_id}/forms/{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 生产状况登记表（steel 附件3 / cement 附件4） */
+        get: operations["inspection__get_form_tasks__task_id__forms__kind__get"];
+        /** 填写生产状况登记表（企业或检查组；更新须 If-Match，支持 Idempotency-Key） */
+        put: operations["inspection__put_form_tasks__task_id__forms__kind__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/tasks/{task_id}/record": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 到场并开启检查记录（一企一表） */
+        post: operations["inspection__open_record_tasks__task_id__record_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/teams/{team_id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 检查组汇总报告（由记录生成，标注逾期） */
+        get: operations["inspection__team_report_teams__team_id__report_get"];
+        put?: never;
+        /** 组长提交检查组汇总报告（报省局） */
+        post: operations["inspection__submit_team_report_teams__team_id__report_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspection/teams/{team_id}/report.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 导出检查组汇总报告（XLSX） */
+        get: operations["inspection__team_report_xlsx_teams__team_id__report_xlsx_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/admin/parked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 滞留（处理失败）的事件 */
+        get: operations["rectification__parked_admin_parked_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/admin/parked/{parked_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 重放滞留事件 */
+        post: operations["rectification__replay_admin_parked__parked_id__replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 审计日志（哈希链） */
+        get: operations["rectification__audit_list_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 校验审计哈希链 */
+        get: operations["rectification__audit_verify_audit_verify_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/cases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 整改案件列表（按管辖范围；企业只见本企业） */
+        get: operations["rectification__list_cases_cases_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/cases/{case_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 整改案件详情（问题、报告、处理、复查、处理决定、证据） */
+        get: operations["rectification__get_case_cases__case_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/cases/{case_id}/evidence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 上传证据文件（按内容识别类型，按 SHA-256 存储） */
+        post: operations["rectification__upload_evidence_cases__case_id__evidence_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/cases/{case_id}/evidence/{sha256}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 下载证据文件 */
+        get: operations["rectification__download_evidence_cases__case_id__evidence__sha256__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/cases/{case_id}/handling": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 县（区）局录入处理措施（责令改正、约谈、跟踪整改） */
+        post: operations["rectification__record_handling_cases__case_id__handling_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/cases/{case_id}/outcomes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 提出处理建议（撤销/吊销/注销/立案查处/移送司法机关/抄告） */
+        post: operations["rectification__propose_outcome_cases__case_id__outcomes_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/cases/{case_id}/problems/{no}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 企业报告某项问题的整改情况（县局可代为录入） */
+        post: operations["rectification__report_problem_cases__case_id__problems__no__report_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/cases/{case_id}/recheck": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 市局录入整改复查结论（需 If-Match） */
+        post: operations["rectification__record_recheck_cases__case_id__recheck_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 存活检查 */
+        get: operations["rectification__health_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/ledger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 问题企业工作台帐（筛选、分页） */
+        get: operations["rectification__ledger_ledger_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/ledger.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 导出问题企业工作台帐（XLSX） */
+        get: operations["rectification__ledger_xlsx_ledger_xlsx_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/legal-bases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 处理决定的法律依据（条款） */
+        get: operations["rectification__legal_bases_legal_bases_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/outcomes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 处理建议与决定列表 */
+        get: operations["rectification__list_outcomes_outcomes_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/outcomes/{outcome_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 处理建议详情 */
+        get: operations["rectification__get_outcome_outcomes__outcome_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/outcomes/{outcome_id}/decide": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 决定或驳回处理建议（提出人以外的官员；许可证事项由省局；需 If-Match） */
+        post: operations["rectification__decide_outcome_outcomes__outcome_id__decide_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 就绪检查（数据库、NATS、待发事件） */
+        get: operations["rectification__ready_ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectification/report/cities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 按市汇总（立案、到期、逾期、复查合格/不合格、处理决定） */
+        get: operations["rectification__city_rollup_report_cities_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/registry/admin/parked": {
         parameters: {
             query?: never;
@@ -699,6 +2081,470 @@ export interface paths {
         patch: operations["registry__patch_site_sites__site_id__patch"];
         trace?: never;
     };
+    "/api/v1/risk/admin/parked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 滞留（处理失败）的事件 */
+        get: operations["risk__parked_admin_parked_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/admin/parked/{parked_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 重放滞留事件 */
+        post: operations["risk__replay_admin_parked__parked_id__replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/alert-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 预警规则 */
+        get: operations["risk__list_alert_rules_alert_rules_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 预警列表（按管辖范围） */
+        get: operations["risk__list_alerts_alerts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/alerts/{alert_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 预警详情 */
+        get: operations["risk__get_alert_alerts__alert_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/alerts/{alert_id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 确认预警（已知悉并处理中） */
+        post: operations["risk__acknowledge_alert_alerts__alert_id__acknowledge_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/alerts/{alert_id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 关闭预警（须填写处理说明） */
+        post: operations["risk__close_alert_alerts__alert_id__close_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 审计日志（哈希链） */
+        get: operations["risk__audit_list_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 校验审计哈希链 */
+        get: operations["risk__audit_verify_audit_verify_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 批量重算记录 */
+        get: operations["risk__list_batches_batches_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/batches/monthly": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 执行本月批量重算（每月一次，全集群仅一个副本执行） */
+        post: operations["risk__run_batch_batches_monthly_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/classes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 企业信用风险分类（内部使用，不公开） */
+        get: operations["risk__list_classes_classes_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/classes/{uscc}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 企业分类及其依据（各指标贡献、前三大因素） */
+        get: operations["risk__get_class_classes__uscc__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 存活检查 */
+        get: operations["risk__health_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/indicators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 指标定义（定义、来源事件、时间窗口） */
+        get: operations["risk__list_indicators_indicators_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/ledger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 问题企业工作台帐（按局，含各服务未结事项） */
+        get: operations["risk__get_ledger_ledger_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/ledger.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 导出问题企业工作台帐（XLSX） */
+        get: operations["risk__export_ledger_ledger_xlsx_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 评分卡版本列表 */
+        get: operations["risk__list_models_models_get"];
+        put?: never;
+        /** 编制评分卡新版本（草稿） */
+        post: operations["risk__create_model_models_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/models/fit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 由历史检查结果拟合评分卡（逻辑回归），留出一年回测 */
+        post: operations["risk__fit_model_models_fit_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/models/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 评分卡版本详情（定义、拟合与回测报告） */
+        get: operations["risk__get_model_models__version__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/models/{version}/adopt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 采用评分卡版本（双人复核：另一名省局管理员），并重新分类 */
+        post: operations["risk__adopt_model_models__version__adopt_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/models/{version}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 采用前预览：各分类之间迁移的企业数 */
+        get: operations["risk__preview_model_models__version__preview_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/models/{version}/propose": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 发布评分卡版本（待另一名省局管理员采用） */
+        post: operations["risk__propose_model_models__version__propose_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/models/{version}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 驳回评分卡版本（另一名省局管理员） */
+        post: operations["risk__reject_model_models__version__reject_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/population/classes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 抽取冻结总体时查询企业分类（仅省局）
+         * @description Each requested enterprise's current class. An enterprise the service has no record of gets
+         *     the class of an enterprise without history under the adopted scorecard (``known: false``).
+         */
+        post: operations["risk__lookup_classes_population_classes_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 就绪检查（数据库、NATS、待发事件） */
+        get: operations["risk__ready_ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/sync/registry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 从名录库总体同步企业状态（批量导入后执行；仅省局） */
+        post: operations["risk__sync_registry_sync_registry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sampling/admin/parked": {
         parameters: {
             query?: never;
@@ -796,6 +2642,23 @@ export interface paths {
         get: operations["sampling__get_draw_draws__draw_id__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sampling/draws/{draw_id}/abandon": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 作废抽取（另一名省局工作人员，须说明理由，公开） */
+        post: operations["sampling__abandon_draws__draw_id__abandon_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1059,6 +2922,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sampling/public/plans/{plan_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 公开抽查计划（规则、偏离模板之处、全部抽取记录，无需令牌） */
+        get: operations["sampling__public_plan_public_plans__plan_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sampling/ready": {
         parameters: {
             query?: never;
@@ -1144,6 +3024,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/scheduling/assignments/{assignment_id}/amendments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 组建后的变更记录（有序、哈希链接） */
+        get: operations["scheduling__list_amendments_assignments__assignment_id__amendments_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/scheduling/assignments/{assignment_id}/verify": {
         parameters: {
             query?: never;
@@ -1204,6 +3101,23 @@ export interface paths {
         };
         /** 存活检查 */
         get: operations["scheduling__health_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scheduling/not-inspected": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 因停产、转产等原因未实施检查的企业（跟踪名单） */
+        get: operations["scheduling__list_not_inspected_not_inspected_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1308,6 +3222,23 @@ export interface paths {
         /** 提供发证时现场留存材料清单、企业状况、准确位置和在岗人员 */
         put: operations["scheduling__put_bureau_info_tasks__task_id__bureau_info_put"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scheduling/tasks/{task_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 取消检查任务（须说明理由，记入变更记录；可列入未检查跟踪名单） */
+        post: operations["scheduling__cancel_task_tasks__task_id__cancel_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1556,6 +3487,44 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AuditEntryOut */
+        AuditEntryOut: {
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string;
+            /** At */
+            at?: unknown;
+            /** Entity Id */
+            entity_id: string;
+            /** Entity Type */
+            entity_type: string;
+            /** Seq */
+            seq: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** AuditListOut */
+        AuditListOut: {
+            /** Items */
+            items: components["schemas"]["AuditEntryOut"][];
+            /**
+             * Next After
+             * @description 下一页的 after 参数；无更多时为 null
+             */
+            next_after: number | null;
+        };
+        /** AuditVerifyOut */
+        AuditVerifyOut: {
+            /** Entries */
+            entries: number;
+            /** First Bad Seq */
+            first_bad_seq?: number | null;
+            /** Ok */
+            ok: boolean;
+            /** Reason */
+            reason?: string | null;
+        };
         /** ClientCreate */
         ClientCreate: {
             /**
@@ -1580,10 +3549,132 @@ export interface components {
              */
             role: string;
         };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
+        /** ClientOut */
+        ClientOut: {
+            /** Active */
+            active: boolean;
+            /** Client Id */
+            client_id: string;
+            /**
+             * Client Secret
+             * @description 客户端密钥，仅在登记或更换时返回一次
+             */
+            client_secret?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Level */
+            level: string;
+            /** Name */
+            name: string;
+            /** Region Code */
+            region_code: string;
+            /** Role */
+            role: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+        };
+        /** FieldError */
+        FieldError: {
+            /**
+             * Code
+             * @description 机器可读的错误类型（如 missing、string_too_long）
+             * @default null
+             */
+            code: string | null;
+            /**
+             * Field
+             * @description 出错的字段（请求头、查询参数或请求体中的路径，如 items.0.name）
+             */
+            field: string;
+            /**
+             * Message
+             * @description 中文说明
+             */
+            message: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** MeOut */
+        MeOut: {
+            /** Expires At */
+            expires_at?: number | null;
+            /** Level */
+            level?: string | null;
+            /** Name */
+            name?: string | null;
+            /** Organisation */
+            organisation?: string | null;
+            /** Person Id */
+            person_id?: string | null;
+            /** Region */
+            region?: string | null;
+            /** Role Names */
+            role_names: string[];
+            /** Roles */
+            roles: string[];
+            /** Sub */
+            sub: string;
+            /** Uscc */
+            uscc?: string | null;
+            /** User Id */
+            user_id?: string | null;
+        };
+        /** Page[ClientOut] */
+        Page_ClientOut_: {
+            /** Items */
+            items: components["schemas"]["ClientOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** Page[UserOut] */
+        Page_UserOut_: {
+            /** Items */
+            items: components["schemas"]["UserOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** ParkedListOut */
+        ParkedListOut: {
+            /** Items */
+            items: components["schemas"]["ParkedOut"][];
+            /**
+             * Open
+             * @description 尚未重放的滞留事件数
+             */
+            open: number;
+        };
+        /** ParkedOut */
+        ParkedOut: {
+            /** Consumer */
+            consumer: string;
+            /** Deliveries */
+            deliveries: number;
+            /** Error */
+            error: string;
+            /** Event Id */
+            event_id: string;
+            /** Id */
+            id: number;
+            /** Parked At */
+            parked_at: string;
+            /** Payload */
+            payload: string;
+            /** Replayed At */
+            replayed_at?: string | null;
+            /** Subject */
+            subject: string;
         };
         /** PasswordReset */
         PasswordReset: {
@@ -1592,6 +3683,99 @@ export interface components {
              * @description 新密码；不填则由系统生成并仅返回一次
              */
             password?: string | null;
+        };
+        /**
+         * ProblemDetail
+         * @description application/problem+json（RFC 9457）：所有错误的统一格式。
+         */
+        ProblemDetail: {
+            /**
+             * Detail
+             * @description 本次出错的中文说明
+             * @default null
+             */
+            detail: string | null;
+            /**
+             * Errors
+             * @description 逐字段的错误
+             * @default null
+             */
+            errors: components["schemas"]["FieldError"][] | null;
+            /**
+             * Instance
+             * @description 出错的公开路径，如 /api/v1/registry/enterprises
+             * @default null
+             */
+            instance: string | null;
+            /**
+             * Request Id
+             * @description 请求编号（X-Request-ID），报障时请提供
+             * @default null
+             */
+            request_id: string | null;
+            /**
+             * Status
+             * @description HTTP 状态码
+             */
+            status: number;
+            /**
+             * Title
+             * @description 中文标题
+             */
+            title: string;
+            /**
+             * Type
+             * @description 问题类型 URN，如 urn:spotcheck:problem:validation
+             * @example urn:spotcheck:problem:not-found
+             */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ReadyOut */
+        ReadyOut: {
+            /** Nats Connected */
+            nats_connected: boolean;
+            /** Outbox Pending */
+            outbox_pending: number;
+            /** Status */
+            status: string;
+        };
+        /** ReplayOut */
+        ReplayOut: {
+            /** Applied */
+            applied: boolean;
+            /** Event Id */
+            event_id: string;
+            /** Id */
+            id: number;
+        };
+        /** StatusOut */
+        StatusOut: {
+            /** Status */
+            status: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** TokenOut */
+        TokenOut: {
+            /** Access Token */
+            access_token: string;
+            /**
+             * Expires In
+             * @description 有效秒数
+             */
+            expires_in: number;
+            /**
+             * Refresh Token
+             * @description 刷新令牌（password 与 refresh_token 授权）
+             */
+            refresh_token?: string | null;
+            /**
+             * Token Type
+             * @description Bearer
+             */
+            token_type: string;
         };
         /** UserCreate */
         UserCreate: {
@@ -1636,6 +3820,51 @@ export interface components {
              */
             username: string;
         };
+        /** UserOut */
+        UserOut: {
+            /** Active */
+            active: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Display Name */
+            display_name: string;
+            /** Id */
+            id: string;
+            /**
+             * Initial Password
+             * @description 系统生成的初始密码，仅在创建时返回一次
+             */
+            initial_password?: string | null;
+            /** Level */
+            level: string;
+            /**
+             * New Password
+             * @description 系统生成的新密码，仅在重置时返回一次
+             */
+            new_password?: string | null;
+            /** Organisation */
+            organisation?: string | null;
+            /** Person Id */
+            person_id?: string | null;
+            /** Region Code */
+            region_code: string;
+            /** Roles */
+            roles: string[];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Uscc */
+            uscc?: string | null;
+            /** Username */
+            username: string;
+            /** Version */
+            version: number;
+        };
         /** UserPatch */
         UserPatch: {
             /** Display Name */
@@ -1651,20 +3880,903 @@ export interface components {
             /** Uscc */
             uscc?: string | null;
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
+        /** disclosure__AuditEntryOut */
+        disclosure__AuditEntryOut: {
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string;
+            /** At */
+            at?: unknown;
+            /** Entity Id */
+            entity_id: string;
+            /** Entity Type */
+            entity_type: string;
+            /** Seq */
+            seq: number;
+        } & {
+            [key: string]: unknown;
         };
-        /** Body_import_enterprises_imports_enterprises_post */
+        /** disclosure__AuditListOut */
+        disclosure__AuditListOut: {
+            /** Items */
+            items: components["schemas"]["disclosure__AuditEntryOut"][];
+            /**
+             * Next After
+             * @description 下一页的 after 参数；无更多时为 null
+             */
+            next_after: number | null;
+        };
+        /** disclosure__AuditVerifyOut */
+        disclosure__AuditVerifyOut: {
+            /** Entries */
+            entries: number;
+            /** First Bad Seq */
+            first_bad_seq?: number | null;
+            /** Ok */
+            ok: boolean;
+            /** Reason */
+            reason?: string | null;
+        };
+        /** disclosure__CorrectionBody */
+        disclosure__CorrectionBody: {
+            /** Categories */
+            categories: string[];
+            /** Follow Up */
+            follow_up: string;
+            /** Reason */
+            reason: string;
+        };
+        /**
+         * disclosure__EntryBody
+         * @description 录入: the result categories (one or more) and the follow-up measure, as codes.
+         */
+        disclosure__EntryBody: {
+            /** Categories */
+            categories: string[];
+            /** Follow Up */
+            follow_up: string;
+            /** Remark */
+            remark?: string | null;
+        };
+        /** disclosure__FieldError */
+        disclosure__FieldError: {
+            /**
+             * Code
+             * @description 机器可读的错误类型（如 missing、string_too_long）
+             * @default null
+             */
+            code: string | null;
+            /**
+             * Field
+             * @description 出错的字段（请求头、查询参数或请求体中的路径，如 items.0.name）
+             */
+            field: string;
+            /**
+             * Message
+             * @description 中文说明
+             */
+            message: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** disclosure__ParkedListOut */
+        disclosure__ParkedListOut: {
+            /** Items */
+            items: components["schemas"]["disclosure__ParkedOut"][];
+            /**
+             * Open
+             * @description 尚未重放的滞留事件数
+             */
+            open: number;
+        };
+        /** disclosure__ParkedOut */
+        disclosure__ParkedOut: {
+            /** Consumer */
+            consumer: string;
+            /** Deliveries */
+            deliveries: number;
+            /** Error */
+            error: string;
+            /** Event Id */
+            event_id: string;
+            /** Id */
+            id: number;
+            /** Parked At */
+            parked_at: string;
+            /** Payload */
+            payload: string;
+            /** Replayed At */
+            replayed_at?: string | null;
+            /** Subject */
+            subject: string;
+        };
+        /** disclosure__PlanSettingBody */
+        disclosure__PlanSettingBody: {
+            /**
+             * Directed
+             * @description 定向抽查
+             * @default false
+             */
+            directed: boolean;
+            /**
+             * Number
+             * @description 计划文号，如 晋市监〔2022〕181号
+             */
+            number?: string | null;
+        };
+        /**
+         * disclosure__ProblemDetail
+         * @description application/problem+json（RFC 9457）：所有错误的统一格式。
+         */
+        disclosure__ProblemDetail: {
+            /**
+             * Detail
+             * @description 本次出错的中文说明
+             * @default null
+             */
+            detail: string | null;
+            /**
+             * Errors
+             * @description 逐字段的错误
+             * @default null
+             */
+            errors: components["schemas"]["disclosure__FieldError"][] | null;
+            /**
+             * Instance
+             * @description 出错的公开路径，如 /api/v1/registry/enterprises
+             * @default null
+             */
+            instance: string | null;
+            /**
+             * Request Id
+             * @description 请求编号（X-Request-ID），报障时请提供
+             * @default null
+             */
+            request_id: string | null;
+            /**
+             * Status
+             * @description HTTP 状态码
+             */
+            status: number;
+            /**
+             * Title
+             * @description 中文标题
+             */
+            title: string;
+            /**
+             * Type
+             * @description 问题类型 URN，如 urn:spotcheck:problem:validation
+             * @example urn:spotcheck:problem:not-found
+             */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** disclosure__ReadyOut */
+        disclosure__ReadyOut: {
+            /** Nats Connected */
+            nats_connected: boolean;
+            /** Outbox Pending */
+            outbox_pending: number;
+            /** Status */
+            status: string;
+        };
+        /** disclosure__ReplayBody */
+        disclosure__ReplayBody: {
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+        };
+        /** disclosure__ReplayOut */
+        disclosure__ReplayOut: {
+            /** Applied */
+            applied: boolean;
+            /** Event Id */
+            event_id: string;
+            /** Id */
+            id: number;
+        };
+        /** disclosure__ReviewBody */
+        disclosure__ReviewBody: {
+            /**
+             * Decision
+             * @enum {string}
+             */
+            decision: "approve" | "return";
+            /** Note */
+            note?: string | null;
+        };
+        /** disclosure__RotateBody */
+        disclosure__RotateBody: {
+            /** Overlap Hours */
+            overlap_hours?: number | null;
+        };
+        /** disclosure__StatusOut */
+        disclosure__StatusOut: {
+            /** Status */
+            status: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** disclosure__SubscriptionCreate */
+        disclosure__SubscriptionCreate: {
+            /** Description */
+            description?: string | null;
+            /** Event Types */
+            event_types?: string[] | null;
+            /** Url */
+            url: string;
+        };
+        /** disclosure__SubscriptionPatch */
+        disclosure__SubscriptionPatch: {
+            /** Active */
+            active?: boolean | null;
+            /** Description */
+            description?: string | null;
+            /** Event Types */
+            event_types?: string[] | null;
+            /** Url */
+            url?: string | null;
+        };
+        /** disclosure__WithdrawalBody */
+        disclosure__WithdrawalBody: {
+            /** Reason */
+            reason: string;
+        };
+        /** inspection__AmendmentBody */
+        inspection__AmendmentBody: {
+            /** Changes */
+            changes?: components["schemas"]["inspection__AmendmentChange"][];
+            outcome?: components["schemas"]["inspection__Outcome"] | null;
+            /** Reason */
+            reason: string;
+        };
+        /** inspection__AmendmentChange */
+        inspection__AmendmentChange: {
+            /** Code */
+            code: string;
+            /**
+             * Conclusion
+             * @enum {string}
+             */
+            conclusion: "conforming" | "nonconforming" | "not_applicable";
+            /**
+             * Fixed On Site
+             * @default false
+             */
+            fixed_on_site: boolean;
+            /** Text */
+            text?: string | null;
+        };
+        /** inspection__Arrival */
+        inspection__Arrival: {
+            /**
+             * Arrived At
+             * Format: date-time
+             * @description 到场时间（带时区）
+             */
+            arrived_at: string;
+            gps?: components["schemas"]["inspection__Gps"] | null;
+            /**
+             * Present
+             * @description 到场的检查组成员（名录编号）
+             */
+            present: string[];
+            /**
+             * Production Status
+             * @description 现场生产状态：正常生产 / 停产 / 环保要求正常停产
+             * @enum {string}
+             */
+            production_status: "producing" | "stopped" | "stopped_env";
+        };
+        /** inspection__AuditEntryOut */
+        inspection__AuditEntryOut: {
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string;
+            /** At */
+            at?: unknown;
+            /** Entity Id */
+            entity_id: string;
+            /** Entity Type */
+            entity_type: string;
+            /** Seq */
+            seq: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** inspection__AuditListOut */
+        inspection__AuditListOut: {
+            /** Items */
+            items: components["schemas"]["inspection__AuditEntryOut"][];
+            /**
+             * Next After
+             * @description 下一页的 after 参数；无更多时为 null
+             */
+            next_after: number | null;
+        };
+        /** inspection__AuditVerifyOut */
+        inspection__AuditVerifyOut: {
+            /** Entries */
+            entries: number;
+            /** First Bad Seq */
+            first_bad_seq?: number | null;
+            /** Ok */
+            ok: boolean;
+            /** Reason */
+            reason?: string | null;
+        };
+        /** inspection__Decision */
+        inspection__Decision: {
+            /** Note */
+            note?: string | null;
+        };
+        /** inspection__EnterpriseConfirmation */
+        inspection__EnterpriseConfirmation: {
+            /**
+             * Image Sha256
+             * @description 手写签名图像或签字盖章扫描件
+             */
+            image_sha256?: string | null;
+            /**
+             * Name
+             * @description 企业负责人或相关负责人员姓名
+             */
+            name: string;
+            /** Phone */
+            phone?: string | null;
+            /**
+             * Refusal Note
+             * @description 拒绝签字的予以注明
+             */
+            refusal_note?: string | null;
+            /**
+             * Refused
+             * @description 拒绝签字
+             * @default false
+             */
+            refused: boolean;
+            /**
+             * Role
+             * @description 职务
+             */
+            role: string;
+        };
+        /** inspection__FieldError */
+        inspection__FieldError: {
+            /**
+             * Code
+             * @description 机器可读的错误类型（如 missing、string_too_long）
+             * @default null
+             */
+            code: string | null;
+            /**
+             * Field
+             * @description 出错的字段（请求头、查询参数或请求体中的路径，如 items.0.name）
+             */
+            field: string;
+            /**
+             * Message
+             * @description 中文说明
+             */
+            message: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** inspection__Gps */
+        inspection__Gps: {
+            /** Accuracy M */
+            accuracy_m?: number | null;
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+        };
+        /** inspection__Handover */
+        inspection__Handover: {
+            /** Contact */
+            contact?: string | null;
+            enterprise: components["schemas"]["inspection__EnterpriseConfirmation"];
+        };
+        /** inspection__ItemUpdate */
+        inspection__ItemUpdate: {
+            /**
+             * Conclusion
+             * @enum {string}
+             */
+            conclusion: "conforming" | "nonconforming" | "not_applicable";
+            /** Fix Note */
+            fix_note?: string | null;
+            /**
+             * Fixed On Site
+             * @description 当场整改（备注(3)）
+             * @default false
+             */
+            fixed_on_site: boolean;
+            /**
+             * Text
+             * @description 检查记录（不符合时必填）
+             */
+            text?: string | null;
+        };
+        /** inspection__LicenceIn */
+        inspection__LicenceIn: {
+            /** Category */
+            category?: string | null;
+            /** Number */
+            number: string;
+            /** Valid From */
+            valid_from?: string | null;
+            /**
+             * Valid Until
+             * Format: date
+             */
+            valid_until: string;
+        };
+        /** inspection__NotInspectedBody */
+        inspection__NotInspectedBody: {
+            /**
+             * Detail
+             * @description 详细记录
+             */
+            detail: string;
+            outcome?: components["schemas"]["inspection__Outcome"] | null;
+            /**
+             * Reason
+             * @description stopped 停产 / changed_production 转产 / closed / unreachable / refused / other
+             */
+            reason: string;
+        };
+        /** inspection__Outcome */
+        inspection__Outcome: {
+            /** Categories */
+            categories: string[];
+            /** Follow Up */
+            follow_up: string;
+        };
+        /** inspection__ParkedListOut */
+        inspection__ParkedListOut: {
+            /** Items */
+            items: components["schemas"]["inspection__ParkedOut"][];
+            /**
+             * Open
+             * @description 尚未重放的滞留事件数
+             */
+            open: number;
+        };
+        /** inspection__ParkedOut */
+        inspection__ParkedOut: {
+            /** Consumer */
+            consumer: string;
+            /** Deliveries */
+            deliveries: number;
+            /** Error */
+            error: string;
+            /** Event Id */
+            event_id: string;
+            /** Id */
+            id: number;
+            /** Parked At */
+            parked_at: string;
+            /** Payload */
+            payload: string;
+            /** Replayed At */
+            replayed_at?: string | null;
+            /** Subject */
+            subject: string;
+        };
+        /** inspection__Period */
+        inspection__Period: {
+            /**
+             * Unit
+             * @description days 日 / working_days 个工作日
+             * @enum {string}
+             */
+            unit: "days" | "working_days";
+            /**
+             * Value
+             * @description 整改期限
+             */
+            value: number;
+        };
+        /**
+         * inspection__ProblemDetail
+         * @description application/problem+json（RFC 9457）：所有错误的统一格式。
+         */
+        inspection__ProblemDetail: {
+            /**
+             * Detail
+             * @description 本次出错的中文说明
+             * @default null
+             */
+            detail: string | null;
+            /**
+             * Errors
+             * @description 逐字段的错误
+             * @default null
+             */
+            errors: components["schemas"]["inspection__FieldError"][] | null;
+            /**
+             * Instance
+             * @description 出错的公开路径，如 /api/v1/registry/enterprises
+             * @default null
+             */
+            instance: string | null;
+            /**
+             * Request Id
+             * @description 请求编号（X-Request-ID），报障时请提供
+             * @default null
+             */
+            request_id: string | null;
+            /**
+             * Status
+             * @description HTTP 状态码
+             */
+            status: number;
+            /**
+             * Title
+             * @description 中文标题
+             */
+            title: string;
+            /**
+             * Type
+             * @description 问题类型 URN，如 urn:spotcheck:problem:validation
+             * @example urn:spotcheck:problem:not-found
+             */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** inspection__ReadyOut */
+        inspection__ReadyOut: {
+            /** Nats Connected */
+            nats_connected: boolean;
+            /** Outbox Pending */
+            outbox_pending: number;
+            /** Status */
+            status: string;
+        };
+        /** inspection__ReplayOut */
+        inspection__ReplayOut: {
+            /** Applied */
+            applied: boolean;
+            /** Event Id */
+            event_id: string;
+            /** Id */
+            id: number;
+        };
+        /** inspection__ReportBody */
+        inspection__ReportBody: {
+            /** Note */
+            note?: string | null;
+        };
+        /** inspection__SignBody */
+        inspection__SignBody: {
+            /**
+             * Image Sha256
+             * @description 手写签名图像（先上传，purpose=signature）
+             */
+            image_sha256?: string | null;
+        };
+        /** inspection__StatusOut */
+        inspection__StatusOut: {
+            /** Status */
+            status: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** inspection__SubmitBody */
+        inspection__SubmitBody: {
+            /** Note */
+            note?: string | null;
+            /** @description 公示结果（缺省按检查结论得出） */
+            outcome?: components["schemas"]["inspection__Outcome"] | null;
+        };
+        /** inspection__SummaryCreate */
+        inspection__SummaryCreate: {
+            /**
+             * Licences
+             * @description 缺省取登记库中该企业的有效许可证
+             */
+            licences?: components["schemas"]["inspection__LicenceIn"][] | null;
+            /** @description 缺省取计划设置 */
+            period?: components["schemas"]["inspection__Period"] | null;
+            /** Products */
+            products?: string[] | null;
+        };
+        /** rectification__AuditEntryOut */
+        rectification__AuditEntryOut: {
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string;
+            /** At */
+            at?: unknown;
+            /** Entity Id */
+            entity_id: string;
+            /** Entity Type */
+            entity_type: string;
+            /** Seq */
+            seq: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** rectification__AuditListOut */
+        rectification__AuditListOut: {
+            /** Items */
+            items: components["schemas"]["rectification__AuditEntryOut"][];
+            /**
+             * Next After
+             * @description 下一页的 after 参数；无更多时为 null
+             */
+            next_after: number | null;
+        };
+        /** rectification__AuditVerifyOut */
+        rectification__AuditVerifyOut: {
+            /** Entries */
+            entries: number;
+            /** First Bad Seq */
+            first_bad_seq?: number | null;
+            /** Ok */
+            ok: boolean;
+            /** Reason */
+            reason?: string | null;
+        };
+        /** rectification__Body_upload_evidence_cases__case_id__evidence_post */
+        rectification__Body_upload_evidence_cases__case_id__evidence_post: {
+            /** File */
+            file: string;
+        };
+        /** rectification__DecideIn */
+        rectification__DecideIn: {
+            /** Approve */
+            approve: boolean;
+            /** Note */
+            note: string;
+        };
+        /** rectification__FieldError */
+        rectification__FieldError: {
+            /**
+             * Code
+             * @description 机器可读的错误类型（如 missing、string_too_long）
+             * @default null
+             */
+            code: string | null;
+            /**
+             * Field
+             * @description 出错的字段（请求头、查询参数或请求体中的路径，如 items.0.name）
+             */
+            field: string;
+            /**
+             * Message
+             * @description 中文说明
+             */
+            message: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** rectification__HandlingIn */
+        rectification__HandlingIn: {
+            /** Evidence */
+            evidence?: string[];
+            /**
+             * Measure
+             * @description 责令改正 | 约谈 | 跟踪整改
+             * @enum {string}
+             */
+            measure: "order_correction" | "interview" | "follow_up";
+            /**
+             * On
+             * Format: date
+             */
+            on: string;
+            /** Text */
+            text: string;
+        };
+        /** rectification__OutcomeIn */
+        rectification__OutcomeIn: {
+            /**
+             * Basis Code
+             * @description 法律依据代码（GET /legal-bases）
+             */
+            basis_code: string;
+            /** Evidence */
+            evidence?: string[];
+            /**
+             * Facts
+             * @description 事实与理由（立案查处时即案件来源登记的基本情况）
+             */
+            facts: string;
+            /**
+             * Licences
+             * @description 涉及的许可证编号；省略时为案件全部许可证
+             */
+            licences?: string[] | null;
+            /**
+             * Receiving Body
+             * @description 承办机构或接收部门
+             */
+            receiving_body?: string | null;
+        };
+        /** rectification__ParkedListOut */
+        rectification__ParkedListOut: {
+            /** Items */
+            items: components["schemas"]["rectification__ParkedOut"][];
+            /**
+             * Open
+             * @description 尚未重放的滞留事件数
+             */
+            open: number;
+        };
+        /** rectification__ParkedOut */
+        rectification__ParkedOut: {
+            /** Consumer */
+            consumer: string;
+            /** Deliveries */
+            deliveries: number;
+            /** Error */
+            error: string;
+            /** Event Id */
+            event_id: string;
+            /** Id */
+            id: number;
+            /** Parked At */
+            parked_at: string;
+            /** Payload */
+            payload: string;
+            /** Replayed At */
+            replayed_at?: string | null;
+            /** Subject */
+            subject: string;
+        };
+        /**
+         * rectification__ProblemDetail
+         * @description application/problem+json（RFC 9457）：所有错误的统一格式。
+         */
+        rectification__ProblemDetail: {
+            /**
+             * Detail
+             * @description 本次出错的中文说明
+             * @default null
+             */
+            detail: string | null;
+            /**
+             * Errors
+             * @description 逐字段的错误
+             * @default null
+             */
+            errors: components["schemas"]["rectification__FieldError"][] | null;
+            /**
+             * Instance
+             * @description 出错的公开路径，如 /api/v1/registry/enterprises
+             * @default null
+             */
+            instance: string | null;
+            /**
+             * Request Id
+             * @description 请求编号（X-Request-ID），报障时请提供
+             * @default null
+             */
+            request_id: string | null;
+            /**
+             * Status
+             * @description HTTP 状态码
+             */
+            status: number;
+            /**
+             * Title
+             * @description 中文标题
+             */
+            title: string;
+            /**
+             * Type
+             * @description 问题类型 URN，如 urn:spotcheck:problem:validation
+             * @example urn:spotcheck:problem:not-found
+             */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** rectification__ReadyOut */
+        rectification__ReadyOut: {
+            /** Nats Connected */
+            nats_connected: boolean;
+            /** Outbox Pending */
+            outbox_pending: number;
+            /** Status */
+            status: string;
+        };
+        /** rectification__RecheckIn */
+        rectification__RecheckIn: {
+            /** Evidence */
+            evidence?: string[];
+            /**
+             * Inspectors
+             * @description 复查人员（姓名）
+             */
+            inspectors: string[];
+            /** Passed */
+            passed: boolean;
+            /**
+             * Rechecked On
+             * Format: date
+             */
+            rechecked_on: string;
+            /** Text */
+            text: string;
+        };
+        /** rectification__ReplayOut */
+        rectification__ReplayOut: {
+            /** Applied */
+            applied: boolean;
+            /** Event Id */
+            event_id: string;
+            /** Id */
+            id: number;
+        };
+        /** rectification__ReportIn */
+        rectification__ReportIn: {
+            /**
+             * Evidence
+             * @description 已上传到本案件的证据 SHA-256
+             */
+            evidence?: string[];
+            /**
+             * Text
+             * @description 整改情况说明
+             */
+            text: string;
+        };
+        /** rectification__StatusOut */
+        rectification__StatusOut: {
+            /** Status */
+            status: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** registry__AuditEntryOut */
+        registry__AuditEntryOut: {
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string;
+            /** At */
+            at?: unknown;
+            /** Entity Id */
+            entity_id: string;
+            /** Entity Type */
+            entity_type: string;
+            /** Seq */
+            seq: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** registry__AuditListOut */
+        registry__AuditListOut: {
+            /** Items */
+            items: components["schemas"]["registry__AuditEntryOut"][];
+            /**
+             * Next After
+             * @description 下一页的 after 参数；无更多时为 null
+             */
+            next_after: number | null;
+        };
+        /** registry__AuditVerifyOut */
+        registry__AuditVerifyOut: {
+            /** Entries */
+            entries: number;
+            /** First Bad Seq */
+            first_bad_seq?: number | null;
+            /** Ok */
+            ok: boolean;
+            /** Reason */
+            reason?: string | null;
+        };
+        /** registry__Body_import_enterprises_imports_enterprises_post */
         registry__Body_import_enterprises_imports_enterprises_post: {
             /**
              * File
@@ -1672,7 +4784,7 @@ export interface components {
              */
             file: string;
         };
-        /** Body_import_people_imports_people_post */
+        /** registry__Body_import_people_imports_people_post */
         registry__Body_import_people_imports_people_post: {
             /**
              * File
@@ -1680,7 +4792,7 @@ export interface components {
              */
             file: string;
         };
-        /** ConflictIn */
+        /** registry__ConflictIn */
         registry__ConflictIn: {
             /** Person Id */
             person_id: string;
@@ -1689,7 +4801,64 @@ export interface components {
             /** Uscc */
             uscc: string;
         };
-        /** EnterpriseIn */
+        /** registry__ConflictOut */
+        registry__ConflictOut: {
+            /**
+             * Declared At
+             * Format: date-time
+             */
+            declared_at: string;
+            /** Declared By */
+            declared_by: string;
+            /** Id */
+            id: string;
+            /** Person Id */
+            person_id: string;
+            /** Reason */
+            reason: string;
+            /** Uscc */
+            uscc: string;
+        };
+        /** registry__EnterpriseFullOut */
+        registry__EnterpriseFullOut: {
+            /** Address */
+            address?: string | null;
+            /** City Code */
+            city_code: string;
+            /** Contact Phone */
+            contact_phone?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            flag_details: components["schemas"]["registry__FlagDetailsOut"];
+            flags: components["schemas"]["registry__FlagsOut"];
+            /** Legal Representative */
+            legal_representative?: string | null;
+            /** Licences */
+            licences: components["schemas"]["registry__LicenceOut"][];
+            /** Name */
+            name: string;
+            /** Production Status */
+            production_status?: string | null;
+            /** Region Code */
+            region_code: string;
+            /** Region Name */
+            region_name?: string | null;
+            /** Sites */
+            sites: components["schemas"]["registry__SiteOut"][];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Uscc */
+            uscc: string;
+            /** Version */
+            version: number;
+        };
+        /** registry__EnterpriseIn */
         registry__EnterpriseIn: {
             /** Address */
             address: string;
@@ -1714,7 +4883,42 @@ export interface components {
             /** Uscc */
             uscc: string;
         };
-        /** EnterprisePatch */
+        /** registry__EnterpriseOut */
+        registry__EnterpriseOut: {
+            /** Address */
+            address?: string | null;
+            /** City Code */
+            city_code: string;
+            /** Contact Phone */
+            contact_phone?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            flag_details: components["schemas"]["registry__FlagDetailsOut"];
+            flags: components["schemas"]["registry__FlagsOut"];
+            /** Legal Representative */
+            legal_representative?: string | null;
+            /** Name */
+            name: string;
+            /** Production Status */
+            production_status?: string | null;
+            /** Region Code */
+            region_code: string;
+            /** Region Name */
+            region_name?: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Uscc */
+            uscc: string;
+            /** Version */
+            version: number;
+        };
+        /** registry__EnterprisePatch */
         registry__EnterprisePatch: {
             /** Address */
             address?: string | null;
@@ -1729,7 +4933,43 @@ export interface components {
             /** Region Code */
             region_code?: string | null;
         };
-        /** FlagIn */
+        /** registry__FieldError */
+        registry__FieldError: {
+            /**
+             * Code
+             * @description 机器可读的错误类型（如 missing、string_too_long）
+             * @default null
+             */
+            code: string | null;
+            /**
+             * Field
+             * @description 出错的字段（请求头、查询参数或请求体中的路径，如 items.0.name）
+             */
+            field: string;
+            /**
+             * Message
+             * @description 中文说明
+             */
+            message: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** registry__FlagDetailOut */
+        registry__FlagDetailOut: {
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /** Source */
+            source?: string | null;
+        };
+        /** registry__FlagDetailsOut */
+        registry__FlagDetailsOut: {
+            national_fail_5y?: components["schemas"]["registry__FlagDetailOut"] | null;
+            provincial_fail_2021?: components["schemas"]["registry__FlagDetailOut"] | null;
+        };
+        /** registry__FlagIn */
         registry__FlagIn: {
             /**
              * Date
@@ -1743,19 +4983,21 @@ export interface components {
             source: string;
         };
         /**
-         * FlagsIn
+         * registry__FlagsIn
          * @description PUT replaces both flags; null clears a flag.
          */
         registry__FlagsIn: {
             national_fail_5y?: components["schemas"]["registry__FlagIn"] | null;
             provincial_fail_2021?: components["schemas"]["registry__FlagIn"] | null;
         };
-        /** HTTPValidationError */
-        registry__HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["registry__ValidationError"][];
+        /** registry__FlagsOut */
+        registry__FlagsOut: {
+            /** National Fail 5Y */
+            national_fail_5y: boolean;
+            /** Provincial Fail 2021 */
+            provincial_fail_2021: boolean;
         };
-        /** LicenceIn */
+        /** registry__LicenceIn */
         registry__LicenceIn: {
             /** Category */
             category: string;
@@ -1777,14 +5019,48 @@ export interface components {
              */
             status: "有效" | "暂停" | "撤销" | "吊销" | "注销";
         };
-        /** LicencePatch */
+        /** registry__LicenceListOut */
+        registry__LicenceListOut: {
+            /** Items */
+            items: components["schemas"]["registry__LicenceOut"][];
+        };
+        /** registry__LicenceOut */
+        registry__LicenceOut: {
+            /** Category */
+            category: string;
+            /** Category Name */
+            category_name?: string | null;
+            /**
+             * Expiry Date
+             * Format: date
+             */
+            expiry_date: string;
+            /** Id */
+            id: string;
+            /**
+             * Issue Date
+             * Format: date
+             */
+            issue_date: string;
+            /** Number */
+            number: string;
+            /** Product Description */
+            product_description?: string | null;
+            /** Status */
+            status: string;
+            /** Uscc */
+            uscc: string;
+            /** Version */
+            version: number;
+        };
+        /** registry__LicencePatch */
         registry__LicencePatch: {
             /** Expiry Date */
             expiry_date?: string | null;
             /** Product Description */
             product_description?: string | null;
         };
-        /** LicenceStatusIn */
+        /** registry__LicenceStatusIn */
         registry__LicenceStatusIn: {
             /** Reason */
             reason: string;
@@ -1794,7 +5070,72 @@ export interface components {
              */
             status: "有效" | "暂停" | "撤销" | "吊销" | "注销";
         };
-        /** PersonIn */
+        /** registry__Page_ConflictOut_ */
+        registry__Page_ConflictOut_: {
+            /** Items */
+            items: components["schemas"]["registry__ConflictOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** registry__Page_EnterpriseOut_ */
+        registry__Page_EnterpriseOut_: {
+            /** Items */
+            items: components["schemas"]["registry__EnterpriseOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** registry__Page_PersonOut_ */
+        registry__Page_PersonOut_: {
+            /** Items */
+            items: components["schemas"]["registry__PersonOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** registry__ParkedListOut */
+        registry__ParkedListOut: {
+            /** Items */
+            items: components["schemas"]["registry__ParkedOut"][];
+            /**
+             * Open
+             * @description 尚未重放的滞留事件数
+             */
+            open: number;
+        };
+        /** registry__ParkedOut */
+        registry__ParkedOut: {
+            /** Consumer */
+            consumer: string;
+            /** Deliveries */
+            deliveries: number;
+            /** Error */
+            error: string;
+            /** Event Id */
+            event_id: string;
+            /** Id */
+            id: number;
+            /** Parked At */
+            parked_at: string;
+            /** Payload */
+            payload: string;
+            /** Replayed At */
+            replayed_at?: string | null;
+            /** Subject */
+            subject: string;
+        };
+        /** registry__PersonConflictOut */
+        registry__PersonConflictOut: {
+            /** Reason */
+            reason: string;
+            /** Uscc */
+            uscc: string;
+        };
+        /** registry__PersonIn */
         registry__PersonIn: {
             /**
              * Active
@@ -1828,8 +5169,47 @@ export interface components {
             region_code: string;
             /** Specialties */
             specialties?: string[];
+            /**
+             * Unit
+             * @description 处室（如 质量监管处、执法稽查局）
+             */
+            unit?: string | null;
         };
-        /** PersonPatch */
+        /** registry__PersonOut */
+        registry__PersonOut: {
+            /** Active */
+            active: boolean;
+            /** Business Line */
+            business_line?: string | null;
+            /** Certificate No */
+            certificate_no?: string | null;
+            /**
+             * Conflicts
+             * @description 回避的企业：详情中给出；列表中省略
+             */
+            conflicts?: components["schemas"]["registry__PersonConflictOut"][] | null;
+            /** Division Cadre */
+            division_cadre: boolean;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Law Enforcement Officer */
+            law_enforcement_officer: boolean;
+            /** Level */
+            level: string;
+            /** Name */
+            name: string;
+            /** Organisation */
+            organisation: string;
+            /** Region Code */
+            region_code: string;
+            /** Specialties */
+            specialties: string[];
+            /** Version */
+            version: number;
+        };
+        /** registry__PersonPatch */
         registry__PersonPatch: {
             /** Active */
             active?: boolean | null;
@@ -1845,35 +5225,395 @@ export interface components {
             organisation?: string | null;
             /** Specialties */
             specialties?: string[] | null;
+            /**
+             * Unit
+             * @description 处室
+             */
+            unit?: string | null;
         };
-        /** SiteIn */
+        /**
+         * registry__ProblemDetail
+         * @description application/problem+json（RFC 9457）：所有错误的统一格式。
+         */
+        registry__ProblemDetail: {
+            /**
+             * Detail
+             * @description 本次出错的中文说明
+             * @default null
+             */
+            detail: string | null;
+            /**
+             * Errors
+             * @description 逐字段的错误
+             * @default null
+             */
+            errors: components["schemas"]["registry__FieldError"][] | null;
+            /**
+             * Instance
+             * @description 出错的公开路径，如 /api/v1/registry/enterprises
+             * @default null
+             */
+            instance: string | null;
+            /**
+             * Request Id
+             * @description 请求编号（X-Request-ID），报障时请提供
+             * @default null
+             */
+            request_id: string | null;
+            /**
+             * Status
+             * @description HTTP 状态码
+             */
+            status: number;
+            /**
+             * Title
+             * @description 中文标题
+             */
+            title: string;
+            /**
+             * Type
+             * @description 问题类型 URN，如 urn:spotcheck:problem:validation
+             * @example urn:spotcheck:problem:not-found
+             */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** registry__ReadyOut */
+        registry__ReadyOut: {
+            /** Nats Connected */
+            nats_connected: boolean;
+            /** Outbox Pending */
+            outbox_pending: number;
+            /** Status */
+            status: string;
+        };
+        /** registry__ReplayOut */
+        registry__ReplayOut: {
+            /** Applied */
+            applied: boolean;
+            /** Event Id */
+            event_id: string;
+            /** Id */
+            id: number;
+        };
+        /** registry__SiteIn */
         registry__SiteIn: {
             /** Address */
             address: string;
             /** Region Code */
             region_code: string;
         };
-        /** SitePatch */
+        /** registry__SiteListOut */
+        registry__SiteListOut: {
+            /** Items */
+            items: components["schemas"]["registry__SiteOut"][];
+        };
+        /** registry__SiteOut */
+        registry__SiteOut: {
+            /** Address */
+            address: string;
+            /** Id */
+            id: string;
+            /** Region Code */
+            region_code: string;
+            /** Uscc */
+            uscc: string;
+            /** Version */
+            version: number;
+        };
+        /** registry__SitePatch */
         registry__SitePatch: {
             /** Address */
             address?: string | null;
             /** Region Code */
             region_code?: string | null;
         };
-        /** ValidationError */
-        registry__ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
+        /** registry__StatusOut */
+        registry__StatusOut: {
+            /** Status */
+            status: string;
+        } & {
+            [key: string]: unknown;
         };
-        /** DrawIn */
+        /** risk__AckIn */
+        risk__AckIn: {
+            /** Note */
+            note?: string | null;
+        };
+        /** risk__AlertNoteIn */
+        risk__AlertNoteIn: {
+            /** Note */
+            note: string;
+        };
+        /** risk__AuditEntryOut */
+        risk__AuditEntryOut: {
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string;
+            /** At */
+            at?: unknown;
+            /** Entity Id */
+            entity_id: string;
+            /** Entity Type */
+            entity_type: string;
+            /** Seq */
+            seq: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** risk__AuditListOut */
+        risk__AuditListOut: {
+            /** Items */
+            items: components["schemas"]["risk__AuditEntryOut"][];
+            /**
+             * Next After
+             * @description 下一页的 after 参数；无更多时为 null
+             */
+            next_after: number | null;
+        };
+        /** risk__AuditVerifyOut */
+        risk__AuditVerifyOut: {
+            /** Entries */
+            entries: number;
+            /** First Bad Seq */
+            first_bad_seq?: number | null;
+            /** Ok */
+            ok: boolean;
+            /** Reason */
+            reason?: string | null;
+        };
+        /** risk__DecisionIn */
+        risk__DecisionIn: {
+            /** Note */
+            note?: string | null;
+        };
+        /** risk__FieldError */
+        risk__FieldError: {
+            /**
+             * Code
+             * @description 机器可读的错误类型（如 missing、string_too_long）
+             * @default null
+             */
+            code: string | null;
+            /**
+             * Field
+             * @description 出错的字段（请求头、查询参数或请求体中的路径，如 items.0.name）
+             */
+            field: string;
+            /**
+             * Message
+             * @description 中文说明
+             */
+            message: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** risk__FitIn */
+        risk__FitIn: {
+            /**
+             * Enterprises
+             * @description 演示历史的企业数
+             * @default 3000
+             */
+            enterprises: number;
+            /**
+             * History
+             * @description stored：本服务记录的历史；demo：带已知植入效应的演示历史（非生产模式）
+             * @default stored
+             * @enum {string}
+             */
+            history: "stored" | "demo";
+            /** Name */
+            name: string;
+            /** Note */
+            note?: string | null;
+            /**
+             * Seed
+             * @description 演示历史的随机种子
+             * @default 2022
+             */
+            seed: number;
+            /**
+             * Test Year
+             * @description 留出回测的年份（默认历史的最后一年）
+             */
+            test_year?: number | null;
+        };
+        /** risk__LookupIn */
+        risk__LookupIn: {
+            /**
+             * Uscc
+             * @description 统一社会信用代码（每次至多 50,000 个，更多请分批）
+             */
+            uscc: string[];
+        };
+        /** risk__ModelIn */
+        risk__ModelIn: {
+            /**
+             * Definition
+             * @description 评分卡定义：base、indicators（每个指标的分箱与分值）、thresholds（B/C/D 分界）
+             */
+            definition: {
+                [key: string]: unknown;
+            };
+            /** Name */
+            name: string;
+            /** Note */
+            note?: string | null;
+        };
+        /** risk__ParkedListOut */
+        risk__ParkedListOut: {
+            /** Items */
+            items: components["schemas"]["risk__ParkedOut"][];
+            /**
+             * Open
+             * @description 尚未重放的滞留事件数
+             */
+            open: number;
+        };
+        /** risk__ParkedOut */
+        risk__ParkedOut: {
+            /** Consumer */
+            consumer: string;
+            /** Deliveries */
+            deliveries: number;
+            /** Error */
+            error: string;
+            /** Event Id */
+            event_id: string;
+            /** Id */
+            id: number;
+            /** Parked At */
+            parked_at: string;
+            /** Payload */
+            payload: string;
+            /** Replayed At */
+            replayed_at?: string | null;
+            /** Subject */
+            subject: string;
+        };
+        /**
+         * risk__ProblemDetail
+         * @description application/problem+json（RFC 9457）：所有错误的统一格式。
+         */
+        risk__ProblemDetail: {
+            /**
+             * Detail
+             * @description 本次出错的中文说明
+             * @default null
+             */
+            detail: string | null;
+            /**
+             * Errors
+             * @description 逐字段的错误
+             * @default null
+             */
+            errors: components["schemas"]["risk__FieldError"][] | null;
+            /**
+             * Instance
+             * @description 出错的公开路径，如 /api/v1/registry/enterprises
+             * @default null
+             */
+            instance: string | null;
+            /**
+             * Request Id
+             * @description 请求编号（X-Request-ID），报障时请提供
+             * @default null
+             */
+            request_id: string | null;
+            /**
+             * Status
+             * @description HTTP 状态码
+             */
+            status: number;
+            /**
+             * Title
+             * @description 中文标题
+             */
+            title: string;
+            /**
+             * Type
+             * @description 问题类型 URN，如 urn:spotcheck:problem:validation
+             * @example urn:spotcheck:problem:not-found
+             */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** risk__ReadyOut */
+        risk__ReadyOut: {
+            /** Nats Connected */
+            nats_connected: boolean;
+            /** Outbox Pending */
+            outbox_pending: number;
+            /** Status */
+            status: string;
+        };
+        /** risk__ReplayOut */
+        risk__ReplayOut: {
+            /** Applied */
+            applied: boolean;
+            /** Event Id */
+            event_id: string;
+            /** Id */
+            id: number;
+        };
+        /** risk__StatusOut */
+        risk__StatusOut: {
+            /** Status */
+            status: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** sampling__AbandonIn */
+        sampling__AbandonIn: {
+            /**
+             * Reason
+             * @description 作废理由（公开）
+             */
+            reason: string;
+        };
+        /** sampling__AuditEntryOut */
+        sampling__AuditEntryOut: {
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string;
+            /** At */
+            at?: unknown;
+            /** Entity Id */
+            entity_id: string;
+            /** Entity Type */
+            entity_type: string;
+            /** Seq */
+            seq: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** sampling__AuditListOut */
+        sampling__AuditListOut: {
+            /** Items */
+            items: components["schemas"]["sampling__AuditEntryOut"][];
+            /**
+             * Next After
+             * @description 下一页的 after 参数；无更多时为 null
+             */
+            next_after: number | null;
+        };
+        /** sampling__AuditVerifyOut */
+        sampling__AuditVerifyOut: {
+            /** Entries */
+            entries: number;
+            /** First Bad Seq */
+            first_bad_seq?: number | null;
+            /** Ok */
+            ok: boolean;
+            /** Reason */
+            reason?: string | null;
+        };
+        /** sampling__DrawIn */
         sampling__DrawIn: {
             /** Enterprise Draw Id */
             enterprise_draw_id?: string | null;
@@ -1886,12 +5626,132 @@ export interface components {
             /** Plan Id */
             plan_id: string;
         };
-        /** HTTPValidationError */
-        sampling__HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["sampling__ValidationError"][];
+        /** sampling__DrawOut */
+        sampling__DrawOut: {
+            /** Algorithm */
+            algorithm?: string | null;
+            /** Algorithm Version */
+            algorithm_version?: string | null;
+            /** Beacon */
+            beacon?: string | null;
+            /** Committed At */
+            committed_at?: string | null;
+            /** Committed By */
+            committed_by?: string | null;
+            /** Created At */
+            created_at?: string | null;
+            /** Created By */
+            created_by: string;
+            /** Enterprise Draw Id */
+            enterprise_draw_id?: string | null;
+            /** Frozen At */
+            frozen_at?: string | null;
+            /** Frozen By */
+            frozen_by?: string | null;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Owner Region */
+            owner_region: string;
+            /** Plan Id */
+            plan_id: string;
+            /** Population Count */
+            population_count?: number | null;
+            /** Population Digest */
+            population_digest?: string | null;
+            /** Result Digest */
+            result_digest?: string | null;
+            /** Seed */
+            seed?: string | null;
+            /** Seed Confirmed At */
+            seed_confirmed_at?: string | null;
+            /** Seed Confirmed By */
+            seed_confirmed_by?: string | null;
+            /** Seed Entered At */
+            seed_entered_at?: string | null;
+            /** Seed Entered By */
+            seed_entered_by?: string | null;
+            /** Status */
+            status: string;
+            /** Strata */
+            strata: {
+                [key: string]: unknown;
+            }[];
+            /** Version */
+            version: number;
         };
-        /** PlanIn */
+        /** sampling__FieldError */
+        sampling__FieldError: {
+            /**
+             * Code
+             * @description 机器可读的错误类型（如 missing、string_too_long）
+             * @default null
+             */
+            code: string | null;
+            /**
+             * Field
+             * @description 出错的字段（请求头、查询参数或请求体中的路径，如 items.0.name）
+             */
+            field: string;
+            /**
+             * Message
+             * @description 中文说明
+             */
+            message: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** sampling__Page_DrawOut_ */
+        sampling__Page_DrawOut_: {
+            /** Items */
+            items: components["schemas"]["sampling__DrawOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** sampling__Page_PlanOut_ */
+        sampling__Page_PlanOut_: {
+            /** Items */
+            items: components["schemas"]["sampling__PlanOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** sampling__ParkedListOut */
+        sampling__ParkedListOut: {
+            /** Items */
+            items: components["schemas"]["sampling__ParkedOut"][];
+            /**
+             * Open
+             * @description 尚未重放的滞留事件数
+             */
+            open: number;
+        };
+        /** sampling__ParkedOut */
+        sampling__ParkedOut: {
+            /** Consumer */
+            consumer: string;
+            /** Deliveries */
+            deliveries: number;
+            /** Error */
+            error: string;
+            /** Event Id */
+            event_id: string;
+            /** Id */
+            id: number;
+            /** Parked At */
+            parked_at: string;
+            /** Payload */
+            payload: string;
+            /** Replayed At */
+            replayed_at?: string | null;
+            /** Subject */
+            subject: string;
+        };
+        /** sampling__PlanIn */
         sampling__PlanIn: {
             /** Batch */
             batch: string;
@@ -1917,17 +5777,66 @@ export interface components {
             rules: components["schemas"]["sampling__RuleIn"][];
             settings: components["schemas"]["sampling__PlanSettings"];
         };
-        /** PlanPatch */
+        /** sampling__PlanOut */
+        sampling__PlanOut: {
+            /** Approved At */
+            approved_at?: string | null;
+            /** Approved By */
+            approved_by?: string | null;
+            /** Batch */
+            batch: string;
+            /** Catalogue */
+            catalogue: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Id */
+            id: string;
+            /** Licence Status */
+            licence_status: string;
+            /** Name */
+            name: string;
+            /** Owner Region */
+            owner_region: string;
+            /** Rules */
+            rules: {
+                [key: string]: unknown;
+            }[];
+            /** Settings */
+            settings: {
+                [key: string]: unknown;
+            };
+            /** Source */
+            source?: string | null;
+            /** Status */
+            status: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** sampling__PlanPatch */
         sampling__PlanPatch: {
             /** Batch */
             batch?: string | null;
+            /**
+             * Deviation Reasons
+             * @description 偏离模板的理由：键为偏离项（如 rules.危险化学品.ratio、settings.window_start）
+             */
+            deviation_reasons?: {
+                [key: string]: string;
+            } | null;
             /** Name */
             name?: string | null;
             /** Rules */
             rules?: components["schemas"]["sampling__RuleIn"][] | null;
             settings?: components["schemas"]["sampling__PlanSettings"] | null;
         };
-        /** PlanSettings */
+        /** sampling__PlanSettings */
         sampling__PlanSettings: {
             /**
              * Acceptance Workdays
@@ -1939,6 +5848,12 @@ export interface components {
              * @default true
              */
             avoid_own_county: boolean;
+            /**
+             * Leader Unit
+             * @description 组长所在处室（通知：省局质量监管处处级干部）
+             * @default 质量监管处
+             */
+            leader_unit: string;
             /**
              * Load Per Team
              * @default 12
@@ -1961,6 +5876,12 @@ export interface components {
              * @default 1
              */
             max_teams_per_person: number;
+            /**
+             * Notice Workdays
+             * @description 告知期：检查日期不早于派发日加该数个工作日
+             * @default 3
+             */
+            notice_workdays: number;
             /**
              * Report Date
              * Format: date
@@ -1992,14 +5913,106 @@ export interface components {
              */
             window_start: string;
         };
-        /** ReplacementIn */
+        /**
+         * sampling__ProblemDetail
+         * @description application/problem+json（RFC 9457）：所有错误的统一格式。
+         */
+        sampling__ProblemDetail: {
+            /**
+             * Detail
+             * @description 本次出错的中文说明
+             * @default null
+             */
+            detail: string | null;
+            /**
+             * Errors
+             * @description 逐字段的错误
+             * @default null
+             */
+            errors: components["schemas"]["sampling__FieldError"][] | null;
+            /**
+             * Instance
+             * @description 出错的公开路径，如 /api/v1/registry/enterprises
+             * @default null
+             */
+            instance: string | null;
+            /**
+             * Request Id
+             * @description 请求编号（X-Request-ID），报障时请提供
+             * @default null
+             */
+            request_id: string | null;
+            /**
+             * Status
+             * @description HTTP 状态码
+             */
+            status: number;
+            /**
+             * Title
+             * @description 中文标题
+             */
+            title: string;
+            /**
+             * Type
+             * @description 问题类型 URN，如 urn:spotcheck:problem:validation
+             * @example urn:spotcheck:problem:not-found
+             */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** sampling__ReadyOut */
+        sampling__ReadyOut: {
+            /** Nats Connected */
+            nats_connected: boolean;
+            /** Outbox Pending */
+            outbox_pending: number;
+            /** Status */
+            status: string;
+        };
+        /** sampling__ReplacementIn */
         sampling__ReplacementIn: {
             /** Reason */
             reason: string;
             /** Uscc */
             uscc: string;
         };
-        /** RuleIn */
+        /** sampling__ReplacementOut */
+        sampling__ReplacementOut: {
+            /** Draw Id */
+            draw_id: string;
+            /** Id */
+            id: string;
+            /** Reason */
+            reason: string;
+            /**
+             * Recorded At
+             * Format: date-time
+             */
+            recorded_at: string;
+            /** Recorded By */
+            recorded_by: string;
+            /** Replaced Uscc */
+            replaced_uscc: string;
+            /** Replacement Position */
+            replacement_position: number;
+            /** Replacement Ticket */
+            replacement_ticket: string;
+            /** Replacement Uscc */
+            replacement_uscc: string;
+            /** Stratum */
+            stratum: string;
+        };
+        /** sampling__ReplayOut */
+        sampling__ReplayOut: {
+            /** Applied */
+            applied: boolean;
+            /** Event Id */
+            event_id: string;
+            /** Id */
+            id: number;
+        };
+        /** sampling__RuleIn */
         sampling__RuleIn: {
             /**
              * Categories
@@ -2039,16 +6052,16 @@ export interface components {
             region_prefix?: string | null;
             /**
              * Risk Classes
-             * @description 信用风险分类（预留，尚未接入）
+             * @description 信用风险分类（A/B/C/D，冻结总体时向风险服务查询并随总体冻结；仅省局）
              */
             risk_classes?: string[] | null;
         };
-        /** SeedConfirmIn */
+        /** sampling__SeedConfirmIn */
         sampling__SeedConfirmIn: {
             /** Seed */
             seed: string;
         };
-        /** SeedIn */
+        /** sampling__SeedIn */
         sampling__SeedIn: {
             /**
              * Beacon
@@ -2061,7 +6074,14 @@ export interface components {
              */
             seed: string;
         };
-        /** TemplateIn */
+        /** sampling__StatusOut */
+        sampling__StatusOut: {
+            /** Status */
+            status: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** sampling__TemplateIn */
         sampling__TemplateIn: {
             /** Batch */
             batch?: string | null;
@@ -2073,25 +6093,12 @@ export interface components {
             /** Owner Region */
             owner_region?: string | null;
         };
-        /** ValidationError */
-        sampling__ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-        };
-        /** AcceptBody */
+        /** scheduling__AcceptBody */
         scheduling__AcceptBody: {
             /** Note */
             note?: string | null;
         };
-        /** AssignmentCreate */
+        /** scheduling__AssignmentCreate */
         scheduling__AssignmentCreate: {
             /**
              * Enterprise Draw Id
@@ -2104,7 +6111,45 @@ export interface components {
              */
             inspector_draw_id?: string | null;
         };
-        /** BureauInfo */
+        /** scheduling__AuditEntryOut */
+        scheduling__AuditEntryOut: {
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string;
+            /** At */
+            at?: unknown;
+            /** Entity Id */
+            entity_id: string;
+            /** Entity Type */
+            entity_type: string;
+            /** Seq */
+            seq: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** scheduling__AuditListOut */
+        scheduling__AuditListOut: {
+            /** Items */
+            items: components["schemas"]["scheduling__AuditEntryOut"][];
+            /**
+             * Next After
+             * @description 下一页的 after 参数；无更多时为 null
+             */
+            next_after: number | null;
+        };
+        /** scheduling__AuditVerifyOut */
+        scheduling__AuditVerifyOut: {
+            /** Entries */
+            entries: number;
+            /** First Bad Seq */
+            first_bad_seq?: number | null;
+            /** Ok */
+            ok: boolean;
+            /** Reason */
+            reason?: string | null;
+        };
+        /** scheduling__BureauInfo */
         scheduling__BureauInfo: {
             /**
              * Enterprise State
@@ -2129,12 +6174,28 @@ export interface components {
              */
             state_note?: string | null;
         };
-        /** HTTPValidationError */
-        scheduling__HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["scheduling__ValidationError"][];
+        /** scheduling__FieldError */
+        scheduling__FieldError: {
+            /**
+             * Code
+             * @description 机器可读的错误类型（如 missing、string_too_long）
+             * @default null
+             */
+            code: string | null;
+            /**
+             * Field
+             * @description 出错的字段（请求头、查询参数或请求体中的路径，如 items.0.name）
+             */
+            field: string;
+            /**
+             * Message
+             * @description 中文说明
+             */
+            message: string;
+        } & {
+            [key: string]: unknown;
         };
-        /** MaterialList */
+        /** scheduling__MaterialList */
         scheduling__MaterialList: {
             /**
              * Items
@@ -2147,7 +6208,122 @@ export interface components {
              */
             note?: string | null;
         };
-        /** ReportSubmit */
+        /** scheduling__Page_TaskOut_ */
+        scheduling__Page_TaskOut_: {
+            /** Items */
+            items: components["schemas"]["scheduling__TaskOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** scheduling__Page_VisitOut_ */
+        scheduling__Page_VisitOut_: {
+            /** Items */
+            items: components["schemas"]["scheduling__VisitOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** scheduling__ParkedListOut */
+        scheduling__ParkedListOut: {
+            /** Items */
+            items: components["schemas"]["scheduling__ParkedOut"][];
+            /**
+             * Open
+             * @description 尚未重放的滞留事件数
+             */
+            open: number;
+        };
+        /** scheduling__ParkedOut */
+        scheduling__ParkedOut: {
+            /** Consumer */
+            consumer: string;
+            /** Deliveries */
+            deliveries: number;
+            /** Error */
+            error: string;
+            /** Event Id */
+            event_id: string;
+            /** Id */
+            id: number;
+            /** Parked At */
+            parked_at: string;
+            /** Payload */
+            payload: string;
+            /** Replayed At */
+            replayed_at?: string | null;
+            /** Subject */
+            subject: string;
+        };
+        /**
+         * scheduling__ProblemDetail
+         * @description application/problem+json（RFC 9457）：所有错误的统一格式。
+         */
+        scheduling__ProblemDetail: {
+            /**
+             * Detail
+             * @description 本次出错的中文说明
+             * @default null
+             */
+            detail: string | null;
+            /**
+             * Errors
+             * @description 逐字段的错误
+             * @default null
+             */
+            errors: components["schemas"]["scheduling__FieldError"][] | null;
+            /**
+             * Instance
+             * @description 出错的公开路径，如 /api/v1/registry/enterprises
+             * @default null
+             */
+            instance: string | null;
+            /**
+             * Request Id
+             * @description 请求编号（X-Request-ID），报障时请提供
+             * @default null
+             */
+            request_id: string | null;
+            /**
+             * Status
+             * @description HTTP 状态码
+             */
+            status: number;
+            /**
+             * Title
+             * @description 中文标题
+             */
+            title: string;
+            /**
+             * Type
+             * @description 问题类型 URN，如 urn:spotcheck:problem:validation
+             * @example urn:spotcheck:problem:not-found
+             */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** scheduling__ReadyOut */
+        scheduling__ReadyOut: {
+            /** Nats Connected */
+            nats_connected: boolean;
+            /** Outbox Pending */
+            outbox_pending: number;
+            /** Status */
+            status: string;
+        };
+        /** scheduling__ReplayOut */
+        scheduling__ReplayOut: {
+            /** Applied */
+            applied: boolean;
+            /** Event Id */
+            event_id: string;
+            /** Id */
+            id: number;
+        };
+        /** scheduling__ReportSubmit */
         scheduling__ReportSubmit: {
             /**
              * Summary
@@ -2155,7 +6331,14 @@ export interface components {
              */
             summary: string;
         };
-        /** SubstitutionCreate */
+        /** scheduling__StatusOut */
+        scheduling__StatusOut: {
+            /** Status */
+            status: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** scheduling__SubstitutionCreate */
         scheduling__SubstitutionCreate: {
             /**
              * Person Id
@@ -2168,18 +6351,114 @@ export interface components {
              */
             reason: string;
         };
-        /** ValidationError */
-        scheduling__ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
+        /** scheduling__TaskCancel */
+        scheduling__TaskCancel: {
+            /**
+             * Not Inspected
+             * @description 企业因此未实施检查时填写：列入跟踪名单，开展后续监督检查
+             */
+            not_inspected?: ("停产" | "转产" | "关闭停业或正在组织清算" | "通过登记的住所（经营场所）无法联系" | "其他") | null;
+            /**
+             * Reason
+             * @description 取消理由
+             */
+            reason: string;
+        };
+        /** scheduling__TaskOut */
+        scheduling__TaskOut: {
+            /**
+             * Accept By
+             * Format: date
+             */
+            accept_by: string;
+            /** Accepted At */
+            accepted_at?: string | null;
+            /** Accepted By */
+            accepted_by?: string | null;
+            /** Accepted By Name */
+            accepted_by_name?: string | null;
+            /** Assignment Id */
+            assignment_id: string;
+            /** Bureau Info */
+            bureau_info?: {
+                [key: string]: unknown;
+            } | null;
+            /** Bureau Info At */
+            bureau_info_at?: string | null;
+            /** Bureau Info By */
+            bureau_info_by?: string | null;
+            /** Categories */
+            categories: unknown[];
+            /** City Code */
+            city_code: string;
+            /** County Code */
+            county_code?: string | null;
+            /**
+             * Dispatched At
+             * Format: date-time
+             */
+            dispatched_at: string;
+            /** Enterprise Name */
+            enterprise_name?: string | null;
+            /** Id */
+            id: string;
+            /** Overdue */
+            overdue?: boolean | null;
+            /** Plan Id */
+            plan_id: string;
+            /** Region Code */
+            region_code: string;
+            /** Site Address */
+            site_address?: string | null;
+            /** Site Id */
+            site_id: string;
+            /** Status */
+            status: string;
+            /** Team Id */
+            team_id: string;
+            /** Uscc */
+            uscc: string;
+            /** Version */
+            version: number;
+            visit?: components["schemas"]["scheduling__VisitRef"] | null;
+        };
+        /** scheduling__VisitOut */
+        scheduling__VisitOut: {
+            /** Categories */
+            categories: unknown[];
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /** Id */
+            id: string;
+            /** Plan Id */
+            plan_id: string;
+            /** Region Code */
+            region_code: string;
+            /** Site Id */
+            site_id: string;
+            /** Slot */
+            slot: number;
+            /** Task Id */
+            task_id: string;
+            /** Team Id */
+            team_id: string;
+            /** Uscc */
+            uscc: string;
+        };
+        /** scheduling__VisitRef */
+        scheduling__VisitRef: {
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /** Id */
+            id: string;
+            /** Slot */
+            slot: number;
         };
     };
     responses: never;
@@ -2224,22 +6503,49 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Page_ClientOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
         };
@@ -2247,7 +6553,10 @@ export interface operations {
     create_client_admin_clients_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2257,22 +6566,91 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description 新建资源的公开路径 */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
         };
@@ -2288,22 +6666,60 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
         };
@@ -2311,7 +6727,10 @@ export interface operations {
     deactivate_client_admin_clients__client_id__deactivate_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 client_id: string;
             };
@@ -2319,22 +6738,96 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
         };
@@ -2342,7 +6835,10 @@ export interface operations {
     rotate_client_secret_admin_clients__client_id__rotate_secret_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 client_id: string;
             };
@@ -2350,22 +6846,96 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
         };
@@ -2381,22 +6951,49 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ParkedListOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
         };
@@ -2412,22 +7009,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ReplayOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
         };
@@ -2454,22 +7105,49 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Page_UserOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
         };
@@ -2477,7 +7155,10 @@ export interface operations {
     create_user_admin_users_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2487,22 +7168,91 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description 新建资源的公开路径 */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
         };
@@ -2518,22 +7268,60 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
         };
@@ -2541,7 +7329,10 @@ export interface operations {
     patch_user_admin_users__user_id__patch: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 user_id: string;
             };
@@ -2553,22 +7344,105 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
         };
@@ -2576,7 +7450,10 @@ export interface operations {
     activate_user_admin_users__user_id__activate_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 user_id: string;
             };
@@ -2584,22 +7461,96 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
         };
@@ -2607,7 +7558,10 @@ export interface operations {
     deactivate_user_admin_users__user_id__deactivate_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 user_id: string;
             };
@@ -2615,22 +7569,96 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
         };
@@ -2638,7 +7666,10 @@ export interface operations {
     reset_password_admin_users__user_id__reset_password_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 user_id: string;
             };
@@ -2650,6 +7681,359 @@ export interface operations {
             };
         };
         responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__parked_admin_parked_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["disclosure__ParkedListOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__replay_admin_parked__parked_id__replay_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                parked_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["disclosure__ReplayOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__audit_list_audit_get: {
+        parameters: {
+            query?: {
+                after?: number;
+                limit?: number;
+                entity_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["disclosure__AuditListOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__audit_verify_audit_verify_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["disclosure__AuditVerifyOut"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__deadlines_deadlines_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
             /** @description Successful Response */
             200: {
                 headers: {
@@ -2659,20 +8043,90 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__export_results_exports_results_get: {
+        parameters: {
+            query?: {
+                format?: "csv" | "xlsx";
+                plan_id?: string | null;
+                region?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
                 };
             };
         };
     };
-    registry__parked_admin_parked_get: {
+    disclosure__pull_feed_feed_get: {
         parameters: {
             query?: {
+                after?: string | null;
                 limit?: number;
             };
             header?: never;
@@ -2690,13 +8144,5865 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__health_health_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["disclosure__StatusOut"];
+                };
+            };
+        };
+    };
+    disclosure__get_plan_setting_plans__plan_id__settings_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                plan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__put_plan_setting_plans__plan_id__settings_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                plan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["disclosure__PlanSettingBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__public_results_public_results_get: {
+        parameters: {
+            query?: {
+                uscc?: string | null;
+                region?: string | null;
+                plan?: string | null;
+                date_from?: string | null;
+                date_to?: string | null;
+                /** @description 上一页返回的 next_cursor */
+                cursor?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__public_result_public_results__result_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                result_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__ready_ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["disclosure__ReadyOut"];
+                };
+            };
+        };
+    };
+    disclosure__list_results_results_get: {
+        parameters: {
+            query?: {
+                status?: string | null;
+                plan_id?: string | null;
+                uscc?: string | null;
+                region?: string | null;
+                deadline?: ("open" | "soon" | "overdue" | "unknown") | null;
+                needs_correction?: boolean | null;
+                /** @description 上一页返回的 next_cursor */
+                cursor?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__get_result_results__result_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                result_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__correct_result_results__result_id__corrections_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                result_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["disclosure__CorrectionBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__enter_result_results__result_id__entry_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                result_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["disclosure__EntryBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__review_result_results__result_id__review_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                result_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["disclosure__ReviewBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__result_versions_results__result_id__versions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                result_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__withdraw_result_results__result_id__withdrawal_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                result_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["disclosure__WithdrawalBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__list_subscriptions_subscriptions_get: {
+        parameters: {
+            query?: {
+                /** @description 上一页返回的 next_cursor */
+                cursor?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__create_subscription_subscriptions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["disclosure__SubscriptionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__get_subscription_subscriptions__sub_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sub_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__patch_subscription_subscriptions__sub_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sub_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["disclosure__SubscriptionPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__list_deliveries_subscriptions__sub_id__deliveries_get: {
+        parameters: {
+            query?: {
+                status?: string | null;
+                /** @description 上一页返回的 next_cursor */
+                cursor?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                sub_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__get_delivery_subscriptions__sub_id__deliveries__delivery_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sub_id: string;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__replay_delivery_subscriptions__sub_id__deliveries__delivery_id__replay_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sub_id: string;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__replay_since_subscriptions__sub_id__replay_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sub_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["disclosure__ReplayBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__rotate_secret_subscriptions__sub_id__rotate_secret_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sub_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["disclosure__RotateBody"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__parked_admin_parked_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inspection__ParkedListOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__replay_admin_parked__parked_id__replay_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                parked_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inspection__ReplayOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__audit_list_audit_get: {
+        parameters: {
+            query?: {
+                after?: number;
+                limit?: number;
+                entity_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inspection__AuditListOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__audit_verify_audit_verify_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inspection__AuditVerifyOut"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__list_checklists_checklists_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__get_checklist_checklists__version__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__export_forms_forms__kind__export_xlsx_get: {
+        parameters: {
+            query: {
+                city_code: string;
+                plan_id?: string | null;
+            };
+            header?: never;
+            path: {
+                kind: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__health_health_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inspection__StatusOut"];
+                };
+            };
+        };
+    };
+    inspection__list_summaries_problem_summaries_get: {
+        parameters: {
+            query?: {
+                state?: string | null;
+                uscc?: string | null;
+                plan_id?: string | null;
+                /** @description 上一页返回的 next_cursor */
+                cursor?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__get_summary_problem_summaries__summary_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                summary_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__summary_pdf_problem_summaries__summary_id__form_pdf_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                summary_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__summary_xlsx_problem_summaries__summary_id__form_xlsx_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                summary_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__handover_problem_summaries__summary_id__handover_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                summary_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["inspection__Handover"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__ready_ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inspection__ReadyOut"];
+                };
+            };
+        };
+    };
+    inspection__list_records_records_get: {
+        parameters: {
+            query?: {
+                state?: string | null;
+                team_id?: string | null;
+                uscc?: string | null;
+                plan_id?: string | null;
+                /** @description 上一页返回的 next_cursor */
+                cursor?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__get_record_records__record_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__propose_records__record_id__amendments_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["inspection__AmendmentBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__approve_records__record_id__amendments__amendment_id__approve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                record_id: string;
+                amendment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["inspection__Decision"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__reject_records__record_id__amendments__amendment_id__reject_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                record_id: string;
+                amendment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["inspection__Decision"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__confirm_records__record_id__enterprise_confirmation_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["inspection__EnterpriseConfirmation"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__upload_evidence_records__record_id__evidence_upload_post: {
+        parameters: {
+            query?: {
+                /** @description item / fix / not_inspected / signature / record */
+                purpose?: string;
+                item_code?: string | null;
+                filename?: string | null;
+                note?: string | null;
+            };
+            header?: never;
+            path: {
+                record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__evidence_content_records__record_id__evidence__evidence_id__content_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                record_id: string;
+                evidence_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__record_pdf_records__record_id__form_pdf_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__record_xlsx_records__record_id__form_xlsx_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__put_item_records__record_id__items__code__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                record_id: string;
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["inspection__ItemUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__not_inspected_records__record_id__not_inspected_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["inspection__NotInspectedBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__create_summary_records__record_id__problem_summary_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["inspection__SummaryCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__sign_records__record_id__signatures_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["inspection__SignBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__submit_records__record_id__submit_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["inspection__SubmitBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__list_tasks_tasks_get: {
+        parameters: {
+            query?: {
+                team_id?: string | null;
+                status?: string | null;
+                /** @description 上一页返回的 next_cursor */
+                cursor?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__get_form_tasks__task_id__forms__kind__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+                kind: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__put_form_tasks__task_id__forms__kind__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+                kind: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__open_record_tasks__task_id__record_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["inspection__Arrival"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__team_report_teams__team_id__report_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__submit_team_report_teams__team_id__report_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["inspection__ReportBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__team_report_xlsx_teams__team_id__report_xlsx_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__parked_admin_parked_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rectification__ParkedListOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__replay_admin_parked__parked_id__replay_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                parked_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rectification__ReplayOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__audit_list_audit_get: {
+        parameters: {
+            query?: {
+                after?: number;
+                limit?: number;
+                entity_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rectification__AuditListOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__audit_verify_audit_verify_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rectification__AuditVerifyOut"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__list_cases_cases_get: {
+        parameters: {
+            query?: {
+                status?: string | null;
+                /** @description 行政区划代码（市或县） */
+                region?: string | null;
+                overdue?: boolean | null;
+                recheck_failed?: boolean | null;
+                uscc?: string | null;
+                plan_id?: string | null;
+                /** @description 上一页返回的 next_cursor */
+                cursor?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__get_case_cases__case_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__upload_evidence_cases__case_id__evidence_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["rectification__Body_upload_evidence_cases__case_id__evidence_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__download_evidence_cases__case_id__evidence__sha256__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: string;
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__record_handling_cases__case_id__handling_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["rectification__HandlingIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__propose_outcome_cases__case_id__outcomes_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["rectification__OutcomeIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__report_problem_cases__case_id__problems__no__report_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: string;
+                no: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["rectification__ReportIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__record_recheck_cases__case_id__recheck_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["rectification__RecheckIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__health_health_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rectification__StatusOut"];
+                };
+            };
+        };
+    };
+    rectification__ledger_ledger_get: {
+        parameters: {
+            query?: {
+                /** @description 上一页返回的 next_cursor */
+                cursor?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
+                /** @description 行政区划代码（市或县） */
+                region?: string | null;
+                status?: string | null;
+                overdue?: boolean | null;
+                recheck_failed?: boolean | null;
+                uscc?: string | null;
+                plan_id?: string | null;
+                deadline_from?: string | null;
+                deadline_to?: string | null;
+                resolution?: string | null;
+                outcome_kind?: string | null;
+                /** @description 企业名称包含 */
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__ledger_xlsx_ledger_xlsx_get: {
+        parameters: {
+            query?: {
+                /** @description 行政区划代码（市或县） */
+                region?: string | null;
+                status?: string | null;
+                overdue?: boolean | null;
+                recheck_failed?: boolean | null;
+                uscc?: string | null;
+                plan_id?: string | null;
+                deadline_from?: string | null;
+                deadline_to?: string | null;
+                resolution?: string | null;
+                outcome_kind?: string | null;
+                /** @description 企业名称包含 */
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__legal_bases_legal_bases_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__list_outcomes_outcomes_get: {
+        parameters: {
+            query?: {
+                status?: string | null;
+                kind?: string | null;
+                /** @description 上一页返回的 next_cursor */
+                cursor?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__get_outcome_outcomes__outcome_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                outcome_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__decide_outcome_outcomes__outcome_id__decide_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                outcome_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["rectification__DecideIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    rectification__ready_ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rectification__ReadyOut"];
+                };
+            };
+        };
+    };
+    rectification__city_rollup_report_cities_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+        };
+    };
+    registry__parked_admin_parked_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__ParkedListOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -2712,22 +14018,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__ReplayOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -2745,22 +14105,49 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__AuditListOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -2774,13 +14161,31 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__AuditVerifyOut"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -2825,13 +14230,31 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -2852,22 +14275,49 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__Page_ConflictOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -2875,7 +14325,10 @@ export interface operations {
     registry__declare_conflict_conflicts_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2885,22 +14338,87 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
+                headers: {
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__ConflictOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -2927,13 +14445,67 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -2959,22 +14531,49 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__Page_EnterpriseOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -2982,7 +14581,10 @@ export interface operations {
     registry__create_enterprise_enterprises_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2992,22 +14594,89 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__EnterpriseFullOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3023,22 +14692,60 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__EnterpriseFullOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3046,7 +14753,10 @@ export interface operations {
     registry__patch_enterprise_enterprises__uscc__patch: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 uscc: string;
             };
@@ -3058,22 +14768,105 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__EnterpriseFullOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3081,7 +14874,10 @@ export interface operations {
     registry__put_flags_enterprises__uscc__flags_put: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 uscc: string;
             };
@@ -3093,22 +14889,105 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__EnterpriseFullOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3124,22 +15003,58 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__LicenceListOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3147,7 +15062,10 @@ export interface operations {
     registry__create_licence_enterprises__uscc__licences_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 uscc: string;
             };
@@ -3159,22 +15077,89 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__LicenceOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3190,22 +15175,58 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__SiteListOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3213,7 +15234,10 @@ export interface operations {
     registry__create_site_enterprises__uscc__sites_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 uscc: string;
             };
@@ -3225,22 +15249,89 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__SiteOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3256,6 +15347,8 @@ export interface operations {
                 certified?: boolean | null;
                 specialty?: string | null;
                 q?: string | null;
+                /** @description 处室 */
+                unit?: string | null;
                 /** @description 上一页返回的 next_cursor */
                 cursor?: string | null;
                 /** @description 每页条数 */
@@ -3267,22 +15360,49 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__Page_PersonOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3290,7 +15410,10 @@ export interface operations {
     registry__create_expert_experts_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3300,22 +15423,89 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__PersonOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3331,22 +15521,60 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__PersonOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3354,7 +15582,10 @@ export interface operations {
     registry__patch_expert_experts__person_id__patch: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 person_id: string;
             };
@@ -3366,22 +15597,105 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__PersonOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3395,13 +15709,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__StatusOut"];
                 };
             };
         };
@@ -3428,13 +15742,76 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3461,13 +15838,76 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3483,6 +15923,8 @@ export interface operations {
                 certified?: boolean | null;
                 specialty?: string | null;
                 q?: string | null;
+                /** @description 处室 */
+                unit?: string | null;
                 /** @description 上一页返回的 next_cursor */
                 cursor?: string | null;
                 /** @description 每页条数 */
@@ -3494,22 +15936,49 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__Page_PersonOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3517,7 +15986,10 @@ export interface operations {
     registry__create_inspector_inspectors_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3527,22 +15999,89 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__PersonOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3558,22 +16097,60 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__PersonOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3581,7 +16158,10 @@ export interface operations {
     registry__patch_inspector_inspectors__person_id__patch: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 person_id: string;
             };
@@ -3593,22 +16173,105 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__PersonOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3624,22 +16287,60 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__LicenceOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3647,7 +16348,10 @@ export interface operations {
     registry__patch_licence_licences__licence_id__patch: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 licence_id: string;
             };
@@ -3659,22 +16363,105 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__LicenceOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3699,13 +16486,49 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3713,7 +16536,10 @@ export interface operations {
     registry__post_licence_status_licences__licence_id__status_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 licence_id: string;
             };
@@ -3725,22 +16551,105 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__LicenceOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3769,13 +16678,40 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3803,13 +16739,40 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3823,13 +16786,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__ReadyOut"];
                 };
             };
         };
@@ -3865,22 +16828,60 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__SiteOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3888,7 +16889,10 @@ export interface operations {
     registry__delete_site_sites__site_id__delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 site_id: string;
             };
@@ -3896,7 +16900,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3905,13 +16909,85 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
@@ -3919,7 +16995,10 @@ export interface operations {
     registry__patch_site_sites__site_id__patch: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 site_id: string;
             };
@@ -3931,27 +17010,110 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["registry__SiteOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["registry__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
         };
     };
-    sampling__parked_admin_parked_get: {
+    risk__parked_admin_parked_get: {
         parameters: {
             query?: {
                 limit?: number;
@@ -3962,27 +17124,54 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__ParkedListOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
                 };
             };
         };
     };
-    sampling__replay_admin_parked__parked_id__replay_post: {
+    risk__replay_admin_parked__parked_id__replay_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -3993,60 +17182,81 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__ReplayOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
                 };
             };
         };
     };
-    sampling__audit_list_audit_get: {
-        parameters: {
-            query?: {
-                after?: number;
-                limit?: number;
-                entity_id?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
-                };
-            };
-        };
-    };
-    sampling__audit_verify_audit_verify_get: {
+    risk__list_alert_rules_alert_rules_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -4064,12 +17274,32 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
         };
     };
-    sampling__list_draws_draws_get: {
+    risk__list_alerts_alerts_get: {
         parameters: {
             query?: {
-                plan_id?: string | null;
+                status?: ("open" | "acknowledged" | "closed") | null;
+                rule?: string | null;
+                uscc?: string | null;
                 /** @description 上一页返回的 next_cursor */
                 cursor?: string | null;
                 /** @description 每页条数 */
@@ -4090,18 +17320,847 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
                 };
             };
         };
     };
-    sampling__create_draw_draws_post: {
+    risk__get_alert_alerts__alert_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__acknowledge_alert_alerts__alert_id__acknowledge_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["risk__AckIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__close_alert_alerts__alert_id__close_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["risk__AlertNoteIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__audit_list_audit_get: {
+        parameters: {
+            query?: {
+                after?: number;
+                limit?: number;
+                entity_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["risk__AuditListOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__audit_verify_audit_verify_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["risk__AuditVerifyOut"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__list_batches_batches_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__run_batch_batches_monthly_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__list_classes_classes_get: {
+        parameters: {
+            query?: {
+                class?: string | null;
+                region?: string | null;
+                /** @description 上一页返回的 next_cursor */
+                cursor?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__get_class_classes__uscc__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uscc: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__health_health_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["risk__StatusOut"];
+                };
+            };
+        };
+    };
+    risk__list_indicators_indicators_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__get_ledger_ledger_get: {
+        parameters: {
+            query?: {
+                /** @description 局的行政区划代码，默认本人所在地区 */
+                bureau?: string | null;
+                /** @description 上一页返回的 next_cursor */
+                cursor?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__export_ledger_ledger_xlsx_get: {
+        parameters: {
+            query?: {
+                bureau?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__list_models_models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__create_model_models_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -4110,7 +18169,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["sampling__DrawIn"];
+                "application/json": components["schemas"]["risk__ModelIn"];
             };
         };
         responses: {
@@ -4123,13 +18182,1180 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__fit_model_models_fit_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["risk__FitIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__get_model_models__version__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__adopt_model_models__version__adopt_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["risk__DecisionIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__preview_model_models__version__preview_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__propose_model_models__version__propose_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["risk__DecisionIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__reject_model_models__version__reject_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["risk__DecisionIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__lookup_classes_population_classes_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["risk__LookupIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    risk__ready_ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["risk__ReadyOut"];
+                };
+            };
+        };
+    };
+    risk__sync_registry_sync_registry_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+        };
+    };
+    sampling__parked_admin_parked_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sampling__ParkedListOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+        };
+    };
+    sampling__replay_admin_parked__parked_id__replay_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                parked_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sampling__ReplayOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+        };
+    };
+    sampling__audit_list_audit_get: {
+        parameters: {
+            query?: {
+                after?: number;
+                limit?: number;
+                entity_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sampling__AuditListOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+        };
+    };
+    sampling__audit_verify_audit_verify_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sampling__AuditVerifyOut"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+        };
+    };
+    sampling__list_draws_draws_get: {
+        parameters: {
+            query?: {
+                plan_id?: string | null;
+                /** @description 上一页返回的 next_cursor */
+                cursor?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sampling__Page_DrawOut_"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+        };
+    };
+    sampling__create_draw_draws_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["sampling__DrawIn"];
+            };
+        };
+        responses: {
+            /** @description 成功 */
+            201: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description 新建资源的公开路径 */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sampling__DrawOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4145,6 +19371,79 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sampling__DrawOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+        };
+    };
+    sampling__abandon_draws__draw_id__abandon_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                draw_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["sampling__AbandonIn"];
+            };
+        };
+        responses: {
             /** @description Successful Response */
             200: {
                 headers: {
@@ -4154,13 +19453,76 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4176,22 +19538,78 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sampling__DrawOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4218,13 +19636,49 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4240,22 +19694,78 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sampling__DrawOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4263,7 +19773,10 @@ export interface operations {
     sampling__replace_draws__draw_id__replacements_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 draw_id: string;
             };
@@ -4275,22 +19788,87 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
+                headers: {
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sampling__ReplacementOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4310,22 +19888,87 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sampling__DrawOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4345,22 +19988,87 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sampling__DrawOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4392,13 +20100,49 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4423,13 +20167,49 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4443,13 +20223,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["sampling__StatusOut"];
                 };
             };
         };
@@ -4469,22 +20249,49 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["sampling__Page_PlanOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4492,7 +20299,10 @@ export interface operations {
     sampling__create_plan_plans_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4502,22 +20312,91 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description 新建资源的公开路径 */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sampling__PlanOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4525,7 +20404,10 @@ export interface operations {
     sampling__create_plan_from_template_plans_from_template_notice_2022_181_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4535,22 +20417,91 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description 新建资源的公开路径 */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sampling__PlanOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4566,22 +20517,60 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sampling__PlanOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4589,7 +20578,10 @@ export interface operations {
     sampling__patch_plan_plans__plan_id__patch: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 plan_id: string;
             };
@@ -4601,22 +20593,105 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sampling__PlanOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4624,7 +20699,10 @@ export interface operations {
     sampling__approve_plan_plans__plan_id__approve_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 plan_id: string;
             };
@@ -4632,22 +20710,96 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sampling__PlanOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4672,13 +20824,49 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4703,13 +20891,80 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["sampling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+        };
+    };
+    sampling__public_plan_public_plans__plan_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                plan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
                 };
             };
         };
@@ -4723,13 +20978,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["sampling__ReadyOut"];
                 };
             };
         };
@@ -4745,22 +21000,49 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__ParkedListOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["scheduling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
         };
@@ -4776,22 +21058,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__ReplayOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["scheduling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
         };
@@ -4820,13 +21156,40 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["scheduling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
         };
@@ -4851,13 +21214,121 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["scheduling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+        };
+    };
+    scheduling__list_amendments_assignments__assignment_id__amendments_get: {
+        parameters: {
+            query?: {
+                /** @description 上一页返回的 next_cursor */
+                cursor?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                assignment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
         };
@@ -4882,13 +21353,49 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["scheduling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
         };
@@ -4906,22 +21413,49 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__AuditListOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["scheduling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
         };
@@ -4935,13 +21469,31 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__AuditVerifyOut"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
         };
@@ -4955,55 +21507,26 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__StatusOut"];
                 };
             };
         };
     };
-    scheduling__create_assignment_plans__plan_id__assignments_post: {
+    scheduling__list_not_inspected_not_inspected_get: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                plan_id: string;
+            query?: {
+                plan_id?: string | null;
+                /** @description 上一页返回的 next_cursor */
+                cursor?: string | null;
+                /** @description 每页条数 */
+                limit?: number;
             };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["scheduling__AssignmentCreate"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": unknown;
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["scheduling__HTTPValidationError"];
-                };
-            };
-        };
-    };
-    scheduling__ready_ready_get: {
-        parameters: {
-            query?: never;
             header?: never;
             path?: never;
             cookie?: never;
@@ -5017,6 +21540,165 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+        };
+    };
+    scheduling__create_assignment_plans__plan_id__assignments_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                plan_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["scheduling__AssignmentCreate"];
+            };
+        };
+        responses: {
+            /** @description 成功 */
+            201: {
+                headers: {
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+        };
+    };
+    scheduling__ready_ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["scheduling__ReadyOut"];
                 };
             };
         };
@@ -5042,22 +21724,49 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__Page_TaskOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["scheduling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
         };
@@ -5073,22 +21782,60 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["scheduling__TaskOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["scheduling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
         };
@@ -5108,27 +21855,213 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["scheduling__TaskOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["scheduling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
         };
     };
     scheduling__put_bureau_info_tasks__task_id__bureau_info_put: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["scheduling__BureauInfo"];
+            };
+        };
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["scheduling__TaskOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+        };
+    };
+    scheduling__cancel_task_tasks__task_id__cancel_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -5139,7 +22072,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["scheduling__BureauInfo"];
+                "application/json": components["schemas"]["scheduling__TaskCancel"];
             };
         };
         responses: {
@@ -5152,13 +22085,76 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["scheduling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
         };
@@ -5191,13 +22187,40 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["scheduling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
         };
@@ -5222,13 +22245,49 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["scheduling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
         };
@@ -5236,7 +22295,10 @@ export interface operations {
     scheduling__submit_report_teams__team_id__report_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 team_id: string;
             };
@@ -5248,22 +22310,87 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
                 headers: {
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["scheduling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
         };
@@ -5271,7 +22398,12 @@ export interface operations {
     scheduling__substitute_member_teams__team_id__substitutions_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 team_id: string;
             };
@@ -5283,22 +22415,105 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
                 headers: {
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["scheduling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
         };
@@ -5321,22 +22536,49 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__Page_VisitOut_"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["scheduling__HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
         };
@@ -5354,22 +22596,49 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["AuditListOut"];
                 };
             };
-            /** @description Validation Error */
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
         };
@@ -5383,13 +22652,31 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["AuditVerifyOut"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
         };
@@ -5403,13 +22690,31 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["MeOut"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
         };
@@ -5440,10 +22745,85 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    "Cache-Control"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["TokenOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 请求过于频繁，请稍后再试 */
+            429: {
+                headers: {
+                    /** @description 建议的重试等待秒数 */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
         };
@@ -5466,6 +22846,24 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
         };
     };
     web_logout_auth_web_logout_post: {
@@ -5483,6 +22881,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
             };
         };
     };
@@ -5504,6 +22920,24 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
         };
     };
     health_health_get: {
@@ -5515,13 +22949,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["StatusOut"];
                 };
             };
         };
@@ -5535,13 +22969,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ReadyOut"];
                 };
             };
         };
