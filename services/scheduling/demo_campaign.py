@@ -33,9 +33,13 @@ async def run(c: CampaignClient) -> str:
         c.save()
     tasks = await c.all("/scheduling/tasks", P, plan_id=sp["plan_id"])
     todo = [t for t in tasks if t["city_code"] not in LEFT_PENDING and t.get("status") != "accepted"]
+    tokens: dict[str, dict] = {}  # one token per bureau (RSA signing is not free)
     for t in todo:  # one bureau request after another (SQLite takes one writer at a time anyway)
-        bureau = c.token(f"bureau:{t['county_code'] or t['city_code']}", ["county_admin" if t.get("county_code") else "city_admin"],
-                         t.get("county_code") or t["city_code"], name=f"{city_name(t['city_code'])}局（演示）")
+        code = t.get("county_code") or t["city_code"]
+        if code not in tokens:
+            tokens[code] = c.token(f"bureau:{code}", ["county_admin" if t.get("county_code") else "city_admin"], code,
+                                   name=f"{city_name(t['city_code'])}局（演示）")
+        bureau = tokens[code]
         await c.post(f"/scheduling/tasks/{t['id']}/accept", bureau, {"note": "已接收（演示）"})
     accepted = sum(1 for t in tasks if t.get("status") == "accepted") + len(todo)
     st["tasks"] = len(tasks)
