@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from shared import idempotency
 from shared.auth import Principal, bearer_token, region_prefix, require_roles
+from shared.contract import op
 from shared.db import utcnow
 from shared.errors import Problem, not_found
 from shared.etag import require_if_match, set_etag
@@ -169,17 +170,17 @@ async def _decide(action, version: int, body: DecisionIn | None, request: Reques
     return res
 
 
-@router.post("/models/{version}/propose", summary="发布评分卡版本（待另一名省局管理员采用）")
+@router.post("/models/{version}/propose", summary="发布评分卡版本（待另一名省局管理员采用）", **op(None, if_match=True))
 async def propose_model(version: int, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
     return await _decide(versions.propose, version, body, request, ctx, principal, response)
 
 
-@router.post("/models/{version}/adopt", summary="采用评分卡版本（双人复核：另一名省局管理员），并重新分类")
+@router.post("/models/{version}/adopt", summary="采用评分卡版本（双人复核：另一名省局管理员），并重新分类", **op(None, if_match=True))
 async def adopt_model(version: int, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
     return await _decide(versions.adopt, version, body, request, ctx, principal, response)
 
 
-@router.post("/models/{version}/reject", summary="驳回评分卡版本（另一名省局管理员）")
+@router.post("/models/{version}/reject", summary="驳回评分卡版本（另一名省局管理员）", **op(None, if_match=True))
 async def reject_model(version: int, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
     return await _decide(versions.reject, version, body, request, ctx, principal, response)
 
@@ -266,12 +267,12 @@ async def _alert_change(ctx, request: Request, principal: Principal, alert_id: s
     return json_response(out, headers={"ETag": f'"v{a.version}"'})
 
 
-@router.post("/alerts/{alert_id}/acknowledge", summary="确认预警（已知悉并处理中）")
+@router.post("/alerts/{alert_id}/acknowledge", summary="确认预警（已知悉并处理中）", **op(None, if_match=True))
 async def acknowledge_alert(alert_id: str, request: Request, ctx: CtxDep, body: AckIn | None = None, principal: Principal = require_roles(*BUREAUS)):
     return await _alert_change(ctx, request, principal, alert_id, "acknowledged", body.note if body else None)
 
 
-@router.post("/alerts/{alert_id}/close", summary="关闭预警（须填写处理说明）")
+@router.post("/alerts/{alert_id}/close", summary="关闭预警（须填写处理说明）", **op(None, if_match=True))
 async def close_alert(alert_id: str, body: AlertNoteIn, request: Request, ctx: CtxDep, principal: Principal = require_roles(*BUREAUS)):
     return await _alert_change(ctx, request, principal, alert_id, "closed", body.note)
 
@@ -283,7 +284,7 @@ async def get_ledger(ctx: CtxDep, page: Page, bureau: Annotated[str | None, Quer
     return json_response(await ledger.page(ctx, principal, page, bureau))
 
 
-@router.get("/ledger.xlsx", summary="导出问题企业工作台帐（XLSX）")
+@router.get("/ledger.xlsx", summary="导出问题企业工作台帐（XLSX）", **op(None, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
 async def export_ledger(ctx: CtxDep, bureau: str | None = None, principal: Principal = Reader):
     data = await ledger.xlsx(ctx, principal, bureau)
     name = f"problem-enterprises-{bureau or principal.region}.xlsx"
