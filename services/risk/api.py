@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy import select
 
 from shared import idempotency
@@ -30,6 +30,8 @@ BUREAUS = ("province_admin", "city_admin", "county_admin")
 Reader = require_roles(*READERS)
 ProvinceAdmin = require_roles("province_admin")
 ClassLetter = Annotated[str | None, Query(pattern="^[ABCD]$", alias="class")]
+# a version number beyond the database integer is a 422, not an overflow in the driver
+Version = Annotated[int, Path(ge=1, le=2_147_483_647, description="评分卡版本号")]
 
 
 def _province(p: Principal) -> None:
@@ -121,7 +123,7 @@ async def list_models(ctx: CtxDep, _: Principal = Reader):
 
 
 @router.get("/models/{version}", summary="评分卡版本详情（定义、拟合与回测报告）")
-async def get_model(version: int, ctx: CtxDep, response: Response, _: Principal = Reader):
+async def get_model(version: Version, ctx: CtxDep, response: Response, _: Principal = Reader):
     async with ctx.db.session() as s:
         m = await versions.get(s, version)
     set_etag(response, m.row_version)
@@ -154,7 +156,7 @@ async def fit_model(body: FitIn, request: Request, ctx: CtxDep, principal: Princ
 
 
 @router.get("/models/{version}/preview", summary="采用前预览：各分类之间迁移的企业数")
-async def preview_model(version: int, ctx: CtxDep, principal: Principal = ProvinceAdmin):
+async def preview_model(version: Version, ctx: CtxDep, principal: Principal = ProvinceAdmin):
     _province(principal)
     return await versions.preview(ctx, version)
 
@@ -171,17 +173,17 @@ async def _decide(action, version: int, body: DecisionIn | None, request: Reques
 
 
 @router.post("/models/{version}/propose", summary="发布评分卡版本（待另一名省局管理员采用）", **op(None, if_match=True))
-async def propose_model(version: int, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
+async def propose_model(version: Version, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
     return await _decide(versions.propose, version, body, request, ctx, principal, response)
 
 
 @router.post("/models/{version}/adopt", summary="采用评分卡版本（双人复核：另一名省局管理员），并重新分类", **op(None, if_match=True))
-async def adopt_model(version: int, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
+async def adopt_model(version: Version, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
     return await _decide(versions.adopt, version, body, request, ctx, principal, response)
 
 
 @router.post("/models/{version}/reject", summary="驳回评分卡版本（另一名省局管理员）", **op(None, if_match=True))
-async def reject_model(version: int, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
+async def reject_model(version: Version, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
     return await _decide(versions.reject, version, body, request, ctx, principal, response)
 
 
