@@ -21,7 +21,7 @@ from shared.service import CtxDep
 from . import alerts as alert_domain
 from . import batch, engine, fitting, indicators, ledger, scorecard, sync, versions
 from .models import Alert, ClassChange, IndicatorValue, RiskClass, RiskEnterprise
-from .schemas import AckIn, AlertNoteIn, DecisionIn, FitIn, LookupIn, ModelIn
+from .schemas import AckIn, AlertNoteIn, DecisionIn, FitIn, LookupIn, ModelIn, RiskClassDetailOut, RiskClassOut
 
 router = APIRouter(tags=["信用风险分类与预警"])
 Page = Annotated[PageParams, Depends()]
@@ -57,7 +57,7 @@ def _class_out(c: RiskClass, name: str | None = None) -> dict:
             "as_of": c.as_of, "computed_at": c.computed_at}
 
 
-@router.get("/classes", summary="企业信用风险分类（内部使用，不公开）")
+@router.get("/classes", summary="企业信用风险分类（内部使用，不公开）", **op(RiskClassOut, page=True))
 async def list_classes(ctx: CtxDep, page: Page, risk_class: ClassLetter = None,
                        region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None, principal: Principal = Reader):
     q = (select(RiskClass, RiskEnterprise.name).outerjoin(RiskEnterprise, RiskEnterprise.uscc == RiskClass.uscc)
@@ -72,7 +72,7 @@ async def list_classes(ctx: CtxDep, page: Page, risk_class: ClassLetter = None,
     return json_response({"items": [_class_out(c, n) for c, n in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit})
 
 
-@router.get("/classes/{uscc}", summary="企业分类及其依据（各指标贡献、前三大因素）")
+@router.get("/classes/{uscc}", summary="企业分类及其依据（各指标贡献、前三大因素）", **op(RiskClassDetailOut))
 async def get_class(uscc: str, ctx: CtxDep, principal: Principal = Reader):
     async with ctx.db.session() as s:
         row = (await s.execute(select(RiskClass, RiskEnterprise.name).outerjoin(RiskEnterprise, RiskEnterprise.uscc == RiskClass.uscc)
