@@ -21,7 +21,7 @@ from shared.service import CtxDep
 
 from . import cases, outcomes, reports
 from .models import Case, CaseEvidence, Outcome
-from .schemas import DecideIn, HandlingIn, OutcomeIn, RecheckIn, ReportIn
+from .schemas import CaseDetailOut, CaseOut, DecideIn, HandlingIn, OutcomeIn, RecheckIn, ReportIn
 from .scope import READERS, case_filter, today
 
 router = APIRouter(tags=["整改与后续处理"])
@@ -32,7 +32,7 @@ Status = Annotated[str | None, Query(pattern="^(open|reported|failed|closed)$")]
 
 
 # ---------------------------------------------------------------- cases
-@router.get("/cases", summary="整改案件列表（按管辖范围；企业只见本企业）")
+@router.get("/cases", summary="整改案件列表（按管辖范围；企业只见本企业）", **op(CaseOut, page=True))
 async def list_cases(
     ctx: CtxDep, principal: PrincipalDep, page: Page, status: Status = None, region: Region = None,
     overdue: bool | None = None, recheck_failed: bool | None = None,
@@ -47,7 +47,7 @@ async def list_cases(
     return json_response({"items": [cases.case_out(c, on) for c in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit})
 
 
-@router.get("/cases/{case_id}", summary="整改案件详情（问题、报告、处理、复查、处理决定、证据）")
+@router.get("/cases/{case_id}", summary="整改案件详情（问题、报告、处理、复查、处理决定、证据）", **op(CaseDetailOut, etag=True))
 async def get_case(case_id: CaseId, ctx: CtxDep, principal: PrincipalDep, response: Response):
     async with ctx.db.session() as s:
         c, out = await cases.detail(s, principal, case_id, today(ctx))
