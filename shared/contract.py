@@ -143,11 +143,12 @@ def op(
     if_match: bool = False,
     problems: tuple[int, ...] = (),
     description: str | None = None,
-    media_type: str = "application/json",
+    media_type: str | tuple[str, ...] = "application/json",
 ) -> dict[str, Any]:
     """Decorator kwargs that declare a route's answer (documentation only: the route's own return
     value is not filtered). ``model=None`` with ``media_type`` other than JSON declares a file
-    (``text/csv``, xlsx) as a binary string."""
+    (``text/csv``, xlsx) as a binary string; a tuple of media types declares a route that answers
+    one of several (``format=csv|xlsx``)."""
     headers = {}
     if etag:
         headers["ETag"] = HEADERS["ETag"]
@@ -159,7 +160,9 @@ def op(
     if model is not None and media_type == "application/json":
         success["model"] = Page[model] if page else model
     elif model is None and media_type != "application/json":
-        success["content"] = {media_type: {"schema": {"type": "string", "format": "binary"}}}
+        types = (media_type,) if isinstance(media_type, str) else tuple(media_type)
+        success["content"] = {t: {"schema": {"type": "object"} if t == "application/json" else {"type": "string", "format": "binary"}}
+                              for t in types}
     if headers:
         success["headers"] = headers
     params = []

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from shared import idempotency
 from shared.auth import Principal, PrincipalDep, require_roles
+from shared.contract import op
 from shared.db import utcnow
 from shared.errors import Problem, not_found
 from shared.etag import set_etag
@@ -37,7 +38,7 @@ HISTORY = ("discipline", "province_admin", "city_admin", "county_admin")
 
 
 # ---------------------------------------------------------------- plan settings
-@router.put("/plans/{plan_id}/settings", summary="计划的公示设置（文号、是否定向抽查）")
+@router.put("/plans/{plan_id}/settings", summary="计划的公示设置（文号、是否定向抽查）", **op(None, problems=(412, 428)))
 async def put_plan_setting(plan_id: str, body: PlanSettingBody, request: Request, ctx: CtxDep,
                            response: Response, principal: Principal = require_roles("province_admin")):
     if len(plan_id) > 64:
@@ -121,31 +122,32 @@ async def _answer(r: Result, response: Response) -> dict:
     return rd.result_out(r)
 
 
-@router.put("/results/{result_id}/entry", summary="录入检查结果（县局；提交审核）")
+@router.put("/results/{result_id}/entry", summary="录入检查结果（县局；提交审核）", **op(None, if_match=True))
 async def enter_result(result_id: str, body: EntryBody, request: Request, ctx: CtxDep, response: Response,
                        principal: Principal = require_roles(*BUREAU_STAFF)):
     return await _answer(await rd.enter(ctx, principal, result_id, body, request), response)
 
 
-@router.post("/results/{result_id}/review", summary="审核（本局或市局的另一名工作人员）；通过即公示")
+@router.post("/results/{result_id}/review", summary="审核（本局或市局的另一名工作人员）；通过即公示", **op(None, if_match=True))
 async def review_result(result_id: str, body: ReviewBody, request: Request, ctx: CtxDep, response: Response,
                         principal: Principal = require_roles(*BUREAU_STAFF)):
     return await _answer(await rd.review(ctx, principal, result_id, body, request), response)
 
 
-@router.post("/results/{result_id}/corrections", summary="更正已公示的结果（新版本，须说明理由）")
+@router.post("/results/{result_id}/corrections", summary="更正已公示的结果（新版本，须说明理由）", **op(None, if_match=True))
 async def correct_result(result_id: str, body: CorrectionBody, request: Request, ctx: CtxDep, response: Response,
                          principal: Principal = require_roles("county_admin", *SENIOR)):
     return await _answer(await rd.correct(ctx, principal, result_id, body, request), response)
 
 
-@router.post("/results/{result_id}/withdrawal", summary="撤回已公示的结果（新版本，须说明理由）")
+@router.post("/results/{result_id}/withdrawal", summary="撤回已公示的结果（新版本，须说明理由）", **op(None, if_match=True))
 async def withdraw_result(result_id: str, body: WithdrawalBody, request: Request, ctx: CtxDep, response: Response,
                           principal: Principal = require_roles(*SENIOR)):
     return await _answer(await rd.withdraw(ctx, principal, result_id, body, request), response)
 
 
-@router.get("/exports/results", summary="导出已公示的结果（CSV / XLSX，供手工上传公示系统）")
+@router.get("/exports/results", summary="导出已公示的结果（CSV / XLSX，供手工上传公示系统）",
+            **op(None, media_type=("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))
 async def export_results(
     ctx: CtxDep, principal: Principal = require_roles("province_admin", "city_admin", "county_admin"),
     format: Literal["csv", "xlsx"] = "csv", plan_id: Annotated[str | None, Query(max_length=64)] = None, region: Region = None,
@@ -203,14 +205,14 @@ async def get_subscription(sub_id: str, ctx: CtxDep, response: Response, _: Prin
     return wh.subscription_out(sub)
 
 
-@router.patch("/subscriptions/{sub_id}", summary="修改订阅（地址、事件类型、说明、启用/停用）")
+@router.patch("/subscriptions/{sub_id}", summary="修改订阅（地址、事件类型、说明、启用/停用）", **op(None, if_match=True))
 async def patch_subscription(sub_id: str, body: SubscriptionPatch, request: Request, ctx: CtxDep, response: Response, principal: Principal = ADMIN):
     sub = await wh.update_subscription(ctx, principal, sub_id, body, request)
     set_etag(response, sub.version)
     return wh.subscription_out(sub)
 
 
-@router.post("/subscriptions/{sub_id}/rotate-secret", summary="轮换密钥（重叠期内新旧两个签名）")
+@router.post("/subscriptions/{sub_id}/rotate-secret", summary="轮换密钥（重叠期内新旧两个签名）", **op(None, if_match=True))
 async def rotate_secret(sub_id: str, request: Request, ctx: CtxDep, response: Response, body: RotateBody | None = None, principal: Principal = ADMIN):
     out = await wh.rotate_secret(ctx, principal, sub_id, body.overlap_hours if body else None, request)
     set_etag(response, out["version"])

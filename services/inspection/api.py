@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy import select
 
 from shared.auth import PrincipalDep
+from shared.contract import op
 from shared.errors import Problem, not_found
 from shared.etag import etag
 from shared.idempotency import idempotent_write
@@ -20,6 +21,7 @@ from . import checklist, records, summaries
 from .models import Evidence, ProblemSummary, Record, Task
 from .schemas import (AmendmentBody, Arrival, Decision, EnterpriseConfirmation, Handover, ItemUpdate, NotInspectedBody, SignBody,
                       ReportBody, SubmitBody, SummaryCreate)
+from .storage import TYPES
 
 router = APIRouter(tags=["现场检查"])
 Page = Annotated[PageParams, Depends()]
@@ -97,7 +99,7 @@ async def get_record(record_id: str, ctx: CtxDep, p: PrincipalDep):
         return _json(await records.load(s, r), version=r.version)
 
 
-@router.put("/records/{record_id}/items/{code}", summary="填写检查项目结论（If-Match，支持 Idempotency-Key）")
+@router.put("/records/{record_id}/items/{code}", summary="填写检查项目结论（If-Match，支持 Idempotency-Key）", **op(None, if_match=True, idempotent=True))
 async def put_item(record_id: str, code: str, body: ItemUpdate, ctx: CtxDep, p: PrincipalDep, request: Request):
     async def run(s):
         out, version = await records.update_item(ctx, s, p, record_id, code, body, request, request_id(request))
@@ -112,7 +114,7 @@ async def sign(record_id: str, body: SignBody, ctx: CtxDep, p: PrincipalDep, req
         return await records.sign(ctx, s, p, record_id, body, request_id(request))
 
 
-@router.put("/records/{record_id}/enterprise-confirmation", summary="企业负责人签字确认或注明拒绝签字（If-Match）")
+@router.put("/records/{record_id}/enterprise-confirmation", summary="企业负责人签字确认或注明拒绝签字（If-Match）", **op(None, if_match=True))
 async def confirm(record_id: str, body: EnterpriseConfirmation, ctx: CtxDep, p: PrincipalDep, request: Request):
     async with ctx.db.transaction() as s:
         r = await records.confirm_enterprise(ctx, s, p, record_id, body, request, request_id(request))
@@ -120,14 +122,14 @@ async def confirm(record_id: str, body: EnterpriseConfirmation, ctx: CtxDep, p: 
     return _json(out, version=r.version)
 
 
-@router.post("/records/{record_id}/submit", summary="提交并封存检查记录（If-Match）")
+@router.post("/records/{record_id}/submit", summary="提交并封存检查记录（If-Match）", **op(None, if_match=True))
 async def submit(record_id: str, body: SubmitBody, ctx: CtxDep, p: PrincipalDep, request: Request):
     async with ctx.db.transaction() as s:
         out = await records.submit(ctx, s, p, record_id, body, request, request_id(request))
     return _json(out, version=out["version"])
 
 
-@router.post("/records/{record_id}/not-inspected", summary="记为未实施检查（停产、转产等，附证据，If-Match）")
+@router.post("/records/{record_id}/not-inspected", summary="记为未实施检查（停产、转产等，附证据，If-Match）", **op(None, if_match=True))
 async def not_inspected(record_id: str, body: NotInspectedBody, ctx: CtxDep, p: PrincipalDep, request: Request):
     async with ctx.db.transaction() as s:
         out = await records.not_inspected(ctx, s, p, record_id, body, request, request_id(request))
@@ -195,7 +197,7 @@ async def upload_evidence(
         return records.evidence_out(e)
 
 
-@router.get("/records/{record_id}/evidence/{evidence_id}/content", summary="下载证据文件")
+@router.get("/records/{record_id}/evidence/{evidence_id}/content", summary="下载证据文件", **op(None, media_type=tuple(TYPES)))
 async def evidence_content(record_id: str, evidence_id: str, ctx: CtxDep, p: PrincipalDep):
     async with ctx.db.session() as s:
         r = await records.get_record(s, p, record_id)
@@ -237,7 +239,7 @@ async def get_summary(summary_id: str, ctx: CtxDep, p: PrincipalDep):
     return _json(summaries.summary_out(x), version=x.version)
 
 
-@router.post("/problem-summaries/{summary_id}/handover", summary="现场移交问题汇总表（企业确认签字或注明拒签，If-Match）")
+@router.post("/problem-summaries/{summary_id}/handover", summary="现场移交问题汇总表（企业确认签字或注明拒签，If-Match）", **op(None, if_match=True))
 async def handover(summary_id: str, body: Handover, ctx: CtxDep, p: PrincipalDep, request: Request):
     async with ctx.db.transaction() as s:
         x = await summaries.hand_over(ctx, s, p, summary_id, body, request, request_id(request))
@@ -255,7 +257,7 @@ def _file(data: bytes, media: str, name: str):
                                                      "X-Content-Type-Options": "nosniff"})
 
 
-@router.get("/records/{record_id}/form.pdf", summary="打印检查记录表（附件2，PDF）")
+@router.get("/records/{record_id}/form.pdf", summary="打印检查记录表（附件2，PDF）", **op(None, media_type="application/pdf"))
 async def record_pdf(record_id: str, ctx: CtxDep, p: PrincipalDep):
     import anyio
 
@@ -267,7 +269,7 @@ async def record_pdf(record_id: str, ctx: CtxDep, p: PrincipalDep):
     return _file(data, "application/pdf", f"监督检查记录表-{full['enterprise_name'] or full['uscc']}.pdf")
 
 
-@router.get("/records/{record_id}/form.xlsx", summary="检查记录表（附件2，XLSX）")
+@router.get("/records/{record_id}/form.xlsx", summary="检查记录表（附件2，XLSX）", **op(None, media_type=XLSX))
 async def record_xlsx(record_id: str, ctx: CtxDep, p: PrincipalDep):
     from . import printing
 
@@ -276,7 +278,7 @@ async def record_xlsx(record_id: str, ctx: CtxDep, p: PrincipalDep):
     return _file(printing.record_xlsx(full), XLSX, f"监督检查记录表-{full['uscc']}.xlsx")
 
 
-@router.get("/problem-summaries/{summary_id}/form.pdf", summary="打印问题汇总表（附件1，PDF）")
+@router.get("/problem-summaries/{summary_id}/form.pdf", summary="打印问题汇总表（附件1，PDF）", **op(None, media_type="application/pdf"))
 async def summary_pdf(summary_id: str, ctx: CtxDep, p: PrincipalDep):
     import anyio
 
@@ -288,7 +290,7 @@ async def summary_pdf(summary_id: str, ctx: CtxDep, p: PrincipalDep):
     return _file(data, "application/pdf", f"问题汇总表-{x['enterprise_name'] or x['uscc']}.pdf")
 
 
-@router.get("/problem-summaries/{summary_id}/form.xlsx", summary="问题汇总表（附件1，XLSX）")
+@router.get("/problem-summaries/{summary_id}/form.xlsx", summary="问题汇总表（附件1，XLSX）", **op(None, media_type=XLSX))
 async def summary_xlsx(summary_id: str, ctx: CtxDep, p: PrincipalDep):
     from . import printing
 
@@ -318,7 +320,7 @@ async def put_form(task_id: str, kind: str, body: dict, ctx: CtxDep, p: Principa
     return await idempotent_write(ctx, request, p.sub, f"form:{task_id}:{kind}", body, run)
 
 
-@router.get("/forms/{kind}/export.xlsx", summary="按市导出生产状况登记表（附件3/4 栏目，多行表头）")
+@router.get("/forms/{kind}/export.xlsx", summary="按市导出生产状况登记表（附件3/4 栏目，多行表头）", **op(None, media_type=XLSX))
 async def export_forms(kind: str, city_code: Annotated[str, Query(pattern=r"^14\d{2}00$")], ctx: CtxDep, p: PrincipalDep, plan_id: str | None = None):
     from . import forms
     from .scope import READ_ALL
@@ -352,7 +354,7 @@ async def submit_team_report(team_id: str, body: ReportBody, ctx: CtxDep, p: Pri
     return _json(out, status=201)
 
 
-@router.get("/teams/{team_id}/report.xlsx", summary="导出检查组汇总报告（XLSX）")
+@router.get("/teams/{team_id}/report.xlsx", summary="导出检查组汇总报告（XLSX）", **op(None, media_type=XLSX))
 async def team_report_xlsx(team_id: str, ctx: CtxDep, p: PrincipalDep):
     from . import reports
 

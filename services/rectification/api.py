@@ -11,7 +11,9 @@ from sqlalchemy import select
 
 from shared import idempotency
 from shared.auth import Principal, PrincipalDep, require_roles
+from shared.contract import op
 from shared.errors import Problem, not_found
+from shared.evidence import MEDIA_TYPES
 from shared.etag import set_etag
 from shared.pagination import PageParams, keyset, page_of
 from shared.schemas import json_response
@@ -19,7 +21,7 @@ from shared.service import CtxDep
 
 from . import cases, outcomes, reports
 from .models import Case, CaseEvidence, Outcome
-from .schemas import DecideIn, HandlingIn, OutcomeIn, RecheckIn, ReportIn
+from .schemas import CaseDetailOut, CaseOut, DecideIn, HandlingIn, OutcomeIn, RecheckIn, ReportIn
 from .scope import READERS, case_filter, today
 
 router = APIRouter(tags=["整改与后续处理"])
@@ -30,7 +32,7 @@ Status = Annotated[str | None, Query(pattern="^(open|reported|failed|closed)$")]
 
 
 # ---------------------------------------------------------------- cases
-@router.get("/cases", summary="整改案件列表（按管辖范围；企业只见本企业）")
+@router.get("/cases", summary="整改案件列表（按管辖范围；企业只见本企业）", **op(CaseOut, page=True))
 async def list_cases(
     ctx: CtxDep, principal: PrincipalDep, page: Page, status: Status = None, region: Region = None,
     overdue: bool | None = None, recheck_failed: bool | None = None,
@@ -45,7 +47,7 @@ async def list_cases(
     return json_response({"items": [cases.case_out(c, on) for c in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit})
 
 
-@router.get("/cases/{case_id}", summary="整改案件详情（问题、报告、处理、复查、处理决定、证据）")
+@router.get("/cases/{case_id}", summary="整改案件详情（问题、报告、处理、复查、处理决定、证据）", **op(CaseDetailOut, etag=True))
 async def get_case(case_id: CaseId, ctx: CtxDep, principal: PrincipalDep, response: Response):
     async with ctx.db.session() as s:
         c, out = await cases.detail(s, principal, case_id, today(ctx))
@@ -58,7 +60,7 @@ async def upload_evidence(case_id: CaseId, ctx: CtxDep, principal: PrincipalDep,
     return await cases.add_evidence(ctx, principal, case_id, file, ctx.extras["evidence"])
 
 
-@router.get("/cases/{case_id}/evidence/{sha256}", summary="下载证据文件")
+@router.get("/cases/{case_id}/evidence/{sha256}", summary="下载证据文件", **op(None, media_type=tuple(MEDIA_TYPES)))
 async def download_evidence(case_id: CaseId, sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")], ctx: CtxDep, principal: PrincipalDep):
     async with ctx.db.session() as s:
         c = await cases.get_case(s, principal, case_id)
@@ -89,7 +91,7 @@ async def record_handling(case_id: CaseId, body: HandlingIn, request: Request, c
     return await idempotency.idempotent_write(ctx, request, principal.sub, f"handling:{case_id}", body.model_dump(mode="json"), run)
 
 
-@router.post("/cases/{case_id}/recheck", summary="市局录入整改复查结论（需 If-Match）")
+@router.post("/cases/{case_id}/recheck", summary="市局录入整改复查结论（需 If-Match）", **op(None, if_match=True))
 async def record_recheck(case_id: CaseId, body: RecheckIn, request: Request, ctx: CtxDep, response: Response,
                          principal: Principal = require_roles("city_admin", "county_admin")):
     c = await cases.recheck(ctx, principal, case_id, body, request)
@@ -140,7 +142,7 @@ async def get_outcome(outcome_id: Annotated[str, Path(max_length=32)], ctx: CtxD
     return {**outcomes.outcome_out(o), "document": outcomes.referral_document(o, c)}
 
 
-@router.post("/outcomes/{outcome_id}/decide", summary="决定或驳回处理建议（提出人以外的官员；许可证事项由省局；需 If-Match）")
+@router.post("/outcomes/{outcome_id}/decide", summary="决定或驳回处理建议（提出人以外的官员；许可证事项由省局；需 If-Match）", **op(None, if_match=True))
 async def decide_outcome(outcome_id: Annotated[str, Path(max_length=32)], body: DecideIn, request: Request, ctx: CtxDep, response: Response,
                          principal: Principal = require_roles("province_admin", "city_admin")):
     o = await outcomes.decide(ctx, principal, outcome_id, body, request)
@@ -183,7 +185,7 @@ async def ledger(ctx: CtxDep, page: Page, f: LedgerFilters, principal: Principal
     return json_response({"items": items, "next_cursor": p["next_cursor"], "limit": page.limit})
 
 
-@router.get("/ledger.xlsx", summary="导出问题企业工作台帐（XLSX）")
+@router.get("/ledger.xlsx", summary="导出问题企业工作台帐（XLSX）", **op(None, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
 async def ledger_xlsx(ctx: CtxDep, f: LedgerFilters, principal: Principal = require_roles(*LEDGER_ROLES)):
     on = today(ctx)
     data, n = await reports.export_xlsx(ctx, principal, f, on)

@@ -132,3 +132,48 @@ class OutcomeIn(StrictModel):
 class DecideIn(StrictModel):
     approve: bool
     note: str = Field(min_length=2, max_length=2000)
+
+
+# ---------------------------------------------------------------- answers (documentation: shared.contract.op)
+class CaseOut(BaseModel):
+    id: str
+    summary_id: str
+    record_id: str
+    task_id: str | None = None
+    plan_id: str | None = None
+    uscc: str
+    enterprise_name: str
+    site_id: str | None = None
+    site_address: str | None = None
+    region_code: str
+    city_code: str
+    county_code: str | None = None
+    licences: list
+    period: dict = Field(description="整改期限 {value, unit}")
+    handed_over_on: dt.date
+    deadline: dt.date | None = None
+    deadline_problem: str | None = None
+    status: str = Field(description="open | reported | closed | failed")
+    status_label: str
+    overdue: bool
+    overdue_on: dt.date | None = None
+    flags: list = Field(description="标记")
+    problems_total: int
+    problems_open: int
+    recheck_passed: bool | None = None
+    rechecked_on: dt.date | None = None
+    resolution: str | None = None
+    resolution_label: str | None = None
+    closed_on: dt.date | None = None
+    reminded_on: dt.date | None = None
+    opened_at: dt.datetime
+    version: int
+    days_left: int | None = Field(None, description="距整改期限的天数（待整改、已报告时）")
+
+
+class CaseDetailOut(CaseOut):
+    problems: list[dict]
+    actions: list[dict]
+    outcomes: list[dict]
+    evidence: list[dict]
+    disclosure: dict | None = None

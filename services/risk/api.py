@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy import select
 
 from shared import idempotency
 from shared.auth import Principal, bearer_token, region_prefix, require_roles
+from shared.contract import op
 from shared.db import utcnow
 from shared.errors import Problem, not_found
 from shared.etag import require_if_match, set_etag
@@ -20,7 +21,7 @@ from shared.service import CtxDep
 from . import alerts as alert_domain
 from . import batch, engine, fitting, indicators, ledger, scorecard, sync, versions
 from .models import Alert, ClassChange, IndicatorValue, RiskClass, RiskEnterprise
-from .schemas import AckIn, AlertNoteIn, DecisionIn, FitIn, LookupIn, ModelIn
+from .schemas import AckIn, AlertNoteIn, DecisionIn, FitIn, LookupIn, ModelIn, RiskClassDetailOut, RiskClassOut
 
 router = APIRouter(tags=["信用风险分类与预警"])
 Page = Annotated[PageParams, Depends()]
@@ -29,6 +30,8 @@ BUREAUS = ("province_admin", "city_admin", "county_admin")
 Reader = require_roles(*READERS)
 ProvinceAdmin = require_roles("province_admin")
 ClassLetter = Annotated[str | None, Query(pattern="^[ABCD]$", alias="class")]
+# a version number beyond the database integer is a 422, not an overflow in the driver
+Version = Annotated[int, Path(ge=1, le=2_147_483_647, description="评分卡版本号")]
 
 
 def _province(p: Principal) -> None:
@@ -54,7 +57,7 @@ def _class_out(c: RiskClass, name: str | None = None) -> dict:
             "as_of": c.as_of, "computed_at": c.computed_at}
 
 
-@router.get("/classes", summary="企业信用风险分类（内部使用，不公开）")
+@router.get("/classes", summary="企业信用风险分类（内部使用，不公开）", **op(RiskClassOut, page=True))
 async def list_classes(ctx: CtxDep, page: Page, risk_class: ClassLetter = None,
                        region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None, principal: Principal = Reader):
     q = (select(RiskClass, RiskEnterprise.name).outerjoin(RiskEnterprise, RiskEnterprise.uscc == RiskClass.uscc)
@@ -69,7 +72,7 @@ async def list_classes(ctx: CtxDep, page: Page, risk_class: ClassLetter = None,
     return json_response({"items": [_class_out(c, n) for c, n in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit})
 
 
-@router.get("/classes/{uscc}", summary="企业分类及其依据（各指标贡献、前三大因素）")
+@router.get("/classes/{uscc}", summary="企业分类及其依据（各指标贡献、前三大因素）", **op(RiskClassDetailOut))
 async def get_class(uscc: str, ctx: CtxDep, principal: Principal = Reader):
     async with ctx.db.session() as s:
         row = (await s.execute(select(RiskClass, RiskEnterprise.name).outerjoin(RiskEnterprise, RiskEnterprise.uscc == RiskClass.uscc)
@@ -120,7 +123,7 @@ async def list_models(ctx: CtxDep, _: Principal = Reader):
 
 
 @router.get("/models/{version}", summary="评分卡版本详情（定义、拟合与回测报告）")
-async def get_model(version: int, ctx: CtxDep, response: Response, _: Principal = Reader):
+async def get_model(version: Version, ctx: CtxDep, response: Response, _: Principal = Reader):
     async with ctx.db.session() as s:
         m = await versions.get(s, version)
     set_etag(response, m.row_version)
@@ -153,7 +156,7 @@ async def fit_model(body: FitIn, request: Request, ctx: CtxDep, principal: Princ
 
 
 @router.get("/models/{version}/preview", summary="采用前预览：各分类之间迁移的企业数")
-async def preview_model(version: int, ctx: CtxDep, principal: Principal = ProvinceAdmin):
+async def preview_model(version: Version, ctx: CtxDep, principal: Principal = ProvinceAdmin):
     _province(principal)
     return await versions.preview(ctx, version)
 
@@ -169,18 +172,18 @@ async def _decide(action, version: int, body: DecisionIn | None, request: Reques
     return res
 
 
-@router.post("/models/{version}/propose", summary="发布评分卡版本（待另一名省局管理员采用）")
-async def propose_model(version: int, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
+@router.post("/models/{version}/propose", summary="发布评分卡版本（待另一名省局管理员采用）", **op(None, if_match=True))
+async def propose_model(version: Version, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
     return await _decide(versions.propose, version, body, request, ctx, principal, response)
 
 
-@router.post("/models/{version}/adopt", summary="采用评分卡版本（双人复核：另一名省局管理员），并重新分类")
-async def adopt_model(version: int, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
+@router.post("/models/{version}/adopt", summary="采用评分卡版本（双人复核：另一名省局管理员），并重新分类", **op(None, if_match=True))
+async def adopt_model(version: Version, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
     return await _decide(versions.adopt, version, body, request, ctx, principal, response)
 
 
-@router.post("/models/{version}/reject", summary="驳回评分卡版本（另一名省局管理员）")
-async def reject_model(version: int, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
+@router.post("/models/{version}/reject", summary="驳回评分卡版本（另一名省局管理员）", **op(None, if_match=True))
+async def reject_model(version: Version, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
     return await _decide(versions.reject, version, body, request, ctx, principal, response)
 
 
@@ -266,12 +269,12 @@ async def _alert_change(ctx, request: Request, principal: Principal, alert_id: s
     return json_response(out, headers={"ETag": f'"v{a.version}"'})
 
 
-@router.post("/alerts/{alert_id}/acknowledge", summary="确认预警（已知悉并处理中）")
+@router.post("/alerts/{alert_id}/acknowledge", summary="确认预警（已知悉并处理中）", **op(None, if_match=True))
 async def acknowledge_alert(alert_id: str, request: Request, ctx: CtxDep, body: AckIn | None = None, principal: Principal = require_roles(*BUREAUS)):
     return await _alert_change(ctx, request, principal, alert_id, "acknowledged", body.note if body else None)
 
 
-@router.post("/alerts/{alert_id}/close", summary="关闭预警（须填写处理说明）")
+@router.post("/alerts/{alert_id}/close", summary="关闭预警（须填写处理说明）", **op(None, if_match=True))
 async def close_alert(alert_id: str, body: AlertNoteIn, request: Request, ctx: CtxDep, principal: Principal = require_roles(*BUREAUS)):
     return await _alert_change(ctx, request, principal, alert_id, "closed", body.note)
 
@@ -283,7 +286,7 @@ async def get_ledger(ctx: CtxDep, page: Page, bureau: Annotated[str | None, Quer
     return json_response(await ledger.page(ctx, principal, page, bureau))
 
 
-@router.get("/ledger.xlsx", summary="导出问题企业工作台帐（XLSX）")
+@router.get("/ledger.xlsx", summary="导出问题企业工作台帐（XLSX）", **op(None, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
 async def export_ledger(ctx: CtxDep, bureau: str | None = None, principal: Principal = Reader):
     data = await ledger.xlsx(ctx, principal, bureau)
     name = f"problem-enterprises-{bureau or principal.region}.xlsx"

@@ -1,9 +1,10 @@
 """Request bodies of the risk service (unknown fields refused)."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.schemas import StrictModel
 
@@ -39,3 +40,25 @@ class AlertNoteIn(StrictModel):
 
 class AckIn(StrictModel):
     note: str | None = Field(None, max_length=2000)
+
+
+# ---------------------------------------------------------------- answers (documentation: shared.contract.op)
+class RiskClassOut(BaseModel):
+    uscc: str
+    name: str | None = None
+    region_code: str | None = None
+    risk_class: str = Field(alias="class", description="信用风险分类 A/B/C/D")
+    class_name: str
+    score: float
+    model_version: int
+    as_of: dt.date
+    computed_at: dt.datetime
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class RiskClassDetailOut(RiskClassOut):
+    base: Any = None
+    contributions: list[dict[str, Any]] = Field(description="各指标的贡献")
+    why: Any = Field(None, description="前三大因素")
+    indicators: Any = Field(None, description="指标值")
+    history: list[dict[str, Any]] = Field(description="分类变化（最近 50 次）")

@@ -128,7 +128,8 @@ async def verify(draw_id: str, ctx: CtxDep, principal=Reader):
     return await draws.verify_draw(ctx, principal, draw_id)
 
 
-@router.get("/draws/{draw_id}/export", summary="导出抽取（总体、摘要、种子、参数、结果）")
+@router.get("/draws/{draw_id}/export", summary="导出抽取（总体、摘要、种子、参数、结果）",
+            **op(None, media_type=("application/json", "text/csv")))
 async def export(draw_id: str, ctx: CtxDep, principal=Reader, format: Literal["json", "csv"] = Query("json")):
     exp = await draws.export(ctx, principal, draw_id)
     name = f"draw-{draw_id}.{format}"

@@ -53,7 +53,8 @@ async def test_sampling_plan_template_and_draw_replay(make_client, keys):
         plan = first.json()
         PlanOut.model_validate(plan)  # the documented body is what the route answers
         etag = (await c.get(f"/plans/{plan['id']}", headers=hd)).headers["etag"]
-        assert (await c.post(f"/plans/{plan['id']}/approve", headers={**hd, "If-Match": etag})).status_code == 200
+        approver = h(keys, sub="admin2")  # 四眼原则: not the author
+        assert (await c.post(f"/plans/{plan['id']}/approve", headers={**approver, "If-Match": etag})).status_code == 200
         d, _ = await _check(c, "/draws", hd, {"plan_id": plan["id"], "kind": "enterprise"},
                             {"plan_id": plan["id"], "kind": "inspector"}, location_prefix="/api/v1/sampling/draws/")
         DrawOut.model_validate(d.json())
@@ -68,7 +69,7 @@ async def test_sampling_plan_template_and_draw_replay(make_client, keys):
 async def test_gateway_users_and_clients_replay(gw):
     prov = await auth_headers(gw.client, "demo_province")
     body = {"username": "idem_one", "display_name": "幂等", "region_code": "140100", "roles": ["inspector"],
-            "person_id": "insp-0777", "password": "a-very-long-password-1"}
+            "person_id": "insp-0042", "password": "a-very-long-password-1"}  # known to the fake registry of gw
     first, again = await _check(gw.client, "/admin/users", prov, body, {**body, "display_name": "别人"},
                                 location_prefix="/admin/users/")
     assert first.json()["id"] == again.json()["id"]
