@@ -16,7 +16,8 @@ from .sweep import Sweeper
 
 
 class RectificationSettings(ServiceSettings):
-    max_body_bytes: int = 20_000_000  # evidence uploads (multipart)
+    # evidence (multipart POST …/evidence) is an upload path: it alone may carry up to 20 MB; JSON keeps the 2 MB default
+    max_upload_bytes: int = 20_000_000
     evidence_dir: str | None = None
     evidence_max_bytes: int = 15_000_000
     sweep_interval_seconds: float = 60.0
