@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from services.registry.models import Person, kernel
-from tests.registry.conftest import make_uscc
+from tests.registry.conftest import bad_check_digit, make_uscc
 
 
 def _inspector(**over):
@@ -64,7 +64,7 @@ async def test_experts_and_conflicts(registry):
     r = await registry.client.post("/conflicts", json={"person_id": "exp-0501", "uscc": make_uscc(), "reason": "x"},
                                    headers=registry.h(roles=("expert",), region="140000", person_id="exp-0999"))
     assert r.status_code == 404
-    r = await registry.client.post("/conflicts", json={"person_id": "exp-0501", "uscc": uscc[:-1] + "0", "reason": "x"}, headers=registry.h())
+    r = await registry.client.post("/conflicts", json={"person_id": "exp-0501", "uscc": bad_check_digit(uscc), "reason": "x"}, headers=registry.h())
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "uscc"
     pop = (await registry.client.get("/population/people", params={"kind": "expert"}, headers=registry.h())).json()["items"]
     assert {"uscc": uscc, "reason": "近亲属在该企业任职"} in next(p for p in pop if p["id"] == "exp-0501")["conflicts"]

@@ -50,7 +50,7 @@ async function apiPost(tok, p, body, headers = {}) {
 let browser
 
 async function newPage(viewport = { width: 1366, height: 900 }, extra = {}) {
-  const context = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', ...extra })
+  const context = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', reducedMotion: 'reduce', ...extra })
   context.setDefaultTimeout(45000) // a loaded 2-core CI machine
   const page = await context.newPage()
   page.problems = []
@@ -73,6 +73,8 @@ async function login(page, username) {
 
 /** axe-core on the current page: serious/critical violations fail the scenario. */
 async function axe(page, name) {
+  // colours are measured when no transition is running (a radio button clicked just before is mid-fade otherwise)
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
   await page.evaluate(AXE) // CDP evaluation: not an inline <script>, so the page's CSP stays strict
   const res = await page.evaluate(async () => {
     // eslint-disable-next-line no-undef
