@@ -3,6 +3,7 @@ demo data loads, a city admin logs in at the gateway and sees only its city's en
 Ctrl-C stops everything."""
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import httpx
 
 from shared.natsproc import free_port
 from shared.topology import enabled_services
+from tests.conftest import delete_streams
 
 
 class _Output:
@@ -42,10 +44,11 @@ class _Output:
 
 def test_spotcheck_run_end_to_end(tmp_path: Path, nats_url: str):
     env = dict(os.environ)
+    prefix = f"run{os.getpid()}"
     env.pop("TEST_DATABASE_URL", None)
     gateway_port = free_port()
     env.update(SPOTCHECK_VAR_DIR=str(tmp_path / "var"), NATS_URL=nats_url, GATEWAY_PORT=str(gateway_port),
-               SPOTCHECK_EVENTS_PREFIX=f"run{os.getpid()}", PYTHONUNBUFFERED="1")
+               SPOTCHECK_EVENTS_PREFIX=prefix, PYTHONUNBUFFERED="1")
     for name in enabled_services():
         env[f"SPOTCHECK_{name.upper()}_PORT"] = str(free_port())
     proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "run"], env=env, cwd=Path(__file__).parents[2],
@@ -83,5 +86,8 @@ def test_spotcheck_run_end_to_end(tmp_path: Path, nats_url: str):
             proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
             raise
+        finally:
+            asyncio.run(delete_streams(nats_url, prefix))  # the stack's stream goes with it
     assert proc.returncode == 0

@@ -4,6 +4,7 @@ role logs in and walks its main path, axe-core checks each main screen, screensh
 ``web/test-artifacts/`` (gitignored). Skipped, saying why, only when node or chromium is missing."""
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import pytest
 
 from shared.natsproc import free_port
 from shared.topology import enabled_services
+from tests.conftest import delete_streams
 from tests.flows.test_make_run import _Output
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,10 +48,11 @@ def test_every_role_walks_its_main_path_in_chromium(tmp_path: Path, nats_url: st
         pytest.skip(missing)
     _ensure_build()
     env = dict(os.environ)
+    prefix = f"web{os.getpid()}"
     env.pop("TEST_DATABASE_URL", None)
     port = free_port()
     env.update(SPOTCHECK_VAR_DIR=str(tmp_path / "var"), NATS_URL=nats_url, GATEWAY_PORT=str(port),
-               SPOTCHECK_EVENTS_PREFIX=f"web{os.getpid()}", PYTHONUNBUFFERED="1",
+               SPOTCHECK_EVENTS_PREFIX=prefix, PYTHONUNBUFFERED="1",
                SPOTCHECK_GATEWAY_WEB_DIST=str(WEB / "dist"))
     for name in enabled_services():
         env[f"SPOTCHECK_{name.upper()}_PORT"] = str(free_port())
@@ -73,3 +76,6 @@ def test_every_role_walks_its_main_path_in_chromium(tmp_path: Path, nats_url: st
             proc.wait(60)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        finally:
+            asyncio.run(delete_streams(nats_url, prefix))  # the stack's stream goes with it
