@@ -7,17 +7,26 @@ import concurrent.futures
 import contextlib
 import os
 import secrets
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import weakref
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 import shared.migrations as _migrations
 from shared.db import normalize_url
-from shared.natsproc import NatsProcess, reachable
-from tests.helpers import Keys
+from shared.natsproc import NatsProcess, free_port, reachable
+from shared.topology import enabled_services
+from tests.helpers import Keys, ProcessOutput
+
+ROOT = Path(__file__).resolve().parents[1]
+# the users of the ``demo_stack`` fixture, in the order they run at the end of the session
+LIVE_STACK_TESTS = ("tests/flows/test_make_run.py", "tests/web/test_browser.py", "tests/contract/")
 
 # test streams expire on their own if a run is cut short (teardown deletes them otherwise)
 os.environ.setdefault("SPOTCHECK_EVENTS_MAX_AGE_SECONDS", "3600")
@@ -42,12 +51,23 @@ def _cheap_argon2() -> None:
 _cheap_argon2()
 
 
-# ---------------------------------------------------------------- the second backend's pass
+# ---------------------------------------------------------------- order and selection
 def pytest_collection_modifyitems(config, items):
-    """``SPOTCHECK_DB_TESTS_ONLY=1`` (the second pass of .ci/run, on SQLite after PostgreSQL) keeps
+    """1. The tests on the shared live stack (``demo_stack``) run last, so that its processes do not
+    run beside the rest of the suite, in the order of LIVE_STACK_TESTS: test_make_run's read-only
+    checks, then the browser walk, then the contract tests (schemathesis writes what it likes).
+    2. ``SPOTCHECK_DB_TESTS_ONLY=1`` (the second pass of .ci/run, on SQLite after PostgreSQL) keeps
     only the tests that can reach the database backend: those using the ``databases`` fixture
     (directly or through another fixture), or marked ``both_backends``. Every other test (pure rules,
     documents, live stacks that always run on SQLite) runs on the first pass only."""
+    def stack_rank(item) -> int:
+        path = Path(str(getattr(item, "path", ""))).resolve()
+        for rank, prefix in enumerate(LIVE_STACK_TESTS, start=1):
+            if str(path).startswith(str(ROOT / prefix)):
+                return rank
+        return 1 if "demo_stack" in getattr(item, "fixturenames", ()) else 0
+
+    items.sort(key=stack_rank)  # stable: collection order otherwise
     if os.environ.get("SPOTCHECK_DB_TESTS_ONLY") != "1":
         return
     keep, once = [], []
@@ -270,6 +290,38 @@ def private_nats(tmp_path):
     proc = NatsProcess(tmp_path / "nats-store").start()
     yield proc
     proc.stop()
+
+
+# ---------------------------------------------------------------- the live stack
+@pytest.fixture(scope="session")
+def demo_stack(tmp_path_factory, nats_url):
+    """`spotcheck run` as `make run` starts it, with the demo campaign: always SQLite (its own data
+    directory), free ports, its own event stream. Started once per run and shared by test_make_run,
+    the browser test and the contract tests (ordered last, see pytest_collection_modifyitems).
+    At the end one Ctrl-C must stop it with exit status 0 (an error at teardown otherwise)."""
+    tmp = tmp_path_factory.mktemp("demo-stack")
+    env = dict(os.environ)
+    env.pop("TEST_DATABASE_URL", None)
+    port = free_port()
+    prefix = f"demo{os.getpid()}"
+    env.update(SPOTCHECK_VAR_DIR=str(tmp / "var"), NATS_URL=nats_url, GATEWAY_PORT=str(port),
+               SPOTCHECK_EVENTS_PREFIX=prefix, PYTHONUNBUFFERED="1", SPOTCHECK_GATEWAY_WEB_DIST=str(ROOT / "web" / "dist"))
+    for name in enabled_services():
+        env[f"SPOTCHECK_{name.upper()}_PORT"] = str(free_port())
+    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "run"], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        lines = ProcessOutput(proc).wait_for(proc, "按 Ctrl-C", timeout=600)  # after the whole demo campaign
+        yield SimpleNamespace(base=f"http://127.0.0.1:{port}", port=port, tmp=tmp, lines=lines, proc=proc)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        asyncio.run(delete_streams(nats_url, prefix))
+    assert proc.returncode == 0, f"`spotcheck run` exited {proc.returncode} after one Ctrl-C"
 
 
 # ---------------------------------------------------------------- tokens
