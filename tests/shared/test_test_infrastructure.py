@@ -31,7 +31,8 @@ async def _schema(url: str) -> dict:
         await engine.dispose()
 
 
-async def test_a_copied_template_equals_a_migrated_database(tmp_path, monkeypatch):
+@pytest.mark.both_backends  # its own Databases follows TEST_DATABASE_URL
+async def test_a_copied_template_equals_a_migrated_database(tmp_path):
     dbs = Databases(tmp_path)
     try:
         first = await dbs.create("tmpl-a")
