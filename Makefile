@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lint run test test-sqlite test-postgres test-contract bench compose-check k8s-check test-faults clean web-build web-test web-api
+.PHONY: install lint run test test-python test-sqlite test-postgres test-contract bench compose-check k8s-check test-faults clean web-build web-test web-api
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,7 +49,11 @@ lint: install
 	$(PY) -m pyflakes shared gateway services tests deploy
 
 ## The whole suite. TEST_DATABASE_URL=postgresql://... runs it on PostgreSQL, else SQLite files.
-test: install web-build web-test
+test: install web-build web-test test-python
+
+## The Python tests alone (no web build, no vitest). SPOTCHECK_DB_TESTS_ONLY=1 keeps only the tests
+## that reach the database (the second backend's pass of .ci/run; see tests/conftest.py).
+test-python: install
 	@$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
 	 if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 

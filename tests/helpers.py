@@ -4,6 +4,8 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import subprocess
+import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -60,3 +62,27 @@ async def eventually(check, timeout=15.0, interval=0.1):
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+# ---------------------------------------------------------------- processes
+class ProcessOutput:
+    """Collects a process's output in a thread, so the test can wait for a line."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=self._pump, args=(proc,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, proc):
+        for line in proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, proc: subprocess.Popen, needle: str, timeout: float) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(needle in line for line in self.lines):
+                return list(self.lines)
+            if proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"'{needle}' not printed; output so far:\n" + "\n".join(self.lines))

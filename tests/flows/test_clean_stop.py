@@ -15,7 +15,7 @@ import pytest
 from shared.natsproc import free_port
 from shared.topology import enabled_services
 from tests.conftest import delete_streams
-from tests.flows.test_make_run import _Output
+from tests.helpers import ProcessOutput as _Output
 
 ROOT = Path(__file__).parents[2]
 

@@ -1,23 +1,16 @@
 """Browser tests: the real stack (``spotcheck run`` on free ports, its own data directory and event
-stream, the demo campaign) and Debian's Chromium driven by Playwright (``web/e2e/run.mjs``): every demo
-role logs in and walks its main path, axe-core checks each main screen, screenshots go to
-``web/test-artifacts/`` (gitignored). Skipped, saying why, only when node or chromium is missing."""
+stream, the demo campaign: the session's ``demo_stack``, tests/conftest.py) and Debian's Chromium
+driven by Playwright (``web/e2e/run.mjs``): every demo role logs in and walks its main path,
+axe-core checks each main screen, screenshots go to ``web/test-artifacts/`` (gitignored). Skipped, saying why, only when node or
+chromium is missing."""
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from shared.natsproc import free_port
-from shared.topology import enabled_services
-from tests.conftest import delete_streams
-from tests.flows.test_make_run import _Output
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -42,40 +35,20 @@ def _ensure_build() -> None:
         subprocess.run(["npm", "run", "build"], cwd=WEB, check=True, timeout=600)
 
 
-def test_every_role_walks_its_main_path_in_chromium(tmp_path: Path, nats_url: str):
+def test_every_role_walks_its_main_path_in_chromium(request):
     missing = _requirements()
     if missing:
         pytest.skip(missing)
     _ensure_build()
-    env = dict(os.environ)
-    prefix = f"web{os.getpid()}"
-    env.pop("TEST_DATABASE_URL", None)
-    port = free_port()
-    env.update(SPOTCHECK_VAR_DIR=str(tmp_path / "var"), NATS_URL=nats_url, GATEWAY_PORT=str(port),
-               SPOTCHECK_EVENTS_PREFIX=prefix, PYTHONUNBUFFERED="1",
-               SPOTCHECK_GATEWAY_WEB_DIST=str(WEB / "dist"))
-    for name in enabled_services():
-        env[f"SPOTCHECK_{name.upper()}_PORT"] = str(free_port())
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "run"], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        out = _Output(proc).wait_for(proc, "按 Ctrl-C", timeout=600)
-        artifacts = WEB / "test-artifacts"
-        artifacts.mkdir(exist_ok=True)
-        (artifacts / "stack.log").write_text("\n".join(out), encoding="utf-8")
-        assert not any("演示检查活动未完成" in line for line in out), "\n".join(out)
-        e2e = subprocess.run(["node", "e2e/run.mjs"], cwd=WEB, capture_output=True, text=True, timeout=900,
-                             env={**os.environ, "BASE_URL": f"http://127.0.0.1:{port}", "OUT": str(artifacts), "CHROMIUM": CHROMIUM})
-        (artifacts / "e2e.log").write_text(e2e.stdout + "\n" + e2e.stderr, encoding="utf-8")  # kept for a failed CI run
-        print(e2e.stdout[-20000:], e2e.stderr[-5000:])
-        assert e2e.returncode == 0, f"browser scenarios failed:\n{e2e.stdout[-20000:]}\n{e2e.stderr[-5000:]}"
-        assert len(list(artifacts.glob("*.png"))) >= 10
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        finally:
-            asyncio.run(delete_streams(nats_url, prefix))  # the stack's stream goes with it
+    stack = request.getfixturevalue("demo_stack")  # shared with test_make_run and tests/contract (tests/conftest.py)
+    out = stack.lines
+    artifacts = WEB / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "stack.log").write_text("\n".join(out), encoding="utf-8")
+    assert not any("演示检查活动未完成" in line for line in out), "\n".join(out)
+    e2e = subprocess.run(["node", "e2e/run.mjs"], cwd=WEB, capture_output=True, text=True, timeout=900,
+                         env={**os.environ, "BASE_URL": stack.base, "OUT": str(artifacts), "CHROMIUM": CHROMIUM})
+    (artifacts / "e2e.log").write_text(e2e.stdout + "\n" + e2e.stderr, encoding="utf-8")  # kept for a failed CI run
+    print(e2e.stdout[-20000:], e2e.stderr[-5000:])
+    assert e2e.returncode == 0, f"browser scenarios failed:\n{e2e.stdout[-20000:]}\n{e2e.stderr[-5000:]}"
+    assert len(list(artifacts.glob("*.png"))) >= 10
