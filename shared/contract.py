@@ -177,6 +177,11 @@ def op(
                                                                "description": "更新时必填：资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412"})
         problems = tuple(problems) + (412, 428)
     kwargs: dict[str, Any] = {"status_code": status, "responses": {status: success, **{s: dict(success) for s in also}}}
+    if model is None and media_type != "application/json":
+        # a file: the route returns its own Response; without this FastAPI also documents an empty JSON body
+        from fastapi.responses import Response
+
+        kwargs["response_class"] = Response
     extra: dict[str, Any] = dict(openapi_extra or {})
     if params:
         extra["parameters"] = params
