@@ -198,7 +198,7 @@ async def upload_evidence(
         return records.evidence_out(e)
 
 
-@router.get("/records/{record_id}/evidence/{evidence_id}/content", summary="下载证据文件", **op(None, media_type=tuple(TYPES)))
+@router.get("/records/{record_id}/evidence/{evidence_id}/content", summary="下载证据文件", **op(None, media_type=tuple(TYPES), etag=True))
 async def evidence_content(record_id: str, evidence_id: str, ctx: CtxDep, p: PrincipalDep):
     async with ctx.db.session() as s:
         r = await records.get_record(s, p, record_id)

@@ -61,7 +61,7 @@ async def upload_evidence(case_id: CaseId, ctx: CtxDep, principal: PrincipalDep,
     return await cases.add_evidence(ctx, principal, case_id, file, ctx.extras["evidence"])
 
 
-@router.get("/cases/{case_id}/evidence/{sha256}", summary="下载证据文件", **op(None, media_type=tuple(MEDIA_TYPES)))
+@router.get("/cases/{case_id}/evidence/{sha256}", summary="下载证据文件", **op(None, media_type=tuple(MEDIA_TYPES), etag=True))
 async def download_evidence(case_id: CaseId, sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")], ctx: CtxDep, principal: PrincipalDep):
     async with ctx.db.session() as s:
         c = await cases.get_case(s, principal, case_id)
