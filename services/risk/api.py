@@ -282,13 +282,14 @@ async def close_alert(alert_id: str, body: AlertNoteIn, request: Request, ctx: C
 
 
 # ---------------------------------------------------------------- 问题企业工作台帐
-@router.get("/ledger", summary="问题企业工作台帐（按局，含各服务未结事项）", **op(S.LedgerRowOut, page=True))
+@router.get("/ledger", summary="问题企业工作台帐（按局，含各服务未结事项）", **op(S.LedgerRowOut, page=True, problems=(404,)))
 async def get_ledger(ctx: CtxDep, page: Page, bureau: Annotated[str | None, Query(description="局的行政区划代码，默认本人所在地区")] = None,
                      principal: Principal = Reader):
     return json_response(await ledger.page(ctx, principal, page, bureau))
 
 
-@router.get("/ledger.xlsx", summary="导出问题企业工作台帐（XLSX）", **op(None, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+@router.get("/ledger.xlsx", summary="导出问题企业工作台帐（XLSX）",
+            **op(None, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", problems=(404,)))
 async def export_ledger(ctx: CtxDep, bureau: str | None = None, principal: Principal = Reader):
     data = await ledger.xlsx(ctx, principal, bureau)
     name = f"problem-enterprises-{bureau or principal.region}.xlsx"
