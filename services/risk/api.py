@@ -196,7 +196,7 @@ async def run_batch(ctx: CtxDep, principal: Principal = ProvinceAdmin):
     return await batch.run_monthly(ctx)
 
 
-@router.post("/sync/registry", summary="从名录库总体同步企业状态（批量导入后执行；仅省局）", **op(S.SyncOut))
+@router.post("/sync/registry", summary="从名录库总体同步企业状态（批量导入后执行；仅省局）", **op(S.SyncOut, problems=(502, 503)))
 async def sync_registry(request: Request, ctx: CtxDep, principal: Principal = ProvinceAdmin):
     _province(principal)
     return await sync.sync_registry(ctx, principal, bearer_token(request))

@@ -68,7 +68,7 @@ async def approve_plan(plan_id: str, request: Request, ctx: CtxDep, principal=Ad
     return _plan_response(await plans.approve(ctx, request, principal, plan_id))
 
 
-@router.get("/plans/{plan_id}/preview", summary="预览各层企业数与抽取数（不冻结）", **op(S.PreviewOut))
+@router.get("/plans/{plan_id}/preview", summary="预览各层企业数与抽取数（不冻结）", **op(S.PreviewOut, problems=(502, 503)))
 async def preview_plan(plan_id: str, request: Request, ctx: CtxDep, principal=Admin):
     return await plans.preview(ctx, principal, plan_id, bearer_token(request))
 
@@ -94,7 +94,7 @@ async def list_units(draw_id: str, ctx: CtxDep, page: PageDep, principal=Reader,
     return json_response(await draws.list_units(ctx, principal, draw_id, page, stratum, selected))
 
 
-@router.post("/draws/{draw_id}/freeze", summary="冻结总体（从名录库读取一次，公布摘要）", **op(DrawOut, etag=True))
+@router.post("/draws/{draw_id}/freeze", summary="冻结总体（从名录库读取一次，公布摘要）", **op(DrawOut, etag=True, problems=(502, 503)))
 async def freeze(draw_id: str, request: Request, ctx: CtxDep, principal=Admin):
     return _draw_response(await draws.freeze(ctx, request, principal, draw_id, bearer_token(request)))
 
