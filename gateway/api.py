@@ -20,7 +20,7 @@ from . import clients, users
 from .bindings import check_bindings
 from .identity import TokenContext, token_endpoint
 from .models import User
-from .schemas import ClientCreate, ClientOut, MeOut, PasswordReset, TokenOut, UserCreate, UserOut, UserPatch
+from .schemas import ClientCreate, ClientOut, JwksOut, MeOut, PasswordReset, TokenOut, UserCreate, UserOut, UserPatch
 from .users import ADMIN_ROLES
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -53,7 +53,7 @@ async def token(request: Request, tc: Annotated[TokenContext, Depends(token_cont
     return JSONResponse(body, headers=NO_STORE)
 
 
-@auth_router.get("/.well-known/jwks.json", summary="令牌验签公钥（JWKS）")
+@auth_router.get("/.well-known/jwks.json", summary="令牌验签公钥（JWKS）", **op(JwksOut))
 async def jwks(tc: Annotated[TokenContext, Depends(token_context)]):
     return JSONResponse(tc.signer.jwks(), headers={"Cache-Control": "public, max-age=300"})
 

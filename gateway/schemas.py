@@ -46,7 +46,7 @@ class ClientCreate(StrictModel):
 # ---------------------------------------------------------------- response bodies (documentation)
 import datetime as _dt  # noqa: E402
 
-from pydantic import BaseModel as _BaseModel  # noqa: E402
+from pydantic import BaseModel as _BaseModel, ConfigDict as _ConfigDict  # noqa: E402
 
 
 class UserOut(_BaseModel):
@@ -99,3 +99,19 @@ class MeOut(_BaseModel):
     expires_at: int | None = None
     organisation: str | None = None
     user_id: str | None = None
+
+
+class WebSessionOut(_BaseModel):
+    access_token: str
+    token_type: str = Field(description="Bearer")
+    expires_in: int = Field(description="有效秒数（刷新令牌不在应答体中：写入 HttpOnly Cookie）")
+
+
+class JwkOut(_BaseModel):
+    kty: str
+    kid: str
+    model_config = _ConfigDict(extra="allow")
+
+
+class JwksOut(_BaseModel):
+    keys: list[JwkOut]

@@ -24,11 +24,13 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy import select
 
+from shared.contract import op
 from shared.errors import PROBLEM_CT, Problem
 from shared.service import request_id
 
 from .identity import TokenContext, oauth_error, password_grant, refresh_grant, client_ip
 from .models import RefreshToken
+from .schemas import WebSessionOut
 from .tokens import revoke_family
 
 COOKIE = "spotcheck_refresh"
@@ -82,7 +84,7 @@ async def _form(request: Request):
 TcDep = Annotated[TokenContext, Depends(_tc)]
 
 
-@web_router.post("/login", summary="网页登录（用户名口令；刷新令牌写入 HttpOnly Cookie）")
+@web_router.post("/login", summary="网页登录（用户名口令；刷新令牌写入 HttpOnly Cookie）", **op(WebSessionOut, problems=(401, 403, 429)))
 async def web_login(request: Request, tc: TcDep):
     _check_browser(request)
     form = await _form(request)
@@ -90,7 +92,7 @@ async def web_login(request: Request, tc: TcDep):
     return _session_response(request, body, tc.refresh_ttl)
 
 
-@web_router.post("/refresh", summary="网页会话续期（读取 Cookie 中的刷新令牌并轮换）")
+@web_router.post("/refresh", summary="网页会话续期（读取 Cookie 中的刷新令牌并轮换）", **op(WebSessionOut, problems=(401, 403, 429)))
 async def web_refresh(request: Request, tc: TcDep):
     _check_browser(request)
     token = request.cookies.get(COOKIE)

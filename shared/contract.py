@@ -140,15 +140,19 @@ def op(
     etag: bool = False,
     location: bool = False,
     idempotent: bool = False,
-    if_match: bool = False,
+    if_match: bool | str = False,
+    also: tuple[int, ...] = (),
     problems: tuple[int, ...] = (),
     description: str | None = None,
     media_type: str | tuple[str, ...] = "application/json",
+    openapi_extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Decorator kwargs that declare a route's answer (documentation only: the route's own return
     value is not filtered). ``model=None`` with ``media_type`` other than JSON declares a file
     (``text/csv``, xlsx) as a binary string; a tuple of media types declares a route that answers
-    one of several (``format=csv|xlsx``)."""
+    one of several (``format=csv|xlsx``). ``also=(201,)`` documents further success statuses with the
+    same body and headers (a PUT that creates with 201 and updates with 200); ``if_match="optional"``
+    documents an If-Match that only updates need (412/428 still apply)."""
     headers = {}
     if etag:
         headers["ETag"] = HEADERS["ETag"]
@@ -169,10 +173,16 @@ def op(
     if idempotent:
         params.append(IDEMPOTENCY_PARAM)
     if if_match:
-        params.append(IF_MATCH_PARAM)
+        params.append(IF_MATCH_PARAM if if_match is True else {**IF_MATCH_PARAM, "required": False,
+                                                               "description": "更新时必填：资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412"})
         problems = tuple(problems) + (412, 428)
-    kwargs: dict[str, Any] = {"status_code": status, "responses": {status: success}}
-    extra: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"status_code": status, "responses": {status: success, **{s: dict(success) for s in also}}}
+    if model is None and media_type != "application/json":
+        # a file: the route returns its own Response; without this FastAPI also documents an empty JSON body
+        from fastapi.responses import Response
+
+        kwargs["response_class"] = Response
+    extra: dict[str, Any] = dict(openapi_extra or {})
     if params:
         extra["parameters"] = params
     if problems:

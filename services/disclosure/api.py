@@ -22,6 +22,7 @@ from shared.service import CtxDep
 from . import export as export_domain
 from . import feed
 from . import results as rd
+from . import schemas as S
 from . import webhooks as wh
 from .models import Delivery, DeliveryAttempt, Message, PlanSetting, Result, Subscription
 from .public import client_address
@@ -38,7 +39,7 @@ HISTORY = ("discipline", "province_admin", "city_admin", "county_admin")
 
 
 # ---------------------------------------------------------------- plan settings
-@router.put("/plans/{plan_id}/settings", summary="计划的公示设置（文号、是否定向抽查）", **op(None, problems=(412, 428)))
+@router.put("/plans/{plan_id}/settings", summary="计划的公示设置（文号、是否定向抽查）", **op(S.PlanSettingOut, etag=True, if_match="optional"))
 async def put_plan_setting(plan_id: str, body: PlanSettingBody, request: Request, ctx: CtxDep,
                            response: Response, principal: Principal = require_roles("province_admin")):
     if len(plan_id) > 64:
@@ -64,7 +65,7 @@ async def put_plan_setting(plan_id: str, body: PlanSettingBody, request: Request
     return out
 
 
-@router.get("/plans/{plan_id}/settings", summary="计划的公示设置")
+@router.get("/plans/{plan_id}/settings", summary="计划的公示设置", **op(S.PlanSettingOut, etag=True))
 async def get_plan_setting(plan_id: str, ctx: CtxDep, response: Response, _: Principal = require_roles(*HISTORY)):
     async with ctx.db.session() as s:
         ps = await s.get(PlanSetting, plan_id)
@@ -75,7 +76,8 @@ async def get_plan_setting(plan_id: str, ctx: CtxDep, response: Response, _: Pri
 
 
 # ---------------------------------------------------------------- results (internal)
-@router.get("/results", summary="检查结果列表（按管辖范围；deadline=open|soon|overdue|unknown 为应公示、5个工作日内到期、已逾期、期限未知）")
+@router.get("/results", summary="检查结果列表（按管辖范围；deadline=open|soon|overdue|unknown 为应公示、5个工作日内到期、已逾期、期限未知）",
+            **op(S.ResultOut, page=True))
 async def list_results(
     ctx: CtxDep, principal: PrincipalDep, page: Page,
     status: Annotated[str | None, Query(pattern="^(pending|submitted|returned|published|withdrawn)$")] = None,
@@ -94,7 +96,7 @@ async def list_results(
     return json_response({"items": [rd.result_out(r, on) for r in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit})
 
 
-@router.get("/deadlines", summary="各检查实施机关：应公示、5个工作日内到期、已逾期（20个工作日）")
+@router.get("/deadlines", summary="各检查实施机关：应公示、5个工作日内到期、已逾期（20个工作日）", **op(S.DeadlinesOut))
 async def deadlines(ctx: CtxDep, principal: PrincipalDep):
     rd.scope(principal)
     items, soon = await rd.deadline_summary(ctx, principal)
@@ -104,7 +106,7 @@ async def deadlines(ctx: CtxDep, principal: PrincipalDep):
     return out
 
 
-@router.get("/results/{result_id}", summary="检查结果详情（内部）")
+@router.get("/results/{result_id}", summary="检查结果详情（内部）", **op(S.ResultOut, etag=True))
 async def get_result(result_id: str, ctx: CtxDep, principal: PrincipalDep, response: Response):
     async with ctx.db.session() as s:
         r = await rd.get_visible(s, principal, result_id)
@@ -112,7 +114,7 @@ async def get_result(result_id: str, ctx: CtxDep, principal: PrincipalDep, respo
     return rd.result_out(r, rd.today(ctx))
 
 
-@router.get("/results/{result_id}/versions", summary="公示版本历史（发布、更正、撤回）")
+@router.get("/results/{result_id}/versions", summary="公示版本历史（发布、更正、撤回）", **op(S.ResultVersionListOut))
 async def result_versions(result_id: str, ctx: CtxDep, principal: Principal = require_roles(*HISTORY)):
     return {"items": await rd.versions(ctx, principal, result_id)}
 
@@ -122,25 +124,25 @@ async def _answer(r: Result, response: Response) -> dict:
     return rd.result_out(r)
 
 
-@router.put("/results/{result_id}/entry", summary="录入检查结果（县局；提交审核）", **op(None, if_match=True))
+@router.put("/results/{result_id}/entry", summary="录入检查结果（县局；提交审核）", **op(S.ResultOut, etag=True, if_match=True))
 async def enter_result(result_id: str, body: EntryBody, request: Request, ctx: CtxDep, response: Response,
                        principal: Principal = require_roles(*BUREAU_STAFF)):
     return await _answer(await rd.enter(ctx, principal, result_id, body, request), response)
 
 
-@router.post("/results/{result_id}/review", summary="审核（本局或市局的另一名工作人员）；通过即公示", **op(None, if_match=True))
+@router.post("/results/{result_id}/review", summary="审核（本局或市局的另一名工作人员）；通过即公示", **op(S.ResultOut, etag=True, if_match=True))
 async def review_result(result_id: str, body: ReviewBody, request: Request, ctx: CtxDep, response: Response,
                         principal: Principal = require_roles(*BUREAU_STAFF)):
     return await _answer(await rd.review(ctx, principal, result_id, body, request), response)
 
 
-@router.post("/results/{result_id}/corrections", summary="更正已公示的结果（新版本，须说明理由）", **op(None, if_match=True))
+@router.post("/results/{result_id}/corrections", summary="更正已公示的结果（新版本，须说明理由）", **op(S.ResultOut, etag=True, if_match=True))
 async def correct_result(result_id: str, body: CorrectionBody, request: Request, ctx: CtxDep, response: Response,
                          principal: Principal = require_roles("county_admin", *SENIOR)):
     return await _answer(await rd.correct(ctx, principal, result_id, body, request), response)
 
 
-@router.post("/results/{result_id}/withdrawal", summary="撤回已公示的结果（新版本，须说明理由）", **op(None, if_match=True))
+@router.post("/results/{result_id}/withdrawal", summary="撤回已公示的结果（新版本，须说明理由）", **op(S.ResultOut, etag=True, if_match=True))
 async def withdraw_result(result_id: str, body: WithdrawalBody, request: Request, ctx: CtxDep, response: Response,
                           principal: Principal = require_roles(*SENIOR)):
     return await _answer(await rd.withdraw(ctx, principal, result_id, body, request), response)
@@ -168,7 +170,7 @@ async def export_results(
 
 
 # ---------------------------------------------------------------- pull feed (credit_system)
-@router.get("/feed", summary="拉取数据流：全部发布、更正、撤回，全序，可从任一游标续取（信用公示系统）")
+@router.get("/feed", summary="拉取数据流：全部发布、更正、撤回，全序，可从任一游标续取（信用公示系统）", **op(S.FeedOut))
 async def pull_feed(ctx: CtxDep, after: Annotated[str | None, Query(max_length=200)] = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 200, _: Principal = require_roles("credit_system", "province_admin")):
     return json_response(await feed.read(ctx, after, limit))
@@ -178,7 +180,8 @@ async def pull_feed(ctx: CtxDep, after: Annotated[str | None, Query(max_length=2
 ADMIN = require_roles("province_admin")
 
 
-@router.post("/subscriptions", status_code=201, summary="创建 Webhook 订阅（密钥只显示一次）")
+@router.post("/subscriptions", summary="创建 Webhook 订阅（密钥只显示一次）",
+             **op(S.SubscriptionWithSecretOut, status=201, etag=True, idempotent=True))
 async def create_subscription(body: SubscriptionCreate, request: Request, ctx: CtxDep, principal: Principal = ADMIN):
     await wh.check_url(body.url, ctx.settings)
 
@@ -189,7 +192,7 @@ async def create_subscription(body: SubscriptionCreate, request: Request, ctx: C
     return await idempotency.idempotent_write(ctx, request, principal.sub, "subscriptions", body.model_dump(), run)
 
 
-@router.get("/subscriptions", summary="Webhook 订阅列表")
+@router.get("/subscriptions", summary="Webhook 订阅列表", **op(S.SubscriptionOut, page=True))
 async def list_subscriptions(ctx: CtxDep, page: Page, _: Principal = require_roles("province_admin", "discipline")):
     async with ctx.db.session() as s:
         rows = list((await s.execute(keyset(select(Subscription), [Subscription.id], page))).scalars())
@@ -197,7 +200,7 @@ async def list_subscriptions(ctx: CtxDep, page: Page, _: Principal = require_rol
     return {"items": [wh.subscription_out(x) for x in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit}
 
 
-@router.get("/subscriptions/{sub_id}", summary="Webhook 订阅详情")
+@router.get("/subscriptions/{sub_id}", summary="Webhook 订阅详情", **op(S.SubscriptionOut, etag=True))
 async def get_subscription(sub_id: str, ctx: CtxDep, response: Response, _: Principal = require_roles("province_admin", "discipline")):
     async with ctx.db.session() as s:
         sub = await wh.get_subscription(s, sub_id)
@@ -205,21 +208,21 @@ async def get_subscription(sub_id: str, ctx: CtxDep, response: Response, _: Prin
     return wh.subscription_out(sub)
 
 
-@router.patch("/subscriptions/{sub_id}", summary="修改订阅（地址、事件类型、说明、启用/停用）", **op(None, if_match=True))
+@router.patch("/subscriptions/{sub_id}", summary="修改订阅（地址、事件类型、说明、启用/停用）", **op(S.SubscriptionOut, etag=True, if_match=True))
 async def patch_subscription(sub_id: str, body: SubscriptionPatch, request: Request, ctx: CtxDep, response: Response, principal: Principal = ADMIN):
     sub = await wh.update_subscription(ctx, principal, sub_id, body, request)
     set_etag(response, sub.version)
     return wh.subscription_out(sub)
 
 
-@router.post("/subscriptions/{sub_id}/rotate-secret", summary="轮换密钥（重叠期内新旧两个签名）", **op(None, if_match=True))
+@router.post("/subscriptions/{sub_id}/rotate-secret", summary="轮换密钥（重叠期内新旧两个签名）", **op(S.SubscriptionWithSecretOut, etag=True, if_match=True))
 async def rotate_secret(sub_id: str, request: Request, ctx: CtxDep, response: Response, body: RotateBody | None = None, principal: Principal = ADMIN):
     out = await wh.rotate_secret(ctx, principal, sub_id, body.overlap_hours if body else None, request)
     set_etag(response, out["version"])
     return out
 
 
-@router.get("/subscriptions/{sub_id}/deliveries", summary="投递日志")
+@router.get("/subscriptions/{sub_id}/deliveries", summary="投递日志", **op(S.DeliveryOut, page=True))
 async def list_deliveries(sub_id: str, ctx: CtxDep, page: Page,
                           status: Annotated[str | None, Query(pattern="^(pending|succeeded|failed)$")] = None,
                           _: Principal = require_roles("province_admin", "discipline")):
@@ -233,7 +236,7 @@ async def list_deliveries(sub_id: str, ctx: CtxDep, page: Page,
     return json_response({"items": [wh.delivery_out(d, m) for d, m in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit})
 
 
-@router.get("/subscriptions/{sub_id}/deliveries/{delivery_id}", summary="一次投递及其全部尝试（状态码、耗时）")
+@router.get("/subscriptions/{sub_id}/deliveries/{delivery_id}", summary="一次投递及其全部尝试（状态码、耗时）", **op(S.DeliveryDetailOut))
 async def get_delivery(sub_id: str, delivery_id: str, ctx: CtxDep, _: Principal = require_roles("province_admin", "discipline")):
     async with ctx.db.session() as s:
         row = (await s.execute(select(Delivery, Message).join(Message, Message.id == Delivery.message_id)
@@ -247,12 +250,12 @@ async def get_delivery(sub_id: str, delivery_id: str, ctx: CtxDep, _: Principal 
          "next_attempt_at": a.next_attempt_at} for a in attempts]}
 
 
-@router.post("/subscriptions/{sub_id}/deliveries/{delivery_id}/replay", summary="重放一次投递（同一 webhook-id）")
+@router.post("/subscriptions/{sub_id}/deliveries/{delivery_id}/replay", summary="重放一次投递（同一 webhook-id）", **op(S.DeliveryOut))
 async def replay_delivery(sub_id: str, delivery_id: str, ctx: CtxDep, principal: Principal = ADMIN):
     return await wh.replay_delivery(ctx, principal, sub_id, delivery_id)
 
 
-@router.post("/subscriptions/{sub_id}/replay", summary="重放某时间以来的全部消息")
+@router.post("/subscriptions/{sub_id}/replay", summary="重放某时间以来的全部消息", **op(S.ReplaySinceOut))
 async def replay_since(sub_id: str, body: ReplayBody, ctx: CtxDep, principal: Principal = ADMIN):
     return await wh.replay_since(ctx, principal, sub_id, body.since)
 
@@ -272,7 +275,8 @@ def _cached(request: Request, body: bytes) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
-@public_router.get("/public/results", summary="公开查询抽查检查结果（无需令牌，按来源地址限流）", dependencies=[Depends(_limited)])
+@public_router.get("/public/results", summary="公开查询抽查检查结果（无需令牌，按来源地址限流）", dependencies=[Depends(_limited)],
+                   **op(S.PublicResultOut, page=True, etag=True, problems=(429,), openapi_extra={"responses": {"304": {"description": "未修改（If-None-Match 与 ETag 相同）"}}}))
 async def public_results(
     request: Request, ctx: CtxDep, page: Page,
     uscc: Annotated[str | None, Query(max_length=18)] = None, region: Region = None,
@@ -298,7 +302,8 @@ async def public_results(
     return _cached(request, json_response({"items": [r[1] for r in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit}).body)
 
 
-@public_router.get("/public/results/{result_id}", summary="公开查询一条检查结果（当前版本；已更正的注明）", dependencies=[Depends(_limited)])
+@public_router.get("/public/results/{result_id}", summary="公开查询一条检查结果（当前版本；已更正的注明）", dependencies=[Depends(_limited)],
+                   **op(S.PublicResultOut, etag=True, problems=(429,), openapi_extra={"responses": {"304": {"description": "未修改（If-None-Match 与 ETag 相同）"}}}))
 async def public_result(result_id: str, request: Request, ctx: CtxDep):
     async with ctx.db.session() as s:
         row = (await s.execute(select(Result.public).where(Result.id == result_id[:32], Result.status.in_(("published", "withdrawn"))))).first()

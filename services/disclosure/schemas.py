@@ -1,10 +1,10 @@
-"""Request bodies of the disclosure service (unknown fields refused, sizes bounded)."""
+"""Request bodies of the disclosure service (unknown fields refused, sizes bounded) and its answers' shapes (``…Out``)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.schemas import StrictModel
 
@@ -79,3 +79,184 @@ class ReplayBody(StrictModel):
         if v.tzinfo is None:
             raise ValueError("时间须带时区，如 2026-01-01T00:00:00+08:00")
         return v
+
+
+# ---------------------------------------------------------------- answers (documentation: shared.contract.op)
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class PlanSettingOut(_Out):
+    plan_id: str
+    number: str | None = None
+    directed: bool
+    version: int
+
+
+class CodeName(_Out):
+    code: str | None = None
+    name: str | None = None
+
+
+class ResultOut(_Out):
+    id: str
+    record_id: str
+    task_id: str | None = None
+    plan_id: str
+    plan_name: str | None = None
+    uscc: str
+    enterprise_name: str
+    site_id: str | None = None
+    region_code: str
+    city_code: str
+    county_code: str | None = None
+    bureau: CodeName = Field(description="检查实施机关")
+    completed_on: dt.date
+    due_on: dt.date | None = Field(None, description="公示期限（检查完成后 20 个工作日）")
+    due_problem: str | None = None
+    inspected: bool
+    suggested: dict[str, Any]
+    suggestion_source: str
+    needs_correction: bool
+    categories: list[dict[str, Any]]
+    follow_up: str | None = None
+    follow_up_label: str | None = None
+    remark: str | None = None
+    status: str = Field(description="pending / submitted / returned / published / withdrawn")
+    status_label: str
+    entered_by: str | None = None
+    entered_at: dt.datetime | None = None
+    reviewed_by: str | None = None
+    reviewed_at: dt.datetime | None = None
+    review_note: str | None = None
+    published_at: dt.datetime | None = None
+    published_version: int
+    overdue_flagged_at: dt.datetime | None = None
+    version: int
+    overdue: bool | None = Field(None, description="列表中未公示且期限已知时给出")
+
+
+class DeadlineRowOut(_Out):
+    bureau: CodeName
+    city_code: str | None = None
+    open: int
+    due_within_5_workdays: int
+    overdue: int
+    due_unknown: int
+    published: int
+
+
+class DeadlinesOut(_Out):
+    today: dt.date
+    soon_until: dt.date | None = None
+    items: list[DeadlineRowOut]
+    notice: str | None = None
+
+
+class ResultVersionOut(_Out):
+    version: int
+    kind: str
+    seq: int
+    reason: str | None = None
+    actor: str | None = None
+    at: dt.datetime
+    content: dict[str, Any] | None = None
+
+
+class ResultVersionListOut(_Out):
+    items: list[ResultVersionOut]
+
+
+class FeedEntryOut(_Out):
+    seq: int
+    cursor: str
+    type: str
+    result_id: str
+    version: int
+    occurred_at: dt.datetime
+    data: dict[str, Any] | None = None
+
+
+class FeedOut(_Out):
+    items: list[FeedEntryOut]
+    next_cursor: str = Field(description="从此续取（空页也给出）")
+    has_more: bool
+    limit: int
+
+
+class SecretOut(_Out):
+    created_at: str
+    expires_at: str | None = None
+    prefix: str
+
+
+class SubscriptionOut(_Out):
+    id: str
+    url: str
+    event_types: list[str]
+    description: str | None = None
+    active: bool
+    disabled_reason: str | None = None
+    disabled_at: dt.datetime | None = None
+    secrets: list[SecretOut]
+    version: int
+    created_by: str
+    created_at: dt.datetime
+
+
+class SubscriptionWithSecretOut(SubscriptionOut):
+    secret: str = Field(description="签名密钥（只显示这一次）")
+    secret_notice: str
+
+
+class DeliveryOut(_Out):
+    id: str
+    subscription_id: str
+    message_id: str
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None = None
+    type: str | None = None
+    seq: int | None = None
+
+
+class AttemptOut(_Out):
+    attempt: int
+    at: dt.datetime
+    status_code: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+    next_attempt_at: dt.datetime | None = None
+
+
+class DeliveryDetailOut(DeliveryOut):
+    attempt_log: list[AttemptOut]
+
+
+class ReplaySinceOut(_Out):
+    subscription_id: str
+    since: dt.datetime
+    messages: int
+    notice: str | None = None
+
+
+class PublicResultOut(_Out):
+    id: str
+    uscc: str
+    enterprise_name: str
+    region_code: str
+    authority: CodeName = Field(description="检查实施机关")
+    type: dict[str, Any] = Field(description="抽查类型 {code: random|directed, label}")
+    plan: dict[str, Any] = Field(description="{id, name, number}")
+    completed_on: str
+    categories: list[dict[str, Any]]
+    follow_up: dict[str, Any] | None = None
+    version: int | None = None
+    status: str | None = None
+    corrected: bool | None = None
+    first_published_at: str | None = None
+    updated_at: str | None = None

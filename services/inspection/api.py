@@ -18,6 +18,7 @@ from shared.schemas import json_response
 from shared.service import CtxDep, request_id
 
 from . import checklist, records, summaries
+from . import schemas as S
 from .models import Evidence, ProblemSummary, Record, Task
 from .schemas import (AmendmentBody, Arrival, Decision, EnterpriseConfirmation, Handover, ItemUpdate, NotInspectedBody, SignBody,
                       ReportBody, SubmitBody, SummaryCreate)
@@ -34,13 +35,13 @@ def _json(payload, status=200, version: int | None = None):
 
 
 # ---------------------------------------------------------------- checklist template
-@router.get("/checklists", summary="检查记录表模板（附件2）版本列表")
+@router.get("/checklists", summary="检查记录表模板（附件2）版本列表", **op(S.ChecklistListOut))
 async def list_checklists(_: PrincipalDep):
     return {"items": [{"version": v, "title": t["title"], "source": t["source"], "current": v == checklist.CURRENT}
                       for v, t in checklist.TEMPLATES.items()]}
 
 
-@router.get("/checklists/{version}", summary="检查记录表模板（9 个检查项目、检查内容、结论选项与适用规则）")
+@router.get("/checklists/{version}", summary="检查记录表模板（9 个检查项目、检查内容、结论选项与适用规则）", **op(S.ChecklistOut))
 async def get_checklist(version: str, _: PrincipalDep):
     t = checklist.template(version)
     if t is None:
@@ -55,7 +56,7 @@ def task_out(t: Task) -> dict:
             "city_code": t.city_code, "county_code": t.county_code, "visit_date": t.visit_date, "status": t.status, "cancel_reason": t.cancel_reason}
 
 
-@router.get("/tasks", summary="检查任务（本组的、本辖区的）")
+@router.get("/tasks", summary="检查任务（本组的、本辖区的）", **op(S.TaskOut, page=True))
 async def list_tasks(ctx: CtxDep, p: PrincipalDep, page: Page, team_id: str | None = None, status: str | None = None):
     q = select(Task, Record.id, Record.state).outerjoin(Record, Record.task_id == Task.id).where(records.task_filter(p), Task.region_code != "")
     if team_id:
@@ -69,7 +70,7 @@ async def list_tasks(ctx: CtxDep, p: PrincipalDep, page: Page, team_id: str | No
             "next_cursor": pg["next_cursor"], "limit": page.limit}
 
 
-@router.post("/tasks/{task_id}/record", status_code=201, summary="到场并开启检查记录（一企一表）")
+@router.post("/tasks/{task_id}/record", summary="到场并开启检查记录（一企一表）", **op(S.RecordOut, status=201, etag=True, idempotent=True))
 async def open_record(task_id: str, body: Arrival, ctx: CtxDep, p: PrincipalDep, request: Request):
     async def run(s):
         r = await records.open_record(ctx, s, p, task_id, body, request_id(request))
@@ -79,7 +80,7 @@ async def open_record(task_id: str, body: Arrival, ctx: CtxDep, p: PrincipalDep,
 
 
 # ---------------------------------------------------------------- records
-@router.get("/records", summary="检查记录列表")
+@router.get("/records", summary="检查记录列表", **op(S.RecordHeadOut, page=True))
 async def list_records(ctx: CtxDep, p: PrincipalDep, page: Page, state: str | None = None, team_id: str | None = None,
                        uscc: str | None = None, plan_id: str | None = None):
     q = select(Record).where(records.record_filter(p))
@@ -92,14 +93,14 @@ async def list_records(ctx: CtxDep, p: PrincipalDep, page: Page, state: str | No
     return {"items": [records.record_head(r) for r in pg["rows"]], "next_cursor": pg["next_cursor"], "limit": page.limit}
 
 
-@router.get("/records/{record_id}", summary="检查记录（含检查项目、证据、签字、修订）")
+@router.get("/records/{record_id}", summary="检查记录（含检查项目、证据、签字、修订）", **op(S.RecordOut, etag=True))
 async def get_record(record_id: str, ctx: CtxDep, p: PrincipalDep):
     async with ctx.db.session() as s:
         r = await records.get_record(s, p, record_id)
         return _json(await records.load(s, r), version=r.version)
 
 
-@router.put("/records/{record_id}/items/{code}", summary="填写检查项目结论（If-Match，支持 Idempotency-Key）", **op(None, if_match=True, idempotent=True))
+@router.put("/records/{record_id}/items/{code}", summary="填写检查项目结论（If-Match，支持 Idempotency-Key）", **op(S.ItemUpdatedOut, etag=True, if_match=True, idempotent=True))
 async def put_item(record_id: str, code: str, body: ItemUpdate, ctx: CtxDep, p: PrincipalDep, request: Request):
     async def run(s):
         out, version = await records.update_item(ctx, s, p, record_id, code, body, request, request_id(request))
@@ -108,13 +109,13 @@ async def put_item(record_id: str, code: str, body: ItemUpdate, ctx: CtxDep, p: 
     return await idempotent_write(ctx, request, p.sub, f"item:{record_id}:{code}", body.model_dump(mode="json"), run)
 
 
-@router.post("/records/{record_id}/signatures", status_code=201, summary="检查组成员签字确认")
+@router.post("/records/{record_id}/signatures", summary="检查组成员签字确认", **op(S.SignatureOut, status=201))
 async def sign(record_id: str, body: SignBody, ctx: CtxDep, p: PrincipalDep, request: Request):
     async with ctx.db.transaction() as s:
         return await records.sign(ctx, s, p, record_id, body, request_id(request))
 
 
-@router.put("/records/{record_id}/enterprise-confirmation", summary="企业负责人签字确认或注明拒绝签字（If-Match）", **op(None, if_match=True))
+@router.put("/records/{record_id}/enterprise-confirmation", summary="企业负责人签字确认或注明拒绝签字（If-Match）", **op(S.RecordOut, etag=True, if_match=True))
 async def confirm(record_id: str, body: EnterpriseConfirmation, ctx: CtxDep, p: PrincipalDep, request: Request):
     async with ctx.db.transaction() as s:
         r = await records.confirm_enterprise(ctx, s, p, record_id, body, request, request_id(request))
@@ -122,21 +123,21 @@ async def confirm(record_id: str, body: EnterpriseConfirmation, ctx: CtxDep, p: 
     return _json(out, version=r.version)
 
 
-@router.post("/records/{record_id}/submit", summary="提交并封存检查记录（If-Match）", **op(None, if_match=True))
+@router.post("/records/{record_id}/submit", summary="提交并封存检查记录（If-Match）", **op(S.RecordOut, etag=True, if_match=True))
 async def submit(record_id: str, body: SubmitBody, ctx: CtxDep, p: PrincipalDep, request: Request):
     async with ctx.db.transaction() as s:
         out = await records.submit(ctx, s, p, record_id, body, request, request_id(request))
     return _json(out, version=out["version"])
 
 
-@router.post("/records/{record_id}/not-inspected", summary="记为未实施检查（停产、转产等，附证据，If-Match）", **op(None, if_match=True))
+@router.post("/records/{record_id}/not-inspected", summary="记为未实施检查（停产、转产等，附证据，If-Match）", **op(S.RecordOut, etag=True, if_match=True))
 async def not_inspected(record_id: str, body: NotInspectedBody, ctx: CtxDep, p: PrincipalDep, request: Request):
     async with ctx.db.transaction() as s:
         out = await records.not_inspected(ctx, s, p, record_id, body, request, request_id(request))
     return _json(out, version=out["version"])
 
 
-@router.post("/records/{record_id}/amendments", status_code=201, summary="提出更正（封存后，须组长批准）")
+@router.post("/records/{record_id}/amendments", summary="提出更正（封存后，须组长批准）", **op(S.AmendmentOut, status=201, idempotent=True))
 async def propose(record_id: str, body: AmendmentBody, ctx: CtxDep, p: PrincipalDep, request: Request):
     async def run(s):
         a = await records.propose_amendment(ctx, s, p, record_id, body, request_id(request))
@@ -145,14 +146,14 @@ async def propose(record_id: str, body: AmendmentBody, ctx: CtxDep, p: Principal
     return await idempotent_write(ctx, request, p.sub, f"amend:{record_id}", body.model_dump(mode="json"), run)
 
 
-@router.post("/records/{record_id}/amendments/{amendment_id}/approve", summary="组长批准更正")
+@router.post("/records/{record_id}/amendments/{amendment_id}/approve", summary="组长批准更正", **op(S.RecordOut, etag=True))
 async def approve(record_id: str, amendment_id: str, body: Decision, ctx: CtxDep, p: PrincipalDep, request: Request):
     async with ctx.db.transaction() as s:
         out = await records.decide_amendment(ctx, s, p, record_id, amendment_id, True, body.note, request_id(request))
     return _json(out, version=out["version"])
 
 
-@router.post("/records/{record_id}/amendments/{amendment_id}/reject", summary="组长驳回更正")
+@router.post("/records/{record_id}/amendments/{amendment_id}/reject", summary="组长驳回更正", **op(S.RecordOut, etag=True))
 async def reject(record_id: str, amendment_id: str, body: Decision, ctx: CtxDep, p: PrincipalDep, request: Request):
     async with ctx.db.transaction() as s:
         out = await records.decide_amendment(ctx, s, p, record_id, amendment_id, False, body.note, request_id(request))
@@ -160,8 +161,8 @@ async def reject(record_id: str, amendment_id: str, body: Decision, ctx: CtxDep,
 
 
 # ---------------------------------------------------------------- evidence
-@router.post("/records/{record_id}/evidence/upload", status_code=201, summary="上传证据（原始字节流，按内容识别类型，SHA-256 内容寻址）",
-             openapi_extra={"requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}, "required": True}})
+@router.post("/records/{record_id}/evidence/upload", summary="上传证据（原始字节流，按内容识别类型，SHA-256 内容寻址）",
+             **op(S.EvidenceOut, status=201, openapi_extra={"requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}, "required": True}}))
 async def upload_evidence(
     record_id: str, ctx: CtxDep, p: PrincipalDep, request: Request,
     purpose: Annotated[str, Query(description="item / fix / not_inspected / signature / record")] = "item",
@@ -197,7 +198,7 @@ async def upload_evidence(
         return records.evidence_out(e)
 
 
-@router.get("/records/{record_id}/evidence/{evidence_id}/content", summary="下载证据文件", **op(None, media_type=tuple(TYPES)))
+@router.get("/records/{record_id}/evidence/{evidence_id}/content", summary="下载证据文件", **op(None, media_type=tuple(TYPES), etag=True))
 async def evidence_content(record_id: str, evidence_id: str, ctx: CtxDep, p: PrincipalDep):
     async with ctx.db.session() as s:
         r = await records.get_record(s, p, record_id)
@@ -214,7 +215,7 @@ async def evidence_content(record_id: str, evidence_id: str, ctx: CtxDep, p: Pri
 
 
 # ---------------------------------------------------------------- problem summaries (附件1)
-@router.post("/records/{record_id}/problem-summary", status_code=201, summary="生成问题汇总表（附件1）")
+@router.post("/records/{record_id}/problem-summary", summary="生成问题汇总表（附件1）", **op(S.SummaryOut, status=201, etag=True, idempotent=True))
 async def create_summary(record_id: str, body: SummaryCreate, ctx: CtxDep, p: PrincipalDep, request: Request):
     async def run(s):
         x = await summaries.create(ctx, s, p, record_id, body, request_id(request))
@@ -223,7 +224,7 @@ async def create_summary(record_id: str, body: SummaryCreate, ctx: CtxDep, p: Pr
     return await idempotent_write(ctx, request, p.sub, f"summary:{record_id}", body.model_dump(mode="json"), run)
 
 
-@router.get("/problem-summaries", summary="问题汇总表列表（企业账号只见本企业已移交的）")
+@router.get("/problem-summaries", summary="问题汇总表列表（企业账号只见本企业已移交的）", **op(S.SummaryOut, page=True))
 async def list_summaries(ctx: CtxDep, p: PrincipalDep, page: Page, state: str | None = None, uscc: str | None = None, plan_id: str | None = None):
     q = summaries.list_query(p, state, uscc, plan_id)
     async with ctx.db.session() as s:
@@ -232,14 +233,14 @@ async def list_summaries(ctx: CtxDep, p: PrincipalDep, page: Page, state: str | 
     return {"items": [summaries.summary_out(x) for x in pg["rows"]], "next_cursor": pg["next_cursor"], "limit": page.limit}
 
 
-@router.get("/problem-summaries/{summary_id}", summary="问题汇总表")
+@router.get("/problem-summaries/{summary_id}", summary="问题汇总表", **op(S.SummaryOut, etag=True))
 async def get_summary(summary_id: str, ctx: CtxDep, p: PrincipalDep):
     async with ctx.db.session() as s:
         x = await summaries.get_summary(s, p, summary_id)
     return _json(summaries.summary_out(x), version=x.version)
 
 
-@router.post("/problem-summaries/{summary_id}/handover", summary="现场移交问题汇总表（企业确认签字或注明拒签，If-Match）", **op(None, if_match=True))
+@router.post("/problem-summaries/{summary_id}/handover", summary="现场移交问题汇总表（企业确认签字或注明拒签，If-Match）", **op(S.SummaryOut, etag=True, if_match=True))
 async def handover(summary_id: str, body: Handover, ctx: CtxDep, p: PrincipalDep, request: Request):
     async with ctx.db.transaction() as s:
         x = await summaries.hand_over(ctx, s, p, summary_id, body, request, request_id(request))
@@ -300,7 +301,7 @@ async def summary_xlsx(summary_id: str, ctx: CtxDep, p: PrincipalDep):
 
 
 # ---------------------------------------------------------------- 附件3 / 附件4
-@router.get("/tasks/{task_id}/forms/{kind}", summary="生产状况登记表（steel 附件3 / cement 附件4）")
+@router.get("/tasks/{task_id}/forms/{kind}", summary="生产状况登记表（steel 附件3 / cement 附件4）", **op(S.FormOut, etag=True))
 async def get_form(task_id: str, kind: str, ctx: CtxDep, p: PrincipalDep):
     from . import forms
 
@@ -309,7 +310,9 @@ async def get_form(task_id: str, kind: str, ctx: CtxDep, p: PrincipalDep):
     return _json(forms.form_out(x), version=x.version)
 
 
-@router.put("/tasks/{task_id}/forms/{kind}", summary="填写生产状况登记表（企业或检查组；更新须 If-Match，支持 Idempotency-Key）")
+@router.put("/tasks/{task_id}/forms/{kind}", summary="填写生产状况登记表（企业或检查组；更新须 If-Match，支持 Idempotency-Key）",
+            **op(S.FormOut, also=(201,), etag=True, idempotent=True, if_match="optional",
+                 description="200 更新；201 首次填写（新建）"))
 async def put_form(task_id: str, kind: str, body: dict, ctx: CtxDep, p: PrincipalDep, request: Request):
     from . import forms
 
@@ -337,7 +340,7 @@ async def export_forms(kind: str, city_code: Annotated[str, Query(pattern=r"^14\
 
 
 # ---------------------------------------------------------------- team reports
-@router.get("/teams/{team_id}/report", summary="检查组汇总报告（由记录生成，标注逾期）")
+@router.get("/teams/{team_id}/report", summary="检查组汇总报告（由记录生成，标注逾期）", **op(S.TeamReportOut))
 async def team_report(team_id: str, ctx: CtxDep, p: PrincipalDep):
     from . import reports
 
@@ -345,7 +348,7 @@ async def team_report(team_id: str, ctx: CtxDep, p: PrincipalDep):
         return _json(await reports.build(ctx, s, await reports.get_team(s, p, team_id)))
 
 
-@router.post("/teams/{team_id}/report", status_code=201, summary="组长提交检查组汇总报告（报省局）")
+@router.post("/teams/{team_id}/report", summary="组长提交检查组汇总报告（报省局）", **op(S.TeamReportOut, status=201))
 async def submit_team_report(team_id: str, body: ReportBody, ctx: CtxDep, p: PrincipalDep, request: Request):
     from . import reports
 

@@ -1,10 +1,10 @@
-"""Request bodies (unknown fields refused, sizes bounded)."""
+"""Request bodies (unknown fields refused, sizes bounded) and the answers' shapes (``…Out``, documentation for the OpenAPI)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.schemas import StrictModel
 
@@ -112,3 +112,240 @@ class Handover(StrictModel):
 
 class ReportBody(StrictModel):
     note: str | None = Field(default=None, max_length=4000)
+
+
+# ---------------------------------------------------------------- answers (documentation: the routes' dicts are not filtered)
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ChecklistHeadOut(_Out):
+    version: str
+    title: str
+    source: str
+    current: bool
+
+
+class ChecklistListOut(_Out):
+    items: list[ChecklistHeadOut]
+
+
+class ChecklistSubItemOut(_Out):
+    code: str
+    text: str
+    conclusions: list[str]
+    conclusion_labels: list[str]
+    rule: str
+    note: str | None = None
+
+
+class ChecklistItemOut(_Out):
+    no: str
+    name: str
+    sub_items: list[ChecklistSubItemOut]
+
+
+class ChecklistOut(_Out):
+    version: str
+    title: str
+    source: str
+    items: list[ChecklistItemOut]
+    notes: list[str]
+    conclusions: dict[str, str]
+    rules: dict[str, Any]
+    product_types: dict[str, str]
+    production_statuses: dict[str, str]
+    policy_categories: list[str]
+
+
+class RecordRef(_Out):
+    id: str
+    state: str
+
+
+class TaskOut(_Out):
+    id: str
+    team_id: str
+    team_label: str | None = None
+    plan_id: str
+    uscc: str
+    enterprise_name: str | None = None
+    categories: list[Any]
+    site_id: str
+    site_address: str | None = None
+    region_code: str
+    city_code: str
+    county_code: str | None = None
+    visit_date: dt.date | None = None
+    status: str = Field(description="dispatched / accepted / cancelled")
+    cancel_reason: str | None = None
+    record: RecordRef | None = Field(default=None, description="该任务的检查记录（未开启为 null）")
+
+
+class RecordHeadOut(_Out):
+    id: str
+    task_id: str
+    team_id: str
+    plan_id: str
+    uscc: str
+    enterprise_name: str | None = None
+    site_id: str
+    site_address: str | None = None
+    region_code: str
+    city_code: str
+    county_code: str | None = None
+    categories: list[Any]
+    product_type: str = Field(description="industrial 工业产品 / food_related 食品相关产品")
+    product_type_label: str
+    checklist_version: str
+    state: str = Field(description="open / sealed / not_inspected")
+    production_status: str
+    arrived_at: dt.datetime
+    present: list[dict[str, Any]]
+    gps: dict[str, Any] | None = None
+    opened_by: str
+    enterprise_confirmation: dict[str, Any] | None = None
+    not_inspected: dict[str, Any] | None = None
+    follow_up_inspection: bool
+    outcome: dict[str, Any] | None = None
+    completed_on: dt.date | None = None
+    sealed_at: dt.datetime | None = None
+    sealed_by: str | None = None
+    content_hash: str | None = None
+    current_hash: str | None = None
+    amendment_count: int
+    version: int
+    updated_at: dt.datetime
+
+
+class ItemOut(_Out):
+    code: str
+    item_no: str
+    item_name: str
+    text: str
+    allowed: list[str]
+    rule_note: str | None = None
+    conclusion: str | None = None
+    conclusion_label: str | None = None
+    preset: bool
+    reason: str | None = None
+    record: str | None = Field(default=None, description="检查记录")
+    fixed_on_site: bool
+    fix_note: str | None = None
+    version: int
+    updated_by: str | None = None
+    updated_at: dt.datetime
+
+
+class ItemUpdatedOut(ItemOut):
+    signatures_cleared: int | None = Field(default=None, description="因结论变动而失效的签字")
+
+
+class EvidenceOut(_Out):
+    id: str
+    item_code: str | None = None
+    purpose: str
+    sha256: str
+    size: int
+    media_type: str
+    filename: str | None = None
+    note: str | None = None
+    uploaded_by: str
+    uploaded_at: dt.datetime
+
+
+class SignatureOut(_Out):
+    person_id: str
+    name: str | None = None
+    role: str | None = None
+    image_sha256: str | None = None
+    signed_at: dt.datetime
+
+
+class AmendmentOut(_Out):
+    id: str
+    seq: int
+    reason: str
+    changes: list[dict[str, Any]]
+    outcome: dict[str, Any] | None = None
+    status: str = Field(description="pending / approved / rejected")
+    proposed_by: str
+    proposed_person_id: str
+    proposed_at: dt.datetime
+    decided_by: str | None = None
+    decided_person_id: str | None = None
+    decided_at: dt.datetime | None = None
+    decision_note: str | None = None
+    content_hash: str | None = None
+
+
+class RecordOut(RecordHeadOut):
+    items: list[ItemOut]
+    evidence: list[EvidenceOut]
+    signatures: list[SignatureOut]
+    amendments: list[AmendmentOut]
+    current_items: list[dict[str, Any]] | None = Field(default=None, description="批准的更正生效后的检查项目（有批准的更正时）")
+    problem_summary: RecordRef | None = None
+
+
+class SummaryOut(_Out):
+    id: str
+    record_id: str
+    task_id: str
+    team_id: str
+    plan_id: str
+    uscc: str
+    enterprise_name: str | None = None
+    site_id: str
+    site_address: str | None = None
+    region_code: str
+    city_code: str
+    county_code: str | None = None
+    licences: list[dict[str, Any]]
+    products: list[Any]
+    problems: list[dict[str, Any]]
+    period: dict[str, Any] = Field(description="整改期限 {value, unit, label}")
+    state: str
+    team_signatures: list[dict[str, Any]] | None = None
+    enterprise_confirmation: dict[str, Any] | None = None
+    handed_over_at: dt.datetime | None = None
+    handed_over_by: str | None = None
+    version: int
+    created_by: str
+    created_at: dt.datetime
+
+
+class FormOut(_Out):
+    id: str
+    kind: str = Field(description="steel 附件3 / cement 附件4")
+    task_id: str
+    plan_id: str
+    uscc: str
+    enterprise_name: str | None = None
+    region_code: str
+    city_code: str
+    data: dict[str, Any]
+    filled_by: str
+    filled_as: str
+    version: int
+    updated_at: dt.datetime
+
+
+class TeamReportOut(_Out):
+    team_id: str
+    plan_id: str
+    label: str | None = None
+    city_code: str | None = None
+    report_date: dt.date | None = None
+    members: list[dict[str, Any]]
+    overdue: bool
+    submitted: bool
+    submitted_at: dt.datetime | None = None
+    counts: dict[str, int]
+    inspected: list[dict[str, Any]]
+    not_inspected: list[dict[str, Any]]
+    pending: list[dict[str, Any]]
+    not_inspected_by_reason: dict[str, int]
+    findings_by_item: list[dict[str, Any]]
+    findings_by_product: list[dict[str, Any]]
+    handed_over: list[dict[str, Any]]

@@ -20,6 +20,7 @@ from shared.schemas import json_response
 from shared.service import CtxDep
 
 from . import cases, outcomes, reports
+from . import schemas as S
 from .models import Case, CaseEvidence, Outcome
 from .schemas import CaseDetailOut, CaseOut, DecideIn, HandlingIn, OutcomeIn, RecheckIn, ReportIn
 from .scope import READERS, case_filter, today
@@ -55,12 +56,12 @@ async def get_case(case_id: CaseId, ctx: CtxDep, principal: PrincipalDep, respon
     return json_response(out, headers={"ETag": response.headers["ETag"]})
 
 
-@router.post("/cases/{case_id}/evidence", status_code=201, summary="上传证据文件（按内容识别类型，按 SHA-256 存储）")
+@router.post("/cases/{case_id}/evidence", summary="上传证据文件（按内容识别类型，按 SHA-256 存储）", **op(S.EvidenceStoredOut, status=201))
 async def upload_evidence(case_id: CaseId, ctx: CtxDep, principal: PrincipalDep, file: UploadFile = File(...)):
     return await cases.add_evidence(ctx, principal, case_id, file, ctx.extras["evidence"])
 
 
-@router.get("/cases/{case_id}/evidence/{sha256}", summary="下载证据文件", **op(None, media_type=tuple(MEDIA_TYPES)))
+@router.get("/cases/{case_id}/evidence/{sha256}", summary="下载证据文件", **op(None, media_type=tuple(MEDIA_TYPES), etag=True))
 async def download_evidence(case_id: CaseId, sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")], ctx: CtxDep, principal: PrincipalDep):
     async with ctx.db.session() as s:
         c = await cases.get_case(s, principal, case_id)
@@ -72,7 +73,8 @@ async def download_evidence(case_id: CaseId, sha256: Annotated[str, Path(pattern
                                                                 "Content-Disposition": f"attachment; filename*=UTF-8''{quote(sha256)}"})
 
 
-@router.post("/cases/{case_id}/problems/{no}/report", status_code=201, summary="企业报告某项问题的整改情况（县局可代为录入）")
+@router.post("/cases/{case_id}/problems/{no}/report", summary="企业报告某项问题的整改情况（县局可代为录入）",
+             **op(S.CaseWithProblemOut, status=201, etag=True, idempotent=True))
 async def report_problem(case_id: CaseId, no: Annotated[int, Path(ge=1, le=1000)], body: ReportIn, request: Request, ctx: CtxDep,
                          principal: Principal = require_roles("enterprise", "county_admin")):
     async def run(s):
@@ -82,7 +84,8 @@ async def report_problem(case_id: CaseId, no: Annotated[int, Path(ge=1, le=1000)
     return await idempotency.idempotent_write(ctx, request, principal.sub, f"report:{case_id}:{no}", body.model_dump(mode="json"), run)
 
 
-@router.post("/cases/{case_id}/handling", status_code=201, summary="县（区）局录入处理措施（责令改正、约谈、跟踪整改）")
+@router.post("/cases/{case_id}/handling", summary="县（区）局录入处理措施（责令改正、约谈、跟踪整改）",
+             **op(S.CaseWithActionOut, status=201, etag=True, idempotent=True))
 async def record_handling(case_id: CaseId, body: HandlingIn, request: Request, ctx: CtxDep, principal: Principal = require_roles("county_admin", "city_admin")):
     async def run(s):
         out, version = await cases.handling(ctx, s, principal, case_id, body)
@@ -91,7 +94,7 @@ async def record_handling(case_id: CaseId, body: HandlingIn, request: Request, c
     return await idempotency.idempotent_write(ctx, request, principal.sub, f"handling:{case_id}", body.model_dump(mode="json"), run)
 
 
-@router.post("/cases/{case_id}/recheck", summary="市局录入整改复查结论（需 If-Match）", **op(None, if_match=True))
+@router.post("/cases/{case_id}/recheck", summary="市局录入整改复查结论（需 If-Match）", **op(CaseOut, etag=True, if_match=True))
 async def record_recheck(case_id: CaseId, body: RecheckIn, request: Request, ctx: CtxDep, response: Response,
                          principal: Principal = require_roles("city_admin", "county_admin")):
     c = await cases.recheck(ctx, principal, case_id, body, request)
@@ -100,12 +103,13 @@ async def record_recheck(case_id: CaseId, body: RecheckIn, request: Request, ctx
 
 
 # ---------------------------------------------------------------- outcomes
-@router.get("/legal-bases", summary="处理决定的法律依据（条款）")
+@router.get("/legal-bases", summary="处理决定的法律依据（条款）", **op(S.LegalBasisListOut))
 async def legal_bases(_: Principal = require_roles(*READERS)):
     return {"items": [outcomes.basis_out(b) for b in outcomes.legal_bases().values()]}
 
 
-@router.post("/cases/{case_id}/outcomes", status_code=201, summary="提出处理建议（撤销/吊销/注销/立案查处/移送司法机关/抄告）")
+@router.post("/cases/{case_id}/outcomes", summary="提出处理建议（撤销/吊销/注销/立案查处/移送司法机关/抄告）",
+             **op(S.OutcomeOut, status=201, etag=True, idempotent=True))
 async def propose_outcome(case_id: CaseId, body: OutcomeIn, request: Request, ctx: CtxDep,
                           principal: Principal = require_roles("city_admin", "province_admin")):
     async def run(s):
@@ -115,7 +119,7 @@ async def propose_outcome(case_id: CaseId, body: OutcomeIn, request: Request, ct
     return await idempotency.idempotent_write(ctx, request, principal.sub, f"outcome:{case_id}", body.model_dump(mode="json"), run)
 
 
-@router.get("/outcomes", summary="处理建议与决定列表")
+@router.get("/outcomes", summary="处理建议与决定列表", **op(S.OutcomeOut, page=True))
 async def list_outcomes(ctx: CtxDep, principal: PrincipalDep, page: Page,
                         status: Annotated[str | None, Query(pattern="^(proposed|decided|rejected)$")] = None,
                         kind: Annotated[str | None, Query(pattern="^(" + "|".join(outcomes.KINDS) + ")$")] = None):
@@ -132,7 +136,7 @@ async def list_outcomes(ctx: CtxDep, principal: PrincipalDep, page: Page,
     return json_response({"items": [outcomes.outcome_out(o) for o in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit})
 
 
-@router.get("/outcomes/{outcome_id}", summary="处理建议详情")
+@router.get("/outcomes/{outcome_id}", summary="处理建议详情", **op(S.OutcomeDetailOut, etag=True))
 async def get_outcome(outcome_id: Annotated[str, Path(max_length=32)], ctx: CtxDep, principal: PrincipalDep, response: Response):
     async with ctx.db.session() as s:
         o, c = await outcomes.get_outcome(s, principal, outcome_id)
@@ -142,7 +146,7 @@ async def get_outcome(outcome_id: Annotated[str, Path(max_length=32)], ctx: CtxD
     return {**outcomes.outcome_out(o), "document": outcomes.referral_document(o, c)}
 
 
-@router.post("/outcomes/{outcome_id}/decide", summary="决定或驳回处理建议（提出人以外的官员；许可证事项由省局；需 If-Match）", **op(None, if_match=True))
+@router.post("/outcomes/{outcome_id}/decide", summary="决定或驳回处理建议（提出人以外的官员；许可证事项由省局；需 If-Match）", **op(S.OutcomeOut, etag=True, if_match=True))
 async def decide_outcome(outcome_id: Annotated[str, Path(max_length=32)], body: DecideIn, request: Request, ctx: CtxDep, response: Response,
                          principal: Principal = require_roles("province_admin", "city_admin")):
     o = await outcomes.decide(ctx, principal, outcome_id, body, request)
@@ -151,7 +155,7 @@ async def decide_outcome(outcome_id: Annotated[str, Path(max_length=32)], body: 
 
 
 # ---------------------------------------------------------------- province views
-@router.get("/report/cities", summary="按市汇总（立案、到期、逾期、复查合格/不合格、处理决定）")
+@router.get("/report/cities", summary="按市汇总（立案、到期、逾期、复查合格/不合格、处理决定）", **op(S.CityRollupOut))
 async def city_rollup(ctx: CtxDep, principal: Principal = require_roles("province_admin", "discipline", "city_admin")):
     on = today(ctx)
     async with ctx.db.session() as s:
@@ -174,7 +178,7 @@ LedgerFilters = Annotated[dict, Depends(_ledger_filters)]
 LEDGER_ROLES = ("province_admin", "discipline", "city_admin", "county_admin")
 
 
-@router.get("/ledger", summary="问题企业工作台帐（筛选、分页）")
+@router.get("/ledger", summary="问题企业工作台帐（筛选、分页）", **op(S.LedgerRowOut, page=True))
 async def ledger(ctx: CtxDep, page: Page, f: LedgerFilters, principal: Principal = require_roles(*LEDGER_ROLES)):
     on = today(ctx)
     async with ctx.db.session() as s:

@@ -177,3 +177,92 @@ class CaseDetailOut(CaseOut):
     outcomes: list[dict]
     evidence: list[dict]
     disclosure: dict | None = None
+
+
+class EvidenceStoredOut(BaseModel):
+    sha256: str
+    media_type: str
+    size: int
+    already_present: bool = Field(description="同一内容此前已存储")
+
+
+class CaseWithProblemOut(CaseOut):
+    problem: dict = Field(description="刚报告整改情况的问题")
+
+
+class CaseWithActionOut(CaseOut):
+    action: dict = Field(description="刚录入的处理措施")
+
+
+class LegalBasisOut(BaseModel):
+    code: str
+    kind: str
+    kind_label: str
+    label: str
+    citation: str
+    requires: list[str]
+    confirmed: bool
+    note: str | None = None
+
+
+class LegalBasisListOut(BaseModel):
+    items: list[LegalBasisOut]
+
+
+class OutcomeOut(BaseModel):
+    id: str
+    case_id: str
+    kind: str
+    kind_label: str
+    basis_code: str
+    legal_basis: str
+    facts: str
+    receiving_body: str | None = None
+    evidence: list
+    licences: list
+    status: str = Field(description="proposed | decided | rejected")
+    proposed_by: str
+    proposed_by_name: str | None = None
+    proposed_at: dt.datetime
+    decided_by: str | None = None
+    decided_by_name: str | None = None
+    decided_at: dt.datetime | None = None
+    decision_note: str | None = None
+    version: int
+
+
+class OutcomeDetailOut(OutcomeOut):
+    document: dict | None = Field(None, description="移送/立案文书内容（立案查处、移送司法机关、抄告时）")
+
+
+class CityRollupOut(BaseModel):
+    on: dt.date
+    due_within_days: int
+    items: list[dict] = Field(description="每市一行：city_code、city_name、各项计数与 outcomes")
+    totals: dict[str, int]
+
+
+class LedgerRowOut(BaseModel):
+    case_id: str
+    uscc: str
+    enterprise_name: str
+    site_address: str | None = None
+    city_code: str
+    city_name: str | None = None
+    county_code: str | None = None
+    region_code: str
+    licences: list
+    handed_over_on: dt.date
+    period: str
+    deadline: dt.date | None = None
+    problems_total: int
+    problems_open: int
+    status: str
+    status_label: str
+    overdue: bool
+    recheck_passed: bool | None = None
+    rechecked_on: dt.date | None = None
+    resolution: str | None = None
+    resolution_label: str | None = None
+    closed_on: dt.date | None = None
+    outcomes: list[dict]

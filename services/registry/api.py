@@ -24,6 +24,7 @@ from shared.service import CtxDep, request_id
 from . import catalogue, enterprises, imports, licences, people, population, regions
 from .jurisdiction import PEOPLE_READ_ROLES, POPULATION_ROLES, READ_ROLES, WRITE_ROLES
 
+from . import schemas as S
 from .schemas import ConflictOut, EnterpriseFullOut, EnterpriseOut, LicenceListOut, LicenceOut, PersonOut, SiteListOut, SiteOut
 from .schemas import ConflictIn, EnterpriseIn, EnterprisePatch, FlagsIn, LicenceIn, LicencePatch, LicenceStatusIn, PersonIn, PersonPatch, SiteIn, SitePatch
 
@@ -47,17 +48,17 @@ async def _create(request: Request, ctx, principal: Principal, scope: str, body:
 
 
 # ---------------------------------------------------------------- reference data
-@router.get("/regions", tags=["行政区划与产品目录"], summary="山西省行政区划（省、11个市、117个县级单位）")
+@router.get("/regions", tags=["行政区划与产品目录"], summary="山西省行政区划（省、11个市、117个县级单位）", **op(S.RegionNode))
 async def get_regions():
     return regions.tree()
 
 
-@router.get("/catalogues", tags=["行政区划与产品目录"], summary="工业产品生产许可证管理目录（各版本）")
+@router.get("/catalogues", tags=["行政区划与产品目录"], summary="工业产品生产许可证管理目录（各版本）", **op(S.CatalogueListOut))
 async def list_catalogues():
     return {"latest": catalogue.LATEST, "items": [{"version": c["version"], "title": c["title"], "count": len(c["categories"])} for c in catalogue.CATALOGUES.values()]}
 
 
-@router.get("/catalogues/{version}", tags=["行政区划与产品目录"], summary="某一版本的产品目录")
+@router.get("/catalogues/{version}", tags=["行政区划与产品目录"], summary="某一版本的产品目录", **op(S.CatalogueOut))
 async def get_catalogue(version: str):
     cat = catalogue.get(version)
     if cat is None:
@@ -152,7 +153,7 @@ async def patch_site(site_id: str, body: SitePatch, request: Request, ctx: CtxDe
     return d
 
 
-@router.delete("/sites/{site_id}", tags=["检查对象名录库"], summary="删除生产场所（需 If-Match）", **op(if_match=True))
+@router.delete("/sites/{site_id}", tags=["检查对象名录库"], summary="删除生产场所（需 If-Match）", **op(EnterpriseFullOut, if_match=True))
 async def delete_site(site_id: str, request: Request, ctx: CtxDep, principal: Writer):
     async with ctx.db.transaction() as s:
         site, e = await enterprises.get_site(s, principal, site_id, for_update=True)
@@ -205,7 +206,7 @@ async def post_licence_status(licence_id: str, body: LicenceStatusIn, request: R
     return d
 
 
-@router.get("/licences/{licence_id}/history", tags=["许可证"], summary="许可证状态变更记录")
+@router.get("/licences/{licence_id}/history", tags=["许可证"], summary="许可证状态变更记录", **op(S.LicenceHistoryOut))
 async def licence_history(licence_id: str, ctx: CtxDep, principal: Reader):
     async with ctx.db.session() as s:
         lic, _ = await licences.get_visible(s, principal, licence_id)
@@ -273,7 +274,7 @@ async def declare_conflict(request: Request, body: ConflictIn, ctx: CtxDep, prin
                          lambda s: people.declare_conflict(s, ctx, principal, body, request_id(request)), etag_version=False)
 
 
-@router.delete("/conflicts/{conflict_id}", tags=["回避申报"], summary="撤回回避申报")
+@router.delete("/conflicts/{conflict_id}", tags=["回避申报"], summary="撤回回避申报", **op(ConflictOut))
 async def withdraw_conflict(conflict_id: str, request: Request, ctx: CtxDep, principal: Writer, reason: Annotated[str | None, Query(max_length=500)] = None):
     async with ctx.db.transaction() as s:
         return await people.withdraw_conflict(s, ctx, principal, conflict_id, reason, request_id(request))
@@ -283,7 +284,7 @@ async def withdraw_conflict(conflict_id: str, request: Request, ctx: CtxDep, pri
 Population = Annotated[Principal, require_roles(*POPULATION_ROLES)]
 
 
-@router.get("/population/enterprises", tags=["抽查名录"], summary="抽查对象总体（按 uscc 稳定排序）")
+@router.get("/population/enterprises", tags=["抽查名录"], summary="抽查对象总体（按 uscc 稳定排序）", **op(S.PopulationEnterprisesOut))
 async def population_enterprises(
     ctx: CtxDep, principal: Population,
     catalogue_version: Annotated[str, Query(alias="catalogue")] = "2022",
@@ -295,7 +296,7 @@ async def population_enterprises(
         return json_response(await population.enterprises(s, principal, catalogue_version=catalogue_version, licence_status=licence_status, region=region, cursor=cursor, limit=limit))
 
 
-@router.get("/population/people", tags=["抽查名录"], summary="执法检查人员 / 技术专家总体（按 id 排序）")
+@router.get("/population/people", tags=["抽查名录"], summary="执法检查人员 / 技术专家总体（按 id 排序）", **op(S.PopulationPeopleOut))
 async def population_people(
     ctx: CtxDep, principal: Population, kind: Literal["inspector", "expert"], active: bool | None = True,
     cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=population.MAX_LIMIT)] = 1000,
@@ -316,12 +317,13 @@ async def _import(request: Request, ctx, principal: Principal, file: UploadFile,
                          etag_version=False)
 
 
-@router.post("/imports/enterprises", tags=["批量导入"], summary="批量导入企业与许可证（CSV/XLSX；任一行有误则全部不写入）", status_code=201)
+@router.post("/imports/enterprises", tags=["批量导入"], summary="批量导入企业与许可证（CSV/XLSX；任一行有误则全部不写入）",
+             **op(S.EnterpriseImportOut, status=201, idempotent=True))
 async def import_enterprises(request: Request, ctx: CtxDep, principal: Writer, file: Annotated[UploadFile, File(description="CSV 或 XLSX 文件")]):
     return await _import(request, ctx, principal, file, "enterprises", imports.import_enterprises)
 
 
-@router.post("/imports/people", tags=["批量导入"], summary="批量导入执法检查人员与技术专家（CSV/XLSX）", status_code=201)
+@router.post("/imports/people", tags=["批量导入"], summary="批量导入执法检查人员与技术专家（CSV/XLSX）", **op(S.PeopleImportOut, status=201, idempotent=True))
 async def import_people(request: Request, ctx: CtxDep, principal: Writer, file: Annotated[UploadFile, File(description="CSV 或 XLSX 文件")]):
     return await _import(request, ctx, principal, file, "people", imports.import_people)
 

@@ -167,7 +167,7 @@ class ConflictIn(StrictModel):
 
 # ---------------------------------------------------------------- response bodies (documentation:
 # what a generated client gets; the routes shape their dicts themselves)
-from pydantic import BaseModel  # noqa: E402
+from pydantic import BaseModel, ConfigDict  # noqa: E402
 
 
 class FlagsOut(BaseModel):
@@ -265,3 +265,121 @@ class PersonOut(BaseModel):
     active: bool
     version: int
     conflicts: list[PersonConflictOut] | None = Field(default=None, description="回避的企业：详情中给出；列表中省略")
+
+
+class RegionNode(BaseModel):
+    code: str
+    name: str
+    level: str = Field(description="province / city / county")
+    children: list[RegionNode] | None = None
+    model_config = ConfigDict(extra="allow")
+
+
+class CatalogueHeadOut(BaseModel):
+    version: str
+    title: str
+    count: int = Field(description="产品类别数")
+
+
+class CatalogueListOut(BaseModel):
+    latest: str
+    items: list[CatalogueHeadOut]
+
+
+class CatalogueItemOut(BaseModel):
+    code: str
+    name: str
+    food_related: bool
+    hazardous: bool
+    varieties: list[dict]
+    varieties_confirmed: bool
+    approval_authority: str
+    source_needs_confirmation: bool
+    approval_procedure: str | None = None
+    model_config = ConfigDict(extra="allow")
+
+
+class CatalogueOut(BaseModel):
+    version: str
+    title: str
+    source: str
+    categories: list[CatalogueItemOut]
+    model_config = ConfigDict(extra="allow")
+
+
+class LicenceChangeOut(BaseModel):
+    id: str
+    licence_id: str
+    from_: str | None = Field(default=None, alias="from")
+    to: str
+    reason: str | None = None
+    actor: str
+    at: str
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class LicenceHistoryOut(BaseModel):
+    items: list[LicenceChangeOut]
+
+
+class PopulationEnterpriseOut(BaseModel):
+    uscc: str
+    name: str
+    region_code: str
+    city_code: str | None = None
+    production_status: str | None = None
+    categories: list[str]
+    licences: list[dict]
+    flags: FlagsOut
+    sites: list[dict]
+
+
+class PopulationEnterprisesOut(BaseModel):
+    catalogue: str
+    items: list[PopulationEnterpriseOut]
+    next_cursor: str | None = None
+    limit: int
+
+
+class PopulationPersonOut(BaseModel):
+    id: str
+    kind: str
+    name: str
+    level: str
+    region_code: str
+    organisation: str
+    unit: str | None = None
+    business_line: str | None = None
+    division_cadre: bool
+    certificate_no: str | None = None
+    specialties: list[str]
+    active: bool
+    conflicts: list[PersonConflictOut]
+
+
+class PopulationPeopleOut(BaseModel):
+    kind: str
+    items: list[PopulationPersonOut]
+    next_cursor: str | None = None
+    limit: int
+
+
+class EnterpriseImportOut(BaseModel):
+    import_id: str
+    source: str | None = None
+    rows: int
+    enterprises: int
+    sites: int
+    licences: int
+
+
+class PeopleImportOut(BaseModel):
+    import_id: str
+    source: str | None = None
+    rows: int
+    people: int
+    inspector: int
+    expert: int
+
+
+RegionNode.model_rebuild()

@@ -20,6 +20,7 @@ from shared.service import CtxDep
 
 from . import alerts as alert_domain
 from . import batch, engine, fitting, indicators, ledger, scorecard, sync, versions
+from . import schemas as S
 from .models import Alert, ClassChange, IndicatorValue, RiskClass, RiskEnterprise
 from .schemas import AckIn, AlertNoteIn, DecisionIn, FitIn, LookupIn, ModelIn, RiskClassDetailOut, RiskClassOut
 
@@ -40,12 +41,12 @@ def _province(p: Principal) -> None:
 
 
 # ---------------------------------------------------------------- definitions as data
-@router.get("/indicators", summary="指标定义（定义、来源事件、时间窗口）")
+@router.get("/indicators", summary="指标定义（定义、来源事件、时间窗口）", **op(S.IndicatorListOut))
 async def list_indicators(_: Principal = Reader):
     return {"items": indicators.catalogue()}
 
 
-@router.get("/alert-rules", summary="预警规则")
+@router.get("/alert-rules", summary="预警规则", **op(S.AlertRuleListOut))
 async def list_alert_rules(_: Principal = Reader):
     return {"items": [r.as_dict() for r in alert_domain.ALERT_RULES]}
 
@@ -92,7 +93,7 @@ async def get_class(uscc: str, ctx: CtxDep, principal: Principal = Reader):
                          "cause": h.cause, "at": h.at} for h in hist]}
 
 
-@router.post("/population/classes", summary="抽取冻结总体时查询企业分类（仅省局）")
+@router.post("/population/classes", summary="抽取冻结总体时查询企业分类（仅省局）", **op(S.ClassLookupOut))
 async def lookup_classes(body: LookupIn, ctx: CtxDep, principal: Principal = ProvinceAdmin):
     """Each requested enterprise's current class. An enterprise the service has no record of gets
     the class of an enterprise without history under the adopted scorecard (``known: false``)."""
@@ -113,7 +114,7 @@ async def lookup_classes(body: LookupIn, ctx: CtxDep, principal: Principal = Pro
 
 
 # ---------------------------------------------------------------- model versions
-@router.get("/models", summary="评分卡版本列表")
+@router.get("/models", summary="评分卡版本列表", **op(S.ModelListOut))
 async def list_models(ctx: CtxDep, _: Principal = Reader):
     from .models import ScoreModel
 
@@ -122,7 +123,7 @@ async def list_models(ctx: CtxDep, _: Principal = Reader):
     return {"items": [versions.model_out(m, full=False) for m in rows]}
 
 
-@router.get("/models/{version}", summary="评分卡版本详情（定义、拟合与回测报告）")
+@router.get("/models/{version}", summary="评分卡版本详情（定义、拟合与回测报告）", **op(S.ModelFullOut, etag=True))
 async def get_model(version: Version, ctx: CtxDep, response: Response, _: Principal = Reader):
     async with ctx.db.session() as s:
         m = await versions.get(s, version)
@@ -130,7 +131,7 @@ async def get_model(version: Version, ctx: CtxDep, response: Response, _: Princi
     return versions.model_out(m)
 
 
-@router.post("/models", status_code=201, summary="编制评分卡新版本（草稿）")
+@router.post("/models", summary="编制评分卡新版本（草稿）", **op(S.ModelFullOut, status=201, etag=True, idempotent=True))
 async def create_model(body: ModelIn, request: Request, ctx: CtxDep, principal: Principal = ProvinceAdmin):
     _province(principal)
 
@@ -141,7 +142,8 @@ async def create_model(body: ModelIn, request: Request, ctx: CtxDep, principal: 
     return await idempotency.idempotent_write(ctx, request, principal.sub, "risk.model.create", body.model_dump(), run)
 
 
-@router.post("/models/fit", status_code=201, summary="由历史检查结果拟合评分卡（逻辑回归），留出一年回测")
+@router.post("/models/fit", summary="由历史检查结果拟合评分卡（逻辑回归），留出一年回测",
+             **op(S.ModelFullOut, status=201, etag=True, idempotent=True))
 async def fit_model(body: FitIn, request: Request, ctx: CtxDep, principal: Principal = ProvinceAdmin):
     _province(principal)
     if body.history == "demo" and ctx.settings.production:
@@ -155,7 +157,7 @@ async def fit_model(body: FitIn, request: Request, ctx: CtxDep, principal: Princ
     return await idempotency.idempotent_write(ctx, request, principal.sub, "risk.model.fit", body.model_dump(), run)
 
 
-@router.get("/models/{version}/preview", summary="采用前预览：各分类之间迁移的企业数")
+@router.get("/models/{version}/preview", summary="采用前预览：各分类之间迁移的企业数", **op(S.PreviewOut))
 async def preview_model(version: Version, ctx: CtxDep, principal: Principal = ProvinceAdmin):
     _province(principal)
     return await versions.preview(ctx, version)
@@ -172,35 +174,35 @@ async def _decide(action, version: int, body: DecisionIn | None, request: Reques
     return res
 
 
-@router.post("/models/{version}/propose", summary="发布评分卡版本（待另一名省局管理员采用）", **op(None, if_match=True))
+@router.post("/models/{version}/propose", summary="发布评分卡版本（待另一名省局管理员采用）", **op(S.ModelDecisionOut, etag=True, if_match=True))
 async def propose_model(version: Version, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
     return await _decide(versions.propose, version, body, request, ctx, principal, response)
 
 
-@router.post("/models/{version}/adopt", summary="采用评分卡版本（双人复核：另一名省局管理员），并重新分类", **op(None, if_match=True))
+@router.post("/models/{version}/adopt", summary="采用评分卡版本（双人复核：另一名省局管理员），并重新分类", **op(S.ModelDecisionOut, etag=True, if_match=True))
 async def adopt_model(version: Version, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
     return await _decide(versions.adopt, version, body, request, ctx, principal, response)
 
 
-@router.post("/models/{version}/reject", summary="驳回评分卡版本（另一名省局管理员）", **op(None, if_match=True))
+@router.post("/models/{version}/reject", summary="驳回评分卡版本（另一名省局管理员）", **op(S.ModelDecisionOut, etag=True, if_match=True))
 async def reject_model(version: Version, request: Request, ctx: CtxDep, response: Response, body: DecisionIn | None = None, principal: Principal = ProvinceAdmin):
     return await _decide(versions.reject, version, body, request, ctx, principal, response)
 
 
 # ---------------------------------------------------------------- monthly batch
-@router.post("/batches/monthly", summary="执行本月批量重算（每月一次，全集群仅一个副本执行）")
+@router.post("/batches/monthly", summary="执行本月批量重算（每月一次，全集群仅一个副本执行）", **op(S.BatchRunOut))
 async def run_batch(ctx: CtxDep, principal: Principal = ProvinceAdmin):
     _province(principal)
     return await batch.run_monthly(ctx)
 
 
-@router.post("/sync/registry", summary="从名录库总体同步企业状态（批量导入后执行；仅省局）")
+@router.post("/sync/registry", summary="从名录库总体同步企业状态（批量导入后执行；仅省局）", **op(S.SyncOut, problems=(502, 503)))
 async def sync_registry(request: Request, ctx: CtxDep, principal: Principal = ProvinceAdmin):
     _province(principal)
     return await sync.sync_registry(ctx, principal, bearer_token(request))
 
 
-@router.get("/batches", summary="批量重算记录")
+@router.get("/batches", summary="批量重算记录", **op(S.BatchListOut))
 async def list_batches(ctx: CtxDep, _: Principal = Reader):
     return {"items": await batch.list_runs(ctx)}
 
@@ -210,7 +212,7 @@ def _alert_scope(p: Principal):
     return Alert.region_code.startswith(p.prefix)
 
 
-@router.get("/alerts", summary="预警列表（按管辖范围）")
+@router.get("/alerts", summary="预警列表（按管辖范围）", **op(S.AlertOut, page=True))
 async def list_alerts(ctx: CtxDep, page: Page, principal: Principal = Reader,
                       status: Literal["open", "acknowledged", "closed"] | None = None, rule: str | None = None,
                       uscc: str | None = None):
@@ -237,7 +239,7 @@ async def _visible_alert(s, principal: Principal, alert_id: str, for_update: boo
     return a
 
 
-@router.get("/alerts/{alert_id}", summary="预警详情")
+@router.get("/alerts/{alert_id}", summary="预警详情", **op(S.AlertOut, etag=True))
 async def get_alert(alert_id: str, ctx: CtxDep, response: Response, principal: Principal = Reader):
     async with ctx.db.session() as s:
         a = await _visible_alert(s, principal, alert_id)
@@ -269,24 +271,25 @@ async def _alert_change(ctx, request: Request, principal: Principal, alert_id: s
     return json_response(out, headers={"ETag": f'"v{a.version}"'})
 
 
-@router.post("/alerts/{alert_id}/acknowledge", summary="确认预警（已知悉并处理中）", **op(None, if_match=True))
+@router.post("/alerts/{alert_id}/acknowledge", summary="确认预警（已知悉并处理中）", **op(S.AlertOut, etag=True, if_match=True))
 async def acknowledge_alert(alert_id: str, request: Request, ctx: CtxDep, body: AckIn | None = None, principal: Principal = require_roles(*BUREAUS)):
     return await _alert_change(ctx, request, principal, alert_id, "acknowledged", body.note if body else None)
 
 
-@router.post("/alerts/{alert_id}/close", summary="关闭预警（须填写处理说明）", **op(None, if_match=True))
+@router.post("/alerts/{alert_id}/close", summary="关闭预警（须填写处理说明）", **op(S.AlertOut, etag=True, if_match=True))
 async def close_alert(alert_id: str, body: AlertNoteIn, request: Request, ctx: CtxDep, principal: Principal = require_roles(*BUREAUS)):
     return await _alert_change(ctx, request, principal, alert_id, "closed", body.note)
 
 
 # ---------------------------------------------------------------- 问题企业工作台帐
-@router.get("/ledger", summary="问题企业工作台帐（按局，含各服务未结事项）")
+@router.get("/ledger", summary="问题企业工作台帐（按局，含各服务未结事项）", **op(S.LedgerRowOut, page=True, problems=(404,)))
 async def get_ledger(ctx: CtxDep, page: Page, bureau: Annotated[str | None, Query(description="局的行政区划代码，默认本人所在地区")] = None,
                      principal: Principal = Reader):
     return json_response(await ledger.page(ctx, principal, page, bureau))
 
 
-@router.get("/ledger.xlsx", summary="导出问题企业工作台帐（XLSX）", **op(None, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+@router.get("/ledger.xlsx", summary="导出问题企业工作台帐（XLSX）",
+            **op(None, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", problems=(404,)))
 async def export_ledger(ctx: CtxDep, bureau: str | None = None, principal: Principal = Reader):
     data = await ledger.xlsx(ctx, principal, bureau)
     name = f"problem-enterprises-{bureau or principal.region}.xlsx"

@@ -14,6 +14,7 @@ from shared.pagination import PageParams
 from shared.service import CtxDep
 
 from . import draws, plans
+from . import schemas as S
 from .plans import ADMIN_ROLES, READ_ROLES
 from .schemas import AbandonIn, DrawIn, DrawOut, PlanIn, PlanOut, PlanPatch, ReplacementIn, ReplacementOut, SeedConfirmIn, SeedIn, TemplateIn
 
@@ -67,7 +68,7 @@ async def approve_plan(plan_id: str, request: Request, ctx: CtxDep, principal=Ad
     return _plan_response(await plans.approve(ctx, request, principal, plan_id))
 
 
-@router.get("/plans/{plan_id}/preview", summary="预览各层企业数与抽取数（不冻结）")
+@router.get("/plans/{plan_id}/preview", summary="预览各层企业数与抽取数（不冻结）", **op(S.PreviewOut, problems=(502, 503)))
 async def preview_plan(plan_id: str, request: Request, ctx: CtxDep, principal=Admin):
     return await plans.preview(ctx, principal, plan_id, bearer_token(request))
 
@@ -88,12 +89,12 @@ async def get_draw(draw_id: str, ctx: CtxDep, principal=Reader):
         return _draw_response(await draws.get_visible_draw(s, principal, draw_id))
 
 
-@router.get("/draws/{draw_id}/units", summary="冻结总体名单（分页）")
+@router.get("/draws/{draw_id}/units", summary="冻结总体名单（分页）", **op(S.UnitOut, page=True))
 async def list_units(draw_id: str, ctx: CtxDep, page: PageDep, principal=Reader, stratum: str | None = None, selected: bool | None = None):
     return json_response(await draws.list_units(ctx, principal, draw_id, page, stratum, selected))
 
 
-@router.post("/draws/{draw_id}/freeze", summary="冻结总体（从名录库读取一次，公布摘要）", **op(DrawOut, etag=True))
+@router.post("/draws/{draw_id}/freeze", summary="冻结总体（从名录库读取一次，公布摘要）", **op(DrawOut, etag=True, problems=(502, 503)))
 async def freeze(draw_id: str, request: Request, ctx: CtxDep, principal=Admin):
     return _draw_response(await draws.freeze(ctx, request, principal, draw_id, bearer_token(request)))
 
@@ -118,12 +119,12 @@ async def replace(draw_id: str, body: ReplacementIn, request: Request, ctx: CtxD
     return await draws.replace(ctx, request, principal, draw_id, body)
 
 
-@router.post("/draws/{draw_id}/abandon", summary="作废抽取（另一名省局工作人员，须说明理由，公开）")
+@router.post("/draws/{draw_id}/abandon", summary="作废抽取（另一名省局工作人员，须说明理由，公开）", **op(DrawOut, etag=True))
 async def abandon(draw_id: str, body: AbandonIn, request: Request, ctx: CtxDep, principal=Admin):
     return _draw_response(await draws.abandon(ctx, request, principal, draw_id, body.reason))
 
 
-@router.get("/draws/{draw_id}/verify", summary="按冻结总体与种子重新计算并比对")
+@router.get("/draws/{draw_id}/verify", summary="按冻结总体与种子重新计算并比对", **op(S.VerifyOut))
 async def verify(draw_id: str, ctx: CtxDep, principal=Reader):
     return await draws.verify_draw(ctx, principal, draw_id)
 
@@ -140,11 +141,11 @@ async def export(draw_id: str, ctx: CtxDep, principal=Reader, format: Literal["j
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@public_router.get("/public/draws/{draw_id}", summary="公开抽取结果（无需令牌）")
+@public_router.get("/public/draws/{draw_id}", summary="公开抽取结果（无需令牌）", **op(S.PublicDrawOut))
 async def public_draw(draw_id: str, ctx: CtxDep):
     return await draws.public_view(ctx, draw_id)
 
 
-@public_router.get("/public/plans/{plan_id}", summary="公开抽查计划（规则、偏离模板之处、全部抽取记录，无需令牌）")
+@public_router.get("/public/plans/{plan_id}", summary="公开抽查计划（规则、偏离模板之处、全部抽取记录，无需令牌）", **op(S.PublicPlanOut))
 async def public_plan(plan_id: str, ctx: CtxDep):
     return await draws.public_plan(ctx, plan_id)

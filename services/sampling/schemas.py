@@ -167,3 +167,93 @@ class ReplacementOut(_BaseModel):
     reason: str
     recorded_by: str
     recorded_at: _dt.datetime
+
+
+class _Open(_BaseModel):
+    model_config = _ConfigDict(extra="allow")
+
+
+class PreviewOut(_Open):
+    plan_id: str
+    frozen: bool = Field(description="预览不冻结总体：始终为 false")
+    strata: list[dict[str, _Any]]
+    outside: int = Field(description="不属于任何层的企业数")
+    total: int
+
+
+class UnitOut(_BaseModel):
+    unit_id: str
+    stratum: str
+    ticket: str | None = None
+    position: int | None = Field(None, description="在本层签序中的位置（从 1 起）")
+    selected: bool
+    data: dict[str, _Any]
+
+
+class VerifyOut(_Open):
+    draw_id: str
+    verified: bool
+    differences: list[_Any]
+    population_digest: str | None = None
+    units: int
+
+
+class PublicDrawAttemptOut(_Open):
+    draw_id: str
+    plan_id: str
+    kind: str
+    attempt: int
+    status: str
+    enterprise_draw_id: str | None = None
+    population_count: int | None = None
+    population_digest: str | None = None
+    seed: str | None = None
+    beacon: str | None = None
+    frozen_at: str | None = None
+    seed_entered_at: str | None = None
+    committed_at: str | None = None
+    result_digest: str | None = None
+    abandoned: bool
+    abandoned_by: str | None = None
+    abandoned_at: str | None = None
+    abandon_reason: str | None = None
+    status_before_abandon: str | None = None
+
+
+class PublicDrawOut(PublicDrawAttemptOut):
+    plan_name: str
+    batch: str
+    owner_region: str
+    plan_source: _Any = None
+    source_statement: _Any = None
+    deviations: list[_Any]
+    digest_rule: str
+    seed_rule: str
+    result_digest_rule: str
+    strata_rules: dict[str, _Any]
+    algorithm: str | None = None
+    algorithm_version: str | None = None
+    strata: list[dict[str, _Any]]
+    selected: list[dict[str, _Any]] | None = Field(None, description="企业抽取：抽中的企业")
+    replacements: list[dict[str, _Any]] | None = Field(None, description="企业抽取：替补记录")
+
+
+class PublicPlanOut(_Open):
+    id: str
+    name: str
+    batch: str
+    owner_region: str
+    catalogue: str
+    licence_status: str
+    settings: dict[str, _Any]
+    rules: list[dict[str, _Any]]
+    source: _Any = None
+    source_statement: _Any = None
+    template: _Any = None
+    deviations: _Any = None
+    strata_rules: _Any = None
+    date_rules: _Any = None
+    created_by: str
+    approved_by: str | None = None
+    approved_at: _Any = None
+    draw_attempts: list[PublicDrawAttemptOut]

@@ -18,6 +18,7 @@ from shared.service import CtxDep, request_id
 from . import tasks as task_domain
 from . import teams as team_domain
 from . import amendments as amendment_domain
+from . import schemas as S
 from .models import Amendment, Assignment, NotInspected, Task, Team, Visit
 from .schemas import AcceptBody, AssignmentCreate, BureauInfo, ReportSubmit, SubstitutionCreate, TaskCancel, TaskOut, VisitOut
 from .scope import reads_all, task_filter, team_filter, today
@@ -39,7 +40,7 @@ def assignment_reader(principal: PrincipalDep) -> Principal:
 
 
 # ---------------------------------------------------------------- assignments
-@router.post("/plans/{plan_id}/assignments", summary="组建检查组并派发任务（按抽取结果）", **op(status=201, idempotent=True))
+@router.post("/plans/{plan_id}/assignments", summary="组建检查组并派发任务（按抽取结果）", **op(S.AssignmentFormedOut, status=201, idempotent=True))
 async def create_assignment(plan_id: str, body: AssignmentCreate, request: Request, ctx: CtxDep, principal: Principal = require_roles(*ADMIN)):
     async def run(s):
         out = await team_domain.form(ctx, s, principal, plan_id, body.enterprise_draw_id, body.inspector_draw_id, request_id(request))
@@ -48,7 +49,7 @@ async def create_assignment(plan_id: str, body: AssignmentCreate, request: Reque
     return await idempotency.idempotent_write(ctx, request, principal.sub, f"assignments:{plan_id}", body.model_dump(), run)
 
 
-@router.get("/assignments", summary="检查组组建结果列表")
+@router.get("/assignments", summary="检查组组建结果列表", **op(S.AssignmentOut, page=True))
 async def list_assignments(ctx: CtxDep, page: Page, plan_id: str | None = None, _: Principal = Depends(assignment_reader)):
     q = select(Assignment)
     if plan_id:
@@ -59,7 +60,7 @@ async def list_assignments(ctx: CtxDep, page: Page, plan_id: str | None = None, 
     return {"items": [team_domain.assignment_out(a) for a in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit}
 
 
-@router.get("/assignments/{assignment_id}", summary="检查组组建结果（含完整确定性结果）")
+@router.get("/assignments/{assignment_id}", summary="检查组组建结果（含完整确定性结果）", **op(S.AssignmentDetailOut))
 async def get_assignment(assignment_id: str, ctx: CtxDep, _: Principal = Depends(assignment_reader)):
     import json
 
@@ -70,12 +71,12 @@ async def get_assignment(assignment_id: str, ctx: CtxDep, _: Principal = Depends
     return {**team_domain.assignment_out(a), "result": json.loads(a.result)}
 
 
-@router.get("/assignments/{assignment_id}/verify", summary="复算并验证组建结果（逐字节一致）")
+@router.get("/assignments/{assignment_id}/verify", summary="复算并验证组建结果（逐字节一致）", **op(S.VerifyOut))
 async def verify_assignment(assignment_id: str, ctx: CtxDep, _: Principal = Depends(assignment_reader)):
     return await team_domain.verify(ctx, assignment_id)
 
 
-@router.get("/assignments/{assignment_id}/amendments", summary="组建后的变更记录（有序、哈希链接）")
+@router.get("/assignments/{assignment_id}/amendments", summary="组建后的变更记录（有序、哈希链接）", **op(S.AmendmentOut, page=True))
 async def list_amendments(assignment_id: str, ctx: CtxDep, page: Page, _: Principal = require_roles(*READERS)):
     q = select(Amendment).where(Amendment.assignment_id == assignment_id)
     async with ctx.db.session() as s:
@@ -84,7 +85,7 @@ async def list_amendments(assignment_id: str, ctx: CtxDep, page: Page, _: Princi
     return json_response({"items": [amendment_domain.amendment_out(a) for a in p["rows"]], "next_cursor": p["next_cursor"], "limit": page.limit})
 
 
-@router.get("/not-inspected", summary="因停产、转产等原因未实施检查的企业（跟踪名单）")
+@router.get("/not-inspected", summary="因停产、转产等原因未实施检查的企业（跟踪名单）", **op(S.NotInspectedOut, page=True))
 async def list_not_inspected(ctx: CtxDep, page: Page, plan_id: str | None = None,
                              principal: Principal = require_roles("province_admin", "city_admin", "county_admin", "discipline")):
     q = select(NotInspected).where(NotInspected.region_code.startswith(principal.prefix))
@@ -100,7 +101,7 @@ async def list_not_inspected(ctx: CtxDep, page: Page, plan_id: str | None = None
 
 
 # ---------------------------------------------------------------- teams
-@router.get("/teams", summary="检查组列表")
+@router.get("/teams", summary="检查组列表", **op(S.TeamOut, page=True))
 async def list_teams(
     ctx: CtxDep, principal: PrincipalDep, page: Page,
     plan_id: str | None = None, assignment_id: str | None = None, city_code: str | None = None,
@@ -125,7 +126,7 @@ async def list_teams(
     return json_response({"items": items, "next_cursor": p["next_cursor"], "limit": page.limit})
 
 
-@router.get("/teams/{team_id}", summary="检查组详情（成员及角色）")
+@router.get("/teams/{team_id}", summary="检查组详情（成员及角色）", **op(S.TeamDetailOut, etag=True))
 async def get_team(team_id: str, ctx: CtxDep, principal: PrincipalDep, response: Response):
     async with ctx.db.session() as s:
         team, members = await team_domain.get_team(s, principal, team_id)
@@ -135,7 +136,7 @@ async def get_team(team_id: str, ctx: CtxDep, principal: PrincipalDep, response:
             "report_missing": team.report_submitted_at is None and on > team.report_date}
 
 
-@router.post("/teams/{team_id}/substitutions", summary="替换检查组成员（同一人员库下一位符合条件者）", **op(status=201, idempotent=True, if_match=True))
+@router.post("/teams/{team_id}/substitutions", summary="替换检查组成员（同一人员库下一位符合条件者）", **op(S.SubstitutionOut, status=201, etag=True, idempotent=True, if_match=True))
 async def substitute_member(team_id: str, body: SubstitutionCreate, request: Request, ctx: CtxDep, principal: Principal = require_roles(*ADMIN)):
     async def run(s):
         out, version = await team_domain.substitute(ctx, s, principal, team_id, body.person_id, body.reason, request, request_id(request))
@@ -144,7 +145,7 @@ async def substitute_member(team_id: str, body: SubstitutionCreate, request: Req
     return await idempotency.idempotent_write(ctx, request, principal.sub, f"substitution:{team_id}", body.model_dump(), run)
 
 
-@router.post("/teams/{team_id}/report", summary="提交检查组汇总报告", **op(status=201, idempotent=True))
+@router.post("/teams/{team_id}/report", summary="提交检查组汇总报告", **op(S.TeamReportOut, status=201, etag=True, idempotent=True))
 async def submit_report(team_id: str, body: ReportSubmit, request: Request, ctx: CtxDep, principal: PrincipalDep):
     async def run(s):
         out, version = await team_domain.submit_report(ctx, s, principal, team_id, body.summary, request_id(request))
@@ -203,7 +204,8 @@ async def accept_task(task_id: str, request: Request, ctx: CtxDep, response: Res
     return task_domain.task_out(t, today(ctx))
 
 
-@router.post("/tasks/{task_id}/cancel", summary="取消检查任务（须说明理由，记入变更记录；可列入未检查跟踪名单）")
+@router.post("/tasks/{task_id}/cancel", summary="取消检查任务（须说明理由，记入变更记录；可列入未检查跟踪名单）",
+             **op(S.TaskCancelledOut, etag=True, if_match=True))
 async def cancel_task(task_id: str, body: TaskCancel, request: Request, ctx: CtxDep,
                       principal: Principal = require_roles(*ADMIN)):
     from shared.errors import Problem

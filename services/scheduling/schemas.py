@@ -97,3 +97,142 @@ class VisitOut(_BaseModel):
     site_id: str
     region_code: str
     categories: list[_Any]
+
+
+class AssignmentOut(_BaseModel):
+    id: str
+    plan_id: str
+    batch: str | None = None
+    enterprise_draw_id: str
+    inspector_draw_id: str
+    input_digest: str
+    result_digest: str
+    algorithm_version: str
+    team_count: int
+    task_count: int
+    created_by: str
+    created_at: _dt.datetime
+    dispatch_date: _dt.date | None = None
+
+
+class AssignmentDetailOut(AssignmentOut):
+    result: dict[str, _Any] = Field(description="完整的确定性组建结果（复算时逐字节一致）")
+
+
+class FormedTeamOut(_BaseModel):
+    id: str
+    code: str
+    label: str
+    city_code: str
+    categories: list[_Any]
+    members: list[dict[str, _Any]]
+    enterprises: list[str]
+    visits: int
+    first_visit: str | None = None
+    report_date: str
+    level_shortfalls: _Any = None
+
+
+class AssignmentFormedOut(AssignmentOut):
+    teams: list[FormedTeamOut]
+    level_shortfalls: _Any = None
+    rules: _Any = None
+    report_date_stated: _Any = None
+    report_date: _Any = None
+
+
+class VerifyOut(_BaseModel):
+    assignment_id: str
+    ok: bool
+    input_digest: str
+    stored_input_digest: str
+    result_digest: str
+    stored_result_digest: str
+    byte_identical: bool
+    algorithm_version: str
+    amendments: int
+    amendment_head: str
+    problems: list[str]
+
+
+class AmendmentOut(_BaseModel):
+    id: str
+    assignment_id: str
+    plan_id: str
+    seq: int
+    kind: str
+    team_id: str | None = None
+    reason: str | None = None
+    actor: str
+    at: _dt.datetime
+    data: dict[str, _Any]
+    prev_hash: str
+    hash: str
+
+
+class NotInspectedOut(_BaseModel):
+    id: str
+    plan_id: str
+    assignment_id: str | None = None
+    uscc: str
+    enterprise_name: str | None = None
+    region_code: str
+    reason: str
+    source: str = Field(description="replacement / cancellation")
+    replaced_by: str | None = None
+    amendment_id: str | None = None
+    follow_up: str
+    recorded_at: _dt.datetime
+
+
+class MemberOut(_BaseModel):
+    person_id: str
+    name: str | None = None
+    role: str = Field(description="leader / deputy / member")
+    pool: str
+    ticket: str
+    law_enforcement: bool
+    active: bool
+    kind: str | None = None
+    level: _Any = None
+    region_code: str | None = None
+    organisation: str | None = None
+    specialties: _Any = None
+    left_at: _dt.datetime | None = None
+    left_reason: str | None = None
+
+
+class TeamOut(_BaseModel):
+    id: str
+    assignment_id: str
+    plan_id: str
+    code: str
+    label: str
+    city_code: str
+    categories: list[_Any]
+    enterprises: list[str]
+    report_date: _dt.date
+    report_submitted_at: _dt.datetime | None = None
+    report_submitted_by: str | None = None
+    version: int
+    report_missing: bool | None = Field(None, description="已过汇总上报日期仍未上报")
+
+
+class TeamDetailOut(TeamOut):
+    members: list[MemberOut]
+    former_members: list[MemberOut]
+    report_summary: str | None = None
+
+
+class SubstitutionOut(TeamDetailOut):
+    substitution: dict[str, _Any]
+    amendment: AmendmentOut
+
+
+class TeamReportOut(TeamOut):
+    report_summary: str
+    late: bool
+
+
+class TaskCancelledOut(TaskOut):
+    amendment: AmendmentOut

@@ -2,6 +2,7 @@
 success bodies and headers where routes declare them, public ``instance``, offline docs."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -99,3 +100,70 @@ async def test_docs_served_without_a_cdn(reg):
     js = await client.get("/docs-assets/swagger-ui-bundle.js")
     assert js.headers["content-type"].startswith("application/javascript")
     assert (await client.get("/docs-assets/..%2Fcore.py")).status_code == 404
+
+
+# operations whose success body is not JSON and that declare only its media type (files): none may be
+# x-untyped; this list names those allowed to answer without a JSON schema, and why. Empty: every
+# file route declares its media type (PDF, CSV, XLSX, the evidence types) through op(None, media_type=...).
+MEDIA_TYPE_ONLY: dict[str, str] = {}
+
+
+@functools.lru_cache(maxsize=1)
+def _merged():
+    from gateway.openapi_dump import merged_document
+
+    return merged_document()
+
+
+def test_every_operation_of_the_merged_document_declares_its_success_answer():
+    """A new route without op(...) (or a file route without its media type) fails here."""
+    spec = _merged()
+    untyped = sorted(f"{m.upper()} {p}" for p, item in spec["paths"].items() for m, o in item.items()
+                     if isinstance(o, dict) and o.get("x-untyped") and f"{m.upper()} {p}" not in MEDIA_TYPE_ONLY)
+    assert untyped == [], "operations without a declared success body (add **op(Model, ...) to the route):\n" + "\n".join(untyped)
+    for p, item in spec["paths"].items():
+        for m, o in item.items():
+            if not isinstance(o, dict):
+                continue
+            ok = {c: r for c, r in o["responses"].items() if c.startswith("2") and c != "204"}
+            assert ok or "204" in o["responses"], (m, p)
+            for code, resp in ok.items():
+                content = resp.get("content") or {}
+                assert content, (m, p, code)
+                for media, body in content.items():
+                    schema = body.get("schema") or {}
+                    if media == "application/json":
+                        # a JSON answer names its model (or an object/array), never the empty "any" schema
+                        assert schema.get("$ref") or schema.get("type") in ("object", "array") or "anyOf" in schema, (m, p, code, schema)
+                    else:
+                        assert schema.get("format") == "binary", (m, p, code, media)
+
+
+def test_paged_lists_headers_and_second_success_status_are_documented():
+    spec = _merged()
+    schemas = spec["components"]["schemas"]
+
+    def body(path, method, code="200"):
+        ref = spec["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"]["$ref"]
+        return schemas[ref.rsplit("/", 1)[1]]
+
+    for path in ("/api/v1/inspection/records", "/api/v1/inspection/tasks", "/api/v1/risk/alerts", "/api/v1/disclosure/results",
+                 "/api/v1/scheduling/teams", "/api/v1/rectification/outcomes", "/api/v1/sampling/draws/{draw_id}/units"):
+        assert {"items", "next_cursor", "limit"} <= set(body(path, "get")["properties"]), path
+    # PUT of a production-status form: 201 when it creates, 200 when it updates; If-Match only for updates
+    put = spec["paths"]["/api/v1/inspection/tasks/{task_id}/forms/{kind}"]["put"]
+    assert {"200", "201", "412", "428"} <= set(put["responses"])
+    assert body("/api/v1/inspection/tasks/{task_id}/forms/{kind}", "put", "201") == body("/api/v1/inspection/tasks/{task_id}/forms/{kind}", "put")
+    assert {"ETag", "Idempotent-Replayed"} <= set(put["responses"]["201"]["headers"])
+    if_match = next(p for p in put["parameters"] if p["name"] == "If-Match")
+    assert if_match["required"] is False
+    # a create answers 201 with its headers; an update with If-Match answers its ETag
+    opened = spec["paths"]["/api/v1/inspection/tasks/{task_id}/record"]["post"]["responses"]
+    assert "200" not in opened and {"ETag", "Idempotent-Replayed"} <= set(opened["201"]["headers"])
+    item = spec["paths"]["/api/v1/inspection/records/{record_id}/items/{code}"]["put"]["responses"]["200"]
+    assert "ETag" in item["headers"]
+    # public results may answer 304 to If-None-Match
+    assert "304" in spec["paths"]["/api/v1/disclosure/public/results"]["get"]["responses"]
+    # a file route declares its media type, not JSON
+    pdf = spec["paths"]["/api/v1/inspection/records/{record_id}/form.pdf"]["get"]["responses"]["200"]["content"]
+    assert list(pdf) == ["application/pdf"]

@@ -3602,6 +3602,20 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** JwkOut */
+        JwkOut: {
+            /** Kid */
+            kid: string;
+            /** Kty */
+            kty: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** JwksOut */
+        JwksOut: {
+            /** Keys */
+            keys: components["schemas"]["JwkOut"][];
+        };
         /** MeOut */
         MeOut: {
             /** Expires At */
@@ -3880,6 +3894,41 @@ export interface components {
             /** Uscc */
             uscc?: string | null;
         };
+        /** WebSessionOut */
+        WebSessionOut: {
+            /** Access Token */
+            access_token: string;
+            /**
+             * Expires In
+             * @description 有效秒数（刷新令牌不在应答体中：写入 HttpOnly Cookie）
+             */
+            expires_in: number;
+            /**
+             * Token Type
+             * @description Bearer
+             */
+            token_type: string;
+        };
+        /** disclosure__AttemptOut */
+        disclosure__AttemptOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Attempt */
+            attempt: number;
+            /** Error */
+            error?: string | null;
+            /** Latency Ms */
+            latency_ms?: number | null;
+            /** Next Attempt At */
+            next_attempt_at?: string | null;
+            /** Status Code */
+            status_code?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** disclosure__AuditEntryOut */
         disclosure__AuditEntryOut: {
             /** Action */
@@ -3918,6 +3967,15 @@ export interface components {
             /** Reason */
             reason?: string | null;
         };
+        /** disclosure__CodeName */
+        disclosure__CodeName: {
+            /** Code */
+            code?: string | null;
+            /** Name */
+            name?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** disclosure__CorrectionBody */
         disclosure__CorrectionBody: {
             /** Categories */
@@ -3926,6 +3984,106 @@ export interface components {
             follow_up: string;
             /** Reason */
             reason: string;
+        };
+        /** disclosure__DeadlineRowOut */
+        disclosure__DeadlineRowOut: {
+            bureau: components["schemas"]["disclosure__CodeName"];
+            /** City Code */
+            city_code?: string | null;
+            /** Due Unknown */
+            due_unknown: number;
+            /** Due Within 5 Workdays */
+            due_within_5_workdays: number;
+            /** Open */
+            open: number;
+            /** Overdue */
+            overdue: number;
+            /** Published */
+            published: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** disclosure__DeadlinesOut */
+        disclosure__DeadlinesOut: {
+            /** Items */
+            items: components["schemas"]["disclosure__DeadlineRowOut"][];
+            /** Notice */
+            notice?: string | null;
+            /** Soon Until */
+            soon_until?: string | null;
+            /**
+             * Today
+             * Format: date
+             */
+            today: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** disclosure__DeliveryDetailOut */
+        disclosure__DeliveryDetailOut: {
+            /** Attempt Log */
+            attempt_log: components["schemas"]["disclosure__AttemptOut"][];
+            /** Attempts */
+            attempts: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Delivered At */
+            delivered_at?: string | null;
+            /** Id */
+            id: string;
+            /** Last Error */
+            last_error?: string | null;
+            /** Last Status */
+            last_status?: number | null;
+            /** Message Id */
+            message_id: string;
+            /** Next Attempt At */
+            next_attempt_at?: string | null;
+            /** Seq */
+            seq?: number | null;
+            /** Status */
+            status: string;
+            /** Subscription Id */
+            subscription_id: string;
+            /** Type */
+            type?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** disclosure__DeliveryOut */
+        disclosure__DeliveryOut: {
+            /** Attempts */
+            attempts: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Delivered At */
+            delivered_at?: string | null;
+            /** Id */
+            id: string;
+            /** Last Error */
+            last_error?: string | null;
+            /** Last Status */
+            last_status?: number | null;
+            /** Message Id */
+            message_id: string;
+            /** Next Attempt At */
+            next_attempt_at?: string | null;
+            /** Seq */
+            seq?: number | null;
+            /** Status */
+            status: string;
+            /** Subscription Id */
+            subscription_id: string;
+            /** Type */
+            type?: string | null;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * disclosure__EntryBody
@@ -3938,6 +4096,46 @@ export interface components {
             follow_up: string;
             /** Remark */
             remark?: string | null;
+        };
+        /** disclosure__FeedEntryOut */
+        disclosure__FeedEntryOut: {
+            /** Cursor */
+            cursor: string;
+            /** Data */
+            data?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /** Result Id */
+            result_id: string;
+            /** Seq */
+            seq: number;
+            /** Type */
+            type: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** disclosure__FeedOut */
+        disclosure__FeedOut: {
+            /** Has More */
+            has_more: boolean;
+            /** Items */
+            items: components["schemas"]["disclosure__FeedEntryOut"][];
+            /** Limit */
+            limit: number;
+            /**
+             * Next Cursor
+             * @description 从此续取（空页也给出）
+             */
+            next_cursor: string;
+        } & {
+            [key: string]: unknown;
         };
         /** disclosure__FieldError */
         disclosure__FieldError: {
@@ -3959,6 +4157,42 @@ export interface components {
             message: string;
         } & {
             [key: string]: unknown;
+        };
+        /** disclosure__Page_DeliveryOut_ */
+        disclosure__Page_DeliveryOut_: {
+            /** Items */
+            items: components["schemas"]["disclosure__DeliveryOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** disclosure__Page_PublicResultOut_ */
+        disclosure__Page_PublicResultOut_: {
+            /** Items */
+            items: components["schemas"]["disclosure__PublicResultOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** disclosure__Page_ResultOut_ */
+        disclosure__Page_ResultOut_: {
+            /** Items */
+            items: components["schemas"]["disclosure__ResultOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** disclosure__Page_SubscriptionOut_ */
+        disclosure__Page_SubscriptionOut_: {
+            /** Items */
+            items: components["schemas"]["disclosure__SubscriptionOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
         };
         /** disclosure__ParkedListOut */
         disclosure__ParkedListOut: {
@@ -4004,6 +4238,19 @@ export interface components {
              * @description 计划文号，如 晋市监〔2022〕181号
              */
             number?: string | null;
+        };
+        /** disclosure__PlanSettingOut */
+        disclosure__PlanSettingOut: {
+            /** Directed */
+            directed: boolean;
+            /** Number */
+            number?: string | null;
+            /** Plan Id */
+            plan_id: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * disclosure__ProblemDetail
@@ -4053,6 +4300,55 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** disclosure__PublicResultOut */
+        disclosure__PublicResultOut: {
+            /** @description 检查实施机关 */
+            authority: components["schemas"]["disclosure__CodeName"];
+            /** Categories */
+            categories: {
+                [key: string]: unknown;
+            }[];
+            /** Completed On */
+            completed_on: string;
+            /** Corrected */
+            corrected?: boolean | null;
+            /** Enterprise Name */
+            enterprise_name: string;
+            /** First Published At */
+            first_published_at?: string | null;
+            /** Follow Up */
+            follow_up?: {
+                [key: string]: unknown;
+            } | null;
+            /** Id */
+            id: string;
+            /**
+             * Plan
+             * @description {id, name, number}
+             */
+            plan: {
+                [key: string]: unknown;
+            };
+            /** Region Code */
+            region_code: string;
+            /** Status */
+            status?: string | null;
+            /**
+             * Type
+             * @description 抽查类型 {code: random|directed, label}
+             */
+            type: {
+                [key: string]: unknown;
+            };
+            /** Updated At */
+            updated_at?: string | null;
+            /** Uscc */
+            uscc: string;
+            /** Version */
+            version?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** disclosure__ReadyOut */
         disclosure__ReadyOut: {
             /** Nats Connected */
@@ -4079,6 +4375,144 @@ export interface components {
             /** Id */
             id: number;
         };
+        /** disclosure__ReplaySinceOut */
+        disclosure__ReplaySinceOut: {
+            /** Messages */
+            messages: number;
+            /** Notice */
+            notice?: string | null;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /** Subscription Id */
+            subscription_id: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** disclosure__ResultOut */
+        disclosure__ResultOut: {
+            /** @description 检查实施机关 */
+            bureau: components["schemas"]["disclosure__CodeName"];
+            /** Categories */
+            categories: {
+                [key: string]: unknown;
+            }[];
+            /** City Code */
+            city_code: string;
+            /**
+             * Completed On
+             * Format: date
+             */
+            completed_on: string;
+            /** County Code */
+            county_code?: string | null;
+            /**
+             * Due On
+             * @description 公示期限（检查完成后 20 个工作日）
+             */
+            due_on?: string | null;
+            /** Due Problem */
+            due_problem?: string | null;
+            /** Entered At */
+            entered_at?: string | null;
+            /** Entered By */
+            entered_by?: string | null;
+            /** Enterprise Name */
+            enterprise_name: string;
+            /** Follow Up */
+            follow_up?: string | null;
+            /** Follow Up Label */
+            follow_up_label?: string | null;
+            /** Id */
+            id: string;
+            /** Inspected */
+            inspected: boolean;
+            /** Needs Correction */
+            needs_correction: boolean;
+            /**
+             * Overdue
+             * @description 列表中未公示且期限已知时给出
+             */
+            overdue?: boolean | null;
+            /** Overdue Flagged At */
+            overdue_flagged_at?: string | null;
+            /** Plan Id */
+            plan_id: string;
+            /** Plan Name */
+            plan_name?: string | null;
+            /** Published At */
+            published_at?: string | null;
+            /** Published Version */
+            published_version: number;
+            /** Record Id */
+            record_id: string;
+            /** Region Code */
+            region_code: string;
+            /** Remark */
+            remark?: string | null;
+            /** Review Note */
+            review_note?: string | null;
+            /** Reviewed At */
+            reviewed_at?: string | null;
+            /** Reviewed By */
+            reviewed_by?: string | null;
+            /** Site Id */
+            site_id?: string | null;
+            /**
+             * Status
+             * @description pending / submitted / returned / published / withdrawn
+             */
+            status: string;
+            /** Status Label */
+            status_label: string;
+            /** Suggested */
+            suggested: {
+                [key: string]: unknown;
+            };
+            /** Suggestion Source */
+            suggestion_source: string;
+            /** Task Id */
+            task_id?: string | null;
+            /** Uscc */
+            uscc: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** disclosure__ResultVersionListOut */
+        disclosure__ResultVersionListOut: {
+            /** Items */
+            items: components["schemas"]["disclosure__ResultVersionOut"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /** disclosure__ResultVersionOut */
+        disclosure__ResultVersionOut: {
+            /** Actor */
+            actor?: string | null;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Content */
+            content?: {
+                [key: string]: unknown;
+            } | null;
+            /** Kind */
+            kind: string;
+            /** Reason */
+            reason?: string | null;
+            /** Seq */
+            seq: number;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
+        };
         /** disclosure__ReviewBody */
         disclosure__ReviewBody: {
             /**
@@ -4093,6 +4527,17 @@ export interface components {
         disclosure__RotateBody: {
             /** Overlap Hours */
             overlap_hours?: number | null;
+        };
+        /** disclosure__SecretOut */
+        disclosure__SecretOut: {
+            /** Created At */
+            created_at: string;
+            /** Expires At */
+            expires_at?: string | null;
+            /** Prefix */
+            prefix: string;
+        } & {
+            [key: string]: unknown;
         };
         /** disclosure__StatusOut */
         disclosure__StatusOut: {
@@ -4110,6 +4555,36 @@ export interface components {
             /** Url */
             url: string;
         };
+        /** disclosure__SubscriptionOut */
+        disclosure__SubscriptionOut: {
+            /** Active */
+            active: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description?: string | null;
+            /** Disabled At */
+            disabled_at?: string | null;
+            /** Disabled Reason */
+            disabled_reason?: string | null;
+            /** Event Types */
+            event_types: string[];
+            /** Id */
+            id: string;
+            /** Secrets */
+            secrets: components["schemas"]["disclosure__SecretOut"][];
+            /** Url */
+            url: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
+        };
         /** disclosure__SubscriptionPatch */
         disclosure__SubscriptionPatch: {
             /** Active */
@@ -4120,6 +4595,43 @@ export interface components {
             event_types?: string[] | null;
             /** Url */
             url?: string | null;
+        };
+        /** disclosure__SubscriptionWithSecretOut */
+        disclosure__SubscriptionWithSecretOut: {
+            /** Active */
+            active: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description?: string | null;
+            /** Disabled At */
+            disabled_at?: string | null;
+            /** Disabled Reason */
+            disabled_reason?: string | null;
+            /** Event Types */
+            event_types: string[];
+            /** Id */
+            id: string;
+            /**
+             * Secret
+             * @description 签名密钥（只显示这一次）
+             */
+            secret: string;
+            /** Secret Notice */
+            secret_notice: string;
+            /** Secrets */
+            secrets: components["schemas"]["disclosure__SecretOut"][];
+            /** Url */
+            url: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
         };
         /** disclosure__WithdrawalBody */
         disclosure__WithdrawalBody: {
@@ -4150,6 +4662,49 @@ export interface components {
             fixed_on_site: boolean;
             /** Text */
             text?: string | null;
+        };
+        /** inspection__AmendmentOut */
+        inspection__AmendmentOut: {
+            /** Changes */
+            changes: {
+                [key: string]: unknown;
+            }[];
+            /** Content Hash */
+            content_hash?: string | null;
+            /** Decided At */
+            decided_at?: string | null;
+            /** Decided By */
+            decided_by?: string | null;
+            /** Decided Person Id */
+            decided_person_id?: string | null;
+            /** Decision Note */
+            decision_note?: string | null;
+            /** Id */
+            id: string;
+            /** Outcome */
+            outcome?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Proposed At
+             * Format: date-time
+             */
+            proposed_at: string;
+            /** Proposed By */
+            proposed_by: string;
+            /** Proposed Person Id */
+            proposed_person_id: string;
+            /** Reason */
+            reason: string;
+            /** Seq */
+            seq: number;
+            /**
+             * Status
+             * @description pending / approved / rejected
+             */
+            status: string;
+        } & {
+            [key: string]: unknown;
         };
         /** inspection__Arrival */
         inspection__Arrival: {
@@ -4210,6 +4765,87 @@ export interface components {
             /** Reason */
             reason?: string | null;
         };
+        /** inspection__ChecklistHeadOut */
+        inspection__ChecklistHeadOut: {
+            /** Current */
+            current: boolean;
+            /** Source */
+            source: string;
+            /** Title */
+            title: string;
+            /** Version */
+            version: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** inspection__ChecklistItemOut */
+        inspection__ChecklistItemOut: {
+            /** Name */
+            name: string;
+            /** No */
+            no: string;
+            /** Sub Items */
+            sub_items: components["schemas"]["inspection__ChecklistSubItemOut"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /** inspection__ChecklistListOut */
+        inspection__ChecklistListOut: {
+            /** Items */
+            items: components["schemas"]["inspection__ChecklistHeadOut"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /** inspection__ChecklistOut */
+        inspection__ChecklistOut: {
+            /** Conclusions */
+            conclusions: {
+                [key: string]: string;
+            };
+            /** Items */
+            items: components["schemas"]["inspection__ChecklistItemOut"][];
+            /** Notes */
+            notes: string[];
+            /** Policy Categories */
+            policy_categories: string[];
+            /** Product Types */
+            product_types: {
+                [key: string]: string;
+            };
+            /** Production Statuses */
+            production_statuses: {
+                [key: string]: string;
+            };
+            /** Rules */
+            rules: {
+                [key: string]: unknown;
+            };
+            /** Source */
+            source: string;
+            /** Title */
+            title: string;
+            /** Version */
+            version: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** inspection__ChecklistSubItemOut */
+        inspection__ChecklistSubItemOut: {
+            /** Code */
+            code: string;
+            /** Conclusion Labels */
+            conclusion_labels: string[];
+            /** Conclusions */
+            conclusions: string[];
+            /** Note */
+            note?: string | null;
+            /** Rule */
+            rule: string;
+            /** Text */
+            text: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** inspection__Decision */
         inspection__Decision: {
             /** Note */
@@ -4246,6 +4882,34 @@ export interface components {
              */
             role: string;
         };
+        /** inspection__EvidenceOut */
+        inspection__EvidenceOut: {
+            /** Filename */
+            filename?: string | null;
+            /** Id */
+            id: string;
+            /** Item Code */
+            item_code?: string | null;
+            /** Media Type */
+            media_type: string;
+            /** Note */
+            note?: string | null;
+            /** Purpose */
+            purpose: string;
+            /** Sha256 */
+            sha256: string;
+            /** Size */
+            size: number;
+            /**
+             * Uploaded At
+             * Format: date-time
+             */
+            uploaded_at: string;
+            /** Uploaded By */
+            uploaded_by: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** inspection__FieldError */
         inspection__FieldError: {
             /**
@@ -4267,6 +4931,45 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** inspection__FormOut */
+        inspection__FormOut: {
+            /** City Code */
+            city_code: string;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            };
+            /** Enterprise Name */
+            enterprise_name?: string | null;
+            /** Filled As */
+            filled_as: string;
+            /** Filled By */
+            filled_by: string;
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @description steel 附件3 / cement 附件4
+             */
+            kind: string;
+            /** Plan Id */
+            plan_id: string;
+            /** Region Code */
+            region_code: string;
+            /** Task Id */
+            task_id: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Uscc */
+            uscc: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
+        };
         /** inspection__Gps */
         inspection__Gps: {
             /** Accuracy M */
@@ -4281,6 +4984,49 @@ export interface components {
             /** Contact */
             contact?: string | null;
             enterprise: components["schemas"]["inspection__EnterpriseConfirmation"];
+        };
+        /** inspection__ItemOut */
+        inspection__ItemOut: {
+            /** Allowed */
+            allowed: string[];
+            /** Code */
+            code: string;
+            /** Conclusion */
+            conclusion?: string | null;
+            /** Conclusion Label */
+            conclusion_label?: string | null;
+            /** Fix Note */
+            fix_note?: string | null;
+            /** Fixed On Site */
+            fixed_on_site: boolean;
+            /** Item Name */
+            item_name: string;
+            /** Item No */
+            item_no: string;
+            /** Preset */
+            preset: boolean;
+            /** Reason */
+            reason?: string | null;
+            /**
+             * Record
+             * @description 检查记录
+             */
+            record?: string | null;
+            /** Rule Note */
+            rule_note?: string | null;
+            /** Text */
+            text: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Updated By */
+            updated_by?: string | null;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
         };
         /** inspection__ItemUpdate */
         inspection__ItemUpdate: {
@@ -4302,6 +5048,54 @@ export interface components {
              * @description 检查记录（不符合时必填）
              */
             text?: string | null;
+        };
+        /** inspection__ItemUpdatedOut */
+        inspection__ItemUpdatedOut: {
+            /** Allowed */
+            allowed: string[];
+            /** Code */
+            code: string;
+            /** Conclusion */
+            conclusion?: string | null;
+            /** Conclusion Label */
+            conclusion_label?: string | null;
+            /** Fix Note */
+            fix_note?: string | null;
+            /** Fixed On Site */
+            fixed_on_site: boolean;
+            /** Item Name */
+            item_name: string;
+            /** Item No */
+            item_no: string;
+            /** Preset */
+            preset: boolean;
+            /** Reason */
+            reason?: string | null;
+            /**
+             * Record
+             * @description 检查记录
+             */
+            record?: string | null;
+            /** Rule Note */
+            rule_note?: string | null;
+            /**
+             * Signatures Cleared
+             * @description 因结论变动而失效的签字
+             */
+            signatures_cleared?: number | null;
+            /** Text */
+            text: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Updated By */
+            updated_by?: string | null;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
         };
         /** inspection__LicenceIn */
         inspection__LicenceIn: {
@@ -4337,6 +5131,33 @@ export interface components {
             categories: string[];
             /** Follow Up */
             follow_up: string;
+        };
+        /** inspection__Page_RecordHeadOut_ */
+        inspection__Page_RecordHeadOut_: {
+            /** Items */
+            items: components["schemas"]["inspection__RecordHeadOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** inspection__Page_SummaryOut_ */
+        inspection__Page_SummaryOut_: {
+            /** Items */
+            items: components["schemas"]["inspection__SummaryOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** inspection__Page_TaskOut_ */
+        inspection__Page_TaskOut_: {
+            /** Items */
+            items: components["schemas"]["inspection__TaskOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
         };
         /** inspection__ParkedListOut */
         inspection__ParkedListOut: {
@@ -4440,6 +5261,217 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** inspection__RecordHeadOut */
+        inspection__RecordHeadOut: {
+            /** Amendment Count */
+            amendment_count: number;
+            /**
+             * Arrived At
+             * Format: date-time
+             */
+            arrived_at: string;
+            /** Categories */
+            categories: unknown[];
+            /** Checklist Version */
+            checklist_version: string;
+            /** City Code */
+            city_code: string;
+            /** Completed On */
+            completed_on?: string | null;
+            /** Content Hash */
+            content_hash?: string | null;
+            /** County Code */
+            county_code?: string | null;
+            /** Current Hash */
+            current_hash?: string | null;
+            /** Enterprise Confirmation */
+            enterprise_confirmation?: {
+                [key: string]: unknown;
+            } | null;
+            /** Enterprise Name */
+            enterprise_name?: string | null;
+            /** Follow Up Inspection */
+            follow_up_inspection: boolean;
+            /** Gps */
+            gps?: {
+                [key: string]: unknown;
+            } | null;
+            /** Id */
+            id: string;
+            /** Not Inspected */
+            not_inspected?: {
+                [key: string]: unknown;
+            } | null;
+            /** Opened By */
+            opened_by: string;
+            /** Outcome */
+            outcome?: {
+                [key: string]: unknown;
+            } | null;
+            /** Plan Id */
+            plan_id: string;
+            /** Present */
+            present: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Product Type
+             * @description industrial 工业产品 / food_related 食品相关产品
+             */
+            product_type: string;
+            /** Product Type Label */
+            product_type_label: string;
+            /** Production Status */
+            production_status: string;
+            /** Region Code */
+            region_code: string;
+            /** Sealed At */
+            sealed_at?: string | null;
+            /** Sealed By */
+            sealed_by?: string | null;
+            /** Site Address */
+            site_address?: string | null;
+            /** Site Id */
+            site_id: string;
+            /**
+             * State
+             * @description open / sealed / not_inspected
+             */
+            state: string;
+            /** Task Id */
+            task_id: string;
+            /** Team Id */
+            team_id: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Uscc */
+            uscc: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** inspection__RecordOut */
+        inspection__RecordOut: {
+            /** Amendment Count */
+            amendment_count: number;
+            /** Amendments */
+            amendments: components["schemas"]["inspection__AmendmentOut"][];
+            /**
+             * Arrived At
+             * Format: date-time
+             */
+            arrived_at: string;
+            /** Categories */
+            categories: unknown[];
+            /** Checklist Version */
+            checklist_version: string;
+            /** City Code */
+            city_code: string;
+            /** Completed On */
+            completed_on?: string | null;
+            /** Content Hash */
+            content_hash?: string | null;
+            /** County Code */
+            county_code?: string | null;
+            /** Current Hash */
+            current_hash?: string | null;
+            /**
+             * Current Items
+             * @description 批准的更正生效后的检查项目（有批准的更正时）
+             */
+            current_items?: {
+                [key: string]: unknown;
+            }[] | null;
+            /** Enterprise Confirmation */
+            enterprise_confirmation?: {
+                [key: string]: unknown;
+            } | null;
+            /** Enterprise Name */
+            enterprise_name?: string | null;
+            /** Evidence */
+            evidence: components["schemas"]["inspection__EvidenceOut"][];
+            /** Follow Up Inspection */
+            follow_up_inspection: boolean;
+            /** Gps */
+            gps?: {
+                [key: string]: unknown;
+            } | null;
+            /** Id */
+            id: string;
+            /** Items */
+            items: components["schemas"]["inspection__ItemOut"][];
+            /** Not Inspected */
+            not_inspected?: {
+                [key: string]: unknown;
+            } | null;
+            /** Opened By */
+            opened_by: string;
+            /** Outcome */
+            outcome?: {
+                [key: string]: unknown;
+            } | null;
+            /** Plan Id */
+            plan_id: string;
+            /** Present */
+            present: {
+                [key: string]: unknown;
+            }[];
+            problem_summary?: components["schemas"]["inspection__RecordRef"] | null;
+            /**
+             * Product Type
+             * @description industrial 工业产品 / food_related 食品相关产品
+             */
+            product_type: string;
+            /** Product Type Label */
+            product_type_label: string;
+            /** Production Status */
+            production_status: string;
+            /** Region Code */
+            region_code: string;
+            /** Sealed At */
+            sealed_at?: string | null;
+            /** Sealed By */
+            sealed_by?: string | null;
+            /** Signatures */
+            signatures: components["schemas"]["inspection__SignatureOut"][];
+            /** Site Address */
+            site_address?: string | null;
+            /** Site Id */
+            site_id: string;
+            /**
+             * State
+             * @description open / sealed / not_inspected
+             */
+            state: string;
+            /** Task Id */
+            task_id: string;
+            /** Team Id */
+            team_id: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Uscc */
+            uscc: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** inspection__RecordRef */
+        inspection__RecordRef: {
+            /** Id */
+            id: string;
+            /** State */
+            state: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** inspection__ReplayOut */
         inspection__ReplayOut: {
             /** Applied */
@@ -4461,6 +5493,24 @@ export interface components {
              * @description 手写签名图像（先上传，purpose=signature）
              */
             image_sha256?: string | null;
+        };
+        /** inspection__SignatureOut */
+        inspection__SignatureOut: {
+            /** Image Sha256 */
+            image_sha256?: string | null;
+            /** Name */
+            name?: string | null;
+            /** Person Id */
+            person_id: string;
+            /** Role */
+            role?: string | null;
+            /**
+             * Signed At
+             * Format: date-time
+             */
+            signed_at: string;
+        } & {
+            [key: string]: unknown;
         };
         /** inspection__StatusOut */
         inspection__StatusOut: {
@@ -4487,6 +5537,172 @@ export interface components {
             period?: components["schemas"]["inspection__Period"] | null;
             /** Products */
             products?: string[] | null;
+        };
+        /** inspection__SummaryOut */
+        inspection__SummaryOut: {
+            /** City Code */
+            city_code: string;
+            /** County Code */
+            county_code?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Enterprise Confirmation */
+            enterprise_confirmation?: {
+                [key: string]: unknown;
+            } | null;
+            /** Enterprise Name */
+            enterprise_name?: string | null;
+            /** Handed Over At */
+            handed_over_at?: string | null;
+            /** Handed Over By */
+            handed_over_by?: string | null;
+            /** Id */
+            id: string;
+            /** Licences */
+            licences: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Period
+             * @description 整改期限 {value, unit, label}
+             */
+            period: {
+                [key: string]: unknown;
+            };
+            /** Plan Id */
+            plan_id: string;
+            /** Problems */
+            problems: {
+                [key: string]: unknown;
+            }[];
+            /** Products */
+            products: unknown[];
+            /** Record Id */
+            record_id: string;
+            /** Region Code */
+            region_code: string;
+            /** Site Address */
+            site_address?: string | null;
+            /** Site Id */
+            site_id: string;
+            /** State */
+            state: string;
+            /** Task Id */
+            task_id: string;
+            /** Team Id */
+            team_id: string;
+            /** Team Signatures */
+            team_signatures?: {
+                [key: string]: unknown;
+            }[] | null;
+            /** Uscc */
+            uscc: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** inspection__TaskOut */
+        inspection__TaskOut: {
+            /** Cancel Reason */
+            cancel_reason?: string | null;
+            /** Categories */
+            categories: unknown[];
+            /** City Code */
+            city_code: string;
+            /** County Code */
+            county_code?: string | null;
+            /** Enterprise Name */
+            enterprise_name?: string | null;
+            /** Id */
+            id: string;
+            /** Plan Id */
+            plan_id: string;
+            /** @description 该任务的检查记录（未开启为 null） */
+            record?: components["schemas"]["inspection__RecordRef"] | null;
+            /** Region Code */
+            region_code: string;
+            /** Site Address */
+            site_address?: string | null;
+            /** Site Id */
+            site_id: string;
+            /**
+             * Status
+             * @description dispatched / accepted / cancelled
+             */
+            status: string;
+            /** Team Id */
+            team_id: string;
+            /** Team Label */
+            team_label?: string | null;
+            /** Uscc */
+            uscc: string;
+            /** Visit Date */
+            visit_date?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** inspection__TeamReportOut */
+        inspection__TeamReportOut: {
+            /** City Code */
+            city_code?: string | null;
+            /** Counts */
+            counts: {
+                [key: string]: number;
+            };
+            /** Findings By Item */
+            findings_by_item: {
+                [key: string]: unknown;
+            }[];
+            /** Findings By Product */
+            findings_by_product: {
+                [key: string]: unknown;
+            }[];
+            /** Handed Over */
+            handed_over: {
+                [key: string]: unknown;
+            }[];
+            /** Inspected */
+            inspected: {
+                [key: string]: unknown;
+            }[];
+            /** Label */
+            label?: string | null;
+            /** Members */
+            members: {
+                [key: string]: unknown;
+            }[];
+            /** Not Inspected */
+            not_inspected: {
+                [key: string]: unknown;
+            }[];
+            /** Not Inspected By Reason */
+            not_inspected_by_reason: {
+                [key: string]: number;
+            };
+            /** Overdue */
+            overdue: boolean;
+            /** Pending */
+            pending: {
+                [key: string]: unknown;
+            }[];
+            /** Plan Id */
+            plan_id: string;
+            /** Report Date */
+            report_date?: string | null;
+            /** Submitted */
+            submitted: boolean;
+            /** Submitted At */
+            submitted_at?: string | null;
+            /** Team Id */
+            team_id: string;
+        } & {
+            [key: string]: unknown;
         };
         /** rectification__AuditEntryOut */
         rectification__AuditEntryOut: {
@@ -4531,12 +5747,437 @@ export interface components {
             /** File */
             file: string;
         };
+        /** rectification__CaseDetailOut */
+        rectification__CaseDetailOut: {
+            /** Actions */
+            actions: {
+                [key: string]: unknown;
+            }[];
+            /** City Code */
+            city_code: string;
+            /** Closed On */
+            closed_on?: string | null;
+            /** County Code */
+            county_code?: string | null;
+            /**
+             * Days Left
+             * @description 距整改期限的天数（待整改、已报告时）
+             */
+            days_left?: number | null;
+            /** Deadline */
+            deadline?: string | null;
+            /** Deadline Problem */
+            deadline_problem?: string | null;
+            /** Disclosure */
+            disclosure?: {
+                [key: string]: unknown;
+            } | null;
+            /** Enterprise Name */
+            enterprise_name: string;
+            /** Evidence */
+            evidence: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Flags
+             * @description 标记
+             */
+            flags: unknown[];
+            /**
+             * Handed Over On
+             * Format: date
+             */
+            handed_over_on: string;
+            /** Id */
+            id: string;
+            /** Licences */
+            licences: unknown[];
+            /**
+             * Opened At
+             * Format: date-time
+             */
+            opened_at: string;
+            /** Outcomes */
+            outcomes: {
+                [key: string]: unknown;
+            }[];
+            /** Overdue */
+            overdue: boolean;
+            /** Overdue On */
+            overdue_on?: string | null;
+            /**
+             * Period
+             * @description 整改期限 {value, unit}
+             */
+            period: {
+                [key: string]: unknown;
+            };
+            /** Plan Id */
+            plan_id?: string | null;
+            /** Problems */
+            problems: {
+                [key: string]: unknown;
+            }[];
+            /** Problems Open */
+            problems_open: number;
+            /** Problems Total */
+            problems_total: number;
+            /** Recheck Passed */
+            recheck_passed?: boolean | null;
+            /** Rechecked On */
+            rechecked_on?: string | null;
+            /** Record Id */
+            record_id: string;
+            /** Region Code */
+            region_code: string;
+            /** Reminded On */
+            reminded_on?: string | null;
+            /** Resolution */
+            resolution?: string | null;
+            /** Resolution Label */
+            resolution_label?: string | null;
+            /** Site Address */
+            site_address?: string | null;
+            /** Site Id */
+            site_id?: string | null;
+            /**
+             * Status
+             * @description open | reported | closed | failed
+             */
+            status: string;
+            /** Status Label */
+            status_label: string;
+            /** Summary Id */
+            summary_id: string;
+            /** Task Id */
+            task_id?: string | null;
+            /** Uscc */
+            uscc: string;
+            /** Version */
+            version: number;
+        };
+        /** rectification__CaseOut */
+        rectification__CaseOut: {
+            /** City Code */
+            city_code: string;
+            /** Closed On */
+            closed_on?: string | null;
+            /** County Code */
+            county_code?: string | null;
+            /**
+             * Days Left
+             * @description 距整改期限的天数（待整改、已报告时）
+             */
+            days_left?: number | null;
+            /** Deadline */
+            deadline?: string | null;
+            /** Deadline Problem */
+            deadline_problem?: string | null;
+            /** Enterprise Name */
+            enterprise_name: string;
+            /**
+             * Flags
+             * @description 标记
+             */
+            flags: unknown[];
+            /**
+             * Handed Over On
+             * Format: date
+             */
+            handed_over_on: string;
+            /** Id */
+            id: string;
+            /** Licences */
+            licences: unknown[];
+            /**
+             * Opened At
+             * Format: date-time
+             */
+            opened_at: string;
+            /** Overdue */
+            overdue: boolean;
+            /** Overdue On */
+            overdue_on?: string | null;
+            /**
+             * Period
+             * @description 整改期限 {value, unit}
+             */
+            period: {
+                [key: string]: unknown;
+            };
+            /** Plan Id */
+            plan_id?: string | null;
+            /** Problems Open */
+            problems_open: number;
+            /** Problems Total */
+            problems_total: number;
+            /** Recheck Passed */
+            recheck_passed?: boolean | null;
+            /** Rechecked On */
+            rechecked_on?: string | null;
+            /** Record Id */
+            record_id: string;
+            /** Region Code */
+            region_code: string;
+            /** Reminded On */
+            reminded_on?: string | null;
+            /** Resolution */
+            resolution?: string | null;
+            /** Resolution Label */
+            resolution_label?: string | null;
+            /** Site Address */
+            site_address?: string | null;
+            /** Site Id */
+            site_id?: string | null;
+            /**
+             * Status
+             * @description open | reported | closed | failed
+             */
+            status: string;
+            /** Status Label */
+            status_label: string;
+            /** Summary Id */
+            summary_id: string;
+            /** Task Id */
+            task_id?: string | null;
+            /** Uscc */
+            uscc: string;
+            /** Version */
+            version: number;
+        };
+        /** rectification__CaseWithActionOut */
+        rectification__CaseWithActionOut: {
+            /**
+             * Action
+             * @description 刚录入的处理措施
+             */
+            action: {
+                [key: string]: unknown;
+            };
+            /** City Code */
+            city_code: string;
+            /** Closed On */
+            closed_on?: string | null;
+            /** County Code */
+            county_code?: string | null;
+            /**
+             * Days Left
+             * @description 距整改期限的天数（待整改、已报告时）
+             */
+            days_left?: number | null;
+            /** Deadline */
+            deadline?: string | null;
+            /** Deadline Problem */
+            deadline_problem?: string | null;
+            /** Enterprise Name */
+            enterprise_name: string;
+            /**
+             * Flags
+             * @description 标记
+             */
+            flags: unknown[];
+            /**
+             * Handed Over On
+             * Format: date
+             */
+            handed_over_on: string;
+            /** Id */
+            id: string;
+            /** Licences */
+            licences: unknown[];
+            /**
+             * Opened At
+             * Format: date-time
+             */
+            opened_at: string;
+            /** Overdue */
+            overdue: boolean;
+            /** Overdue On */
+            overdue_on?: string | null;
+            /**
+             * Period
+             * @description 整改期限 {value, unit}
+             */
+            period: {
+                [key: string]: unknown;
+            };
+            /** Plan Id */
+            plan_id?: string | null;
+            /** Problems Open */
+            problems_open: number;
+            /** Problems Total */
+            problems_total: number;
+            /** Recheck Passed */
+            recheck_passed?: boolean | null;
+            /** Rechecked On */
+            rechecked_on?: string | null;
+            /** Record Id */
+            record_id: string;
+            /** Region Code */
+            region_code: string;
+            /** Reminded On */
+            reminded_on?: string | null;
+            /** Resolution */
+            resolution?: string | null;
+            /** Resolution Label */
+            resolution_label?: string | null;
+            /** Site Address */
+            site_address?: string | null;
+            /** Site Id */
+            site_id?: string | null;
+            /**
+             * Status
+             * @description open | reported | closed | failed
+             */
+            status: string;
+            /** Status Label */
+            status_label: string;
+            /** Summary Id */
+            summary_id: string;
+            /** Task Id */
+            task_id?: string | null;
+            /** Uscc */
+            uscc: string;
+            /** Version */
+            version: number;
+        };
+        /** rectification__CaseWithProblemOut */
+        rectification__CaseWithProblemOut: {
+            /** City Code */
+            city_code: string;
+            /** Closed On */
+            closed_on?: string | null;
+            /** County Code */
+            county_code?: string | null;
+            /**
+             * Days Left
+             * @description 距整改期限的天数（待整改、已报告时）
+             */
+            days_left?: number | null;
+            /** Deadline */
+            deadline?: string | null;
+            /** Deadline Problem */
+            deadline_problem?: string | null;
+            /** Enterprise Name */
+            enterprise_name: string;
+            /**
+             * Flags
+             * @description 标记
+             */
+            flags: unknown[];
+            /**
+             * Handed Over On
+             * Format: date
+             */
+            handed_over_on: string;
+            /** Id */
+            id: string;
+            /** Licences */
+            licences: unknown[];
+            /**
+             * Opened At
+             * Format: date-time
+             */
+            opened_at: string;
+            /** Overdue */
+            overdue: boolean;
+            /** Overdue On */
+            overdue_on?: string | null;
+            /**
+             * Period
+             * @description 整改期限 {value, unit}
+             */
+            period: {
+                [key: string]: unknown;
+            };
+            /** Plan Id */
+            plan_id?: string | null;
+            /**
+             * Problem
+             * @description 刚报告整改情况的问题
+             */
+            problem: {
+                [key: string]: unknown;
+            };
+            /** Problems Open */
+            problems_open: number;
+            /** Problems Total */
+            problems_total: number;
+            /** Recheck Passed */
+            recheck_passed?: boolean | null;
+            /** Rechecked On */
+            rechecked_on?: string | null;
+            /** Record Id */
+            record_id: string;
+            /** Region Code */
+            region_code: string;
+            /** Reminded On */
+            reminded_on?: string | null;
+            /** Resolution */
+            resolution?: string | null;
+            /** Resolution Label */
+            resolution_label?: string | null;
+            /** Site Address */
+            site_address?: string | null;
+            /** Site Id */
+            site_id?: string | null;
+            /**
+             * Status
+             * @description open | reported | closed | failed
+             */
+            status: string;
+            /** Status Label */
+            status_label: string;
+            /** Summary Id */
+            summary_id: string;
+            /** Task Id */
+            task_id?: string | null;
+            /** Uscc */
+            uscc: string;
+            /** Version */
+            version: number;
+        };
+        /** rectification__CityRollupOut */
+        rectification__CityRollupOut: {
+            /** Due Within Days */
+            due_within_days: number;
+            /**
+             * Items
+             * @description 每市一行：city_code、city_name、各项计数与 outcomes
+             */
+            items: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * On
+             * Format: date
+             */
+            on: string;
+            /** Totals */
+            totals: {
+                [key: string]: number;
+            };
+        };
         /** rectification__DecideIn */
         rectification__DecideIn: {
             /** Approve */
             approve: boolean;
             /** Note */
             note: string;
+        };
+        /** rectification__EvidenceStoredOut */
+        rectification__EvidenceStoredOut: {
+            /**
+             * Already Present
+             * @description 同一内容此前已存储
+             */
+            already_present: boolean;
+            /** Media Type */
+            media_type: string;
+            /** Sha256 */
+            sha256: string;
+            /** Size */
+            size: number;
         };
         /** rectification__FieldError */
         rectification__FieldError: {
@@ -4577,6 +6218,138 @@ export interface components {
             /** Text */
             text: string;
         };
+        /** rectification__LedgerRowOut */
+        rectification__LedgerRowOut: {
+            /** Case Id */
+            case_id: string;
+            /** City Code */
+            city_code: string;
+            /** City Name */
+            city_name?: string | null;
+            /** Closed On */
+            closed_on?: string | null;
+            /** County Code */
+            county_code?: string | null;
+            /** Deadline */
+            deadline?: string | null;
+            /** Enterprise Name */
+            enterprise_name: string;
+            /**
+             * Handed Over On
+             * Format: date
+             */
+            handed_over_on: string;
+            /** Licences */
+            licences: unknown[];
+            /** Outcomes */
+            outcomes: {
+                [key: string]: unknown;
+            }[];
+            /** Overdue */
+            overdue: boolean;
+            /** Period */
+            period: string;
+            /** Problems Open */
+            problems_open: number;
+            /** Problems Total */
+            problems_total: number;
+            /** Recheck Passed */
+            recheck_passed?: boolean | null;
+            /** Rechecked On */
+            rechecked_on?: string | null;
+            /** Region Code */
+            region_code: string;
+            /** Resolution */
+            resolution?: string | null;
+            /** Resolution Label */
+            resolution_label?: string | null;
+            /** Site Address */
+            site_address?: string | null;
+            /** Status */
+            status: string;
+            /** Status Label */
+            status_label: string;
+            /** Uscc */
+            uscc: string;
+        };
+        /** rectification__LegalBasisListOut */
+        rectification__LegalBasisListOut: {
+            /** Items */
+            items: components["schemas"]["rectification__LegalBasisOut"][];
+        };
+        /** rectification__LegalBasisOut */
+        rectification__LegalBasisOut: {
+            /** Citation */
+            citation: string;
+            /** Code */
+            code: string;
+            /** Confirmed */
+            confirmed: boolean;
+            /** Kind */
+            kind: string;
+            /** Kind Label */
+            kind_label: string;
+            /** Label */
+            label: string;
+            /** Note */
+            note?: string | null;
+            /** Requires */
+            requires: string[];
+        };
+        /** rectification__OutcomeDetailOut */
+        rectification__OutcomeDetailOut: {
+            /** Basis Code */
+            basis_code: string;
+            /** Case Id */
+            case_id: string;
+            /** Decided At */
+            decided_at?: string | null;
+            /** Decided By */
+            decided_by?: string | null;
+            /** Decided By Name */
+            decided_by_name?: string | null;
+            /** Decision Note */
+            decision_note?: string | null;
+            /**
+             * Document
+             * @description 移送/立案文书内容（立案查处、移送司法机关、抄告时）
+             */
+            document?: {
+                [key: string]: unknown;
+            } | null;
+            /** Evidence */
+            evidence: unknown[];
+            /** Facts */
+            facts: string;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Kind Label */
+            kind_label: string;
+            /** Legal Basis */
+            legal_basis: string;
+            /** Licences */
+            licences: unknown[];
+            /**
+             * Proposed At
+             * Format: date-time
+             */
+            proposed_at: string;
+            /** Proposed By */
+            proposed_by: string;
+            /** Proposed By Name */
+            proposed_by_name?: string | null;
+            /** Receiving Body */
+            receiving_body?: string | null;
+            /**
+             * Status
+             * @description proposed | decided | rejected
+             */
+            status: string;
+            /** Version */
+            version: number;
+        };
         /** rectification__OutcomeIn */
         rectification__OutcomeIn: {
             /**
@@ -4601,6 +6374,80 @@ export interface components {
              * @description 承办机构或接收部门
              */
             receiving_body?: string | null;
+        };
+        /** rectification__OutcomeOut */
+        rectification__OutcomeOut: {
+            /** Basis Code */
+            basis_code: string;
+            /** Case Id */
+            case_id: string;
+            /** Decided At */
+            decided_at?: string | null;
+            /** Decided By */
+            decided_by?: string | null;
+            /** Decided By Name */
+            decided_by_name?: string | null;
+            /** Decision Note */
+            decision_note?: string | null;
+            /** Evidence */
+            evidence: unknown[];
+            /** Facts */
+            facts: string;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Kind Label */
+            kind_label: string;
+            /** Legal Basis */
+            legal_basis: string;
+            /** Licences */
+            licences: unknown[];
+            /**
+             * Proposed At
+             * Format: date-time
+             */
+            proposed_at: string;
+            /** Proposed By */
+            proposed_by: string;
+            /** Proposed By Name */
+            proposed_by_name?: string | null;
+            /** Receiving Body */
+            receiving_body?: string | null;
+            /**
+             * Status
+             * @description proposed | decided | rejected
+             */
+            status: string;
+            /** Version */
+            version: number;
+        };
+        /** rectification__Page_CaseOut_ */
+        rectification__Page_CaseOut_: {
+            /** Items */
+            items: components["schemas"]["rectification__CaseOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** rectification__Page_LedgerRowOut_ */
+        rectification__Page_LedgerRowOut_: {
+            /** Items */
+            items: components["schemas"]["rectification__LedgerRowOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** rectification__Page_OutcomeOut_ */
+        rectification__Page_OutcomeOut_: {
+            /** Items */
+            items: components["schemas"]["rectification__OutcomeOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
         };
         /** rectification__ParkedListOut */
         rectification__ParkedListOut: {
@@ -4792,6 +6639,63 @@ export interface components {
              */
             file: string;
         };
+        /** registry__CatalogueHeadOut */
+        registry__CatalogueHeadOut: {
+            /**
+             * Count
+             * @description 产品类别数
+             */
+            count: number;
+            /** Title */
+            title: string;
+            /** Version */
+            version: string;
+        };
+        /** registry__CatalogueItemOut */
+        registry__CatalogueItemOut: {
+            /** Approval Authority */
+            approval_authority: string;
+            /** Approval Procedure */
+            approval_procedure?: string | null;
+            /** Code */
+            code: string;
+            /** Food Related */
+            food_related: boolean;
+            /** Hazardous */
+            hazardous: boolean;
+            /** Name */
+            name: string;
+            /** Source Needs Confirmation */
+            source_needs_confirmation: boolean;
+            /** Varieties */
+            varieties: {
+                [key: string]: unknown;
+            }[];
+            /** Varieties Confirmed */
+            varieties_confirmed: boolean;
+        } & {
+            [key: string]: unknown;
+        };
+        /** registry__CatalogueListOut */
+        registry__CatalogueListOut: {
+            /** Items */
+            items: components["schemas"]["registry__CatalogueHeadOut"][];
+            /** Latest */
+            latest: string;
+        };
+        /** registry__CatalogueOut */
+        registry__CatalogueOut: {
+            /** Categories */
+            categories: components["schemas"]["registry__CatalogueItemOut"][];
+            /** Source */
+            source: string;
+            /** Title */
+            title: string;
+            /** Version */
+            version: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** registry__ConflictIn */
         registry__ConflictIn: {
             /** Person Id */
@@ -4857,6 +6761,21 @@ export interface components {
             uscc: string;
             /** Version */
             version: number;
+        };
+        /** registry__EnterpriseImportOut */
+        registry__EnterpriseImportOut: {
+            /** Enterprises */
+            enterprises: number;
+            /** Import Id */
+            import_id: string;
+            /** Licences */
+            licences: number;
+            /** Rows */
+            rows: number;
+            /** Sites */
+            sites: number;
+            /** Source */
+            source?: string | null;
         };
         /** registry__EnterpriseIn */
         registry__EnterpriseIn: {
@@ -4997,6 +6916,28 @@ export interface components {
             /** Provincial Fail 2021 */
             provincial_fail_2021: boolean;
         };
+        /** registry__LicenceChangeOut */
+        registry__LicenceChangeOut: {
+            /** Actor */
+            actor: string;
+            /** At */
+            at: string;
+            /** From */
+            from?: string | null;
+            /** Id */
+            id: string;
+            /** Licence Id */
+            licence_id: string;
+            /** Reason */
+            reason?: string | null;
+            /** To */
+            to: string;
+        };
+        /** registry__LicenceHistoryOut */
+        registry__LicenceHistoryOut: {
+            /** Items */
+            items: components["schemas"]["registry__LicenceChangeOut"][];
+        };
         /** registry__LicenceIn */
         registry__LicenceIn: {
             /** Category */
@@ -5128,6 +7069,21 @@ export interface components {
             /** Subject */
             subject: string;
         };
+        /** registry__PeopleImportOut */
+        registry__PeopleImportOut: {
+            /** Expert */
+            expert: number;
+            /** Import Id */
+            import_id: string;
+            /** Inspector */
+            inspector: number;
+            /** People */
+            people: number;
+            /** Rows */
+            rows: number;
+            /** Source */
+            source?: string | null;
+        };
         /** registry__PersonConflictOut */
         registry__PersonConflictOut: {
             /** Reason */
@@ -5231,6 +7187,81 @@ export interface components {
              */
             unit?: string | null;
         };
+        /** registry__PopulationEnterpriseOut */
+        registry__PopulationEnterpriseOut: {
+            /** Categories */
+            categories: string[];
+            /** City Code */
+            city_code?: string | null;
+            flags: components["schemas"]["registry__FlagsOut"];
+            /** Licences */
+            licences: {
+                [key: string]: unknown;
+            }[];
+            /** Name */
+            name: string;
+            /** Production Status */
+            production_status?: string | null;
+            /** Region Code */
+            region_code: string;
+            /** Sites */
+            sites: {
+                [key: string]: unknown;
+            }[];
+            /** Uscc */
+            uscc: string;
+        };
+        /** registry__PopulationEnterprisesOut */
+        registry__PopulationEnterprisesOut: {
+            /** Catalogue */
+            catalogue: string;
+            /** Items */
+            items: components["schemas"]["registry__PopulationEnterpriseOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** registry__PopulationPeopleOut */
+        registry__PopulationPeopleOut: {
+            /** Items */
+            items: components["schemas"]["registry__PopulationPersonOut"][];
+            /** Kind */
+            kind: string;
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** registry__PopulationPersonOut */
+        registry__PopulationPersonOut: {
+            /** Active */
+            active: boolean;
+            /** Business Line */
+            business_line?: string | null;
+            /** Certificate No */
+            certificate_no?: string | null;
+            /** Conflicts */
+            conflicts: components["schemas"]["registry__PersonConflictOut"][];
+            /** Division Cadre */
+            division_cadre: boolean;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Level */
+            level: string;
+            /** Name */
+            name: string;
+            /** Organisation */
+            organisation: string;
+            /** Region Code */
+            region_code: string;
+            /** Specialties */
+            specialties: string[];
+            /** Unit */
+            unit?: string | null;
+        };
         /**
          * registry__ProblemDetail
          * @description application/problem+json（RFC 9457）：所有错误的统一格式。
@@ -5287,6 +7318,22 @@ export interface components {
             outbox_pending: number;
             /** Status */
             status: string;
+        };
+        /** registry__RegionNode */
+        registry__RegionNode: {
+            /** Children */
+            children?: components["schemas"]["registry__RegionNode"][] | null;
+            /** Code */
+            code: string;
+            /**
+             * Level
+             * @description province / city / county
+             */
+            level: string;
+            /** Name */
+            name: string;
+        } & {
+            [key: string]: unknown;
         };
         /** registry__ReplayOut */
         registry__ReplayOut: {
@@ -5346,6 +7393,93 @@ export interface components {
             /** Note */
             note: string;
         };
+        /** risk__AlertOut */
+        risk__AlertOut: {
+            /** Acknowledge Note */
+            acknowledge_note?: string | null;
+            /** Acknowledged At */
+            acknowledged_at?: string | null;
+            /** Acknowledged By */
+            acknowledged_by?: string | null;
+            /** Bureau Code */
+            bureau_code: string;
+            /** Close Note */
+            close_note?: string | null;
+            /** Closed At */
+            closed_at?: string | null;
+            /** Closed By */
+            closed_by?: string | null;
+            /** Enterprise Name */
+            enterprise_name?: string | null;
+            /** Evidence */
+            evidence: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: string;
+            /**
+             * Last Seen At
+             * Format: date-time
+             */
+            last_seen_at: string;
+            /** Occurrences */
+            occurrences: number;
+            /**
+             * Raised At
+             * Format: date-time
+             */
+            raised_at: string;
+            /** Reason */
+            reason: string;
+            /** Region Code */
+            region_code: string;
+            /** Rule */
+            rule: string;
+            /** Rule Name */
+            rule_name: string;
+            /**
+             * Status
+             * @description open / acknowledged / closed
+             */
+            status: string;
+            /** Uscc */
+            uscc?: string | null;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** risk__AlertRuleListOut */
+        risk__AlertRuleListOut: {
+            /** Items */
+            items: components["schemas"]["risk__AlertRuleOut"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /** risk__AlertRuleOut */
+        risk__AlertRuleOut: {
+            /** Code */
+            code: string;
+            /** Fact */
+            fact?: string | null;
+            /** Issue */
+            issue?: string | null;
+            /**
+             * Kind
+             * @description fact_count / open_issue / renewal_due / cluster
+             */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Rate */
+            rate?: number | null;
+            /** Threshold */
+            threshold: number;
+            /** Window Days */
+            window_days?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** risk__AuditEntryOut */
         risk__AuditEntryOut: {
             /** Action */
@@ -5383,6 +7517,76 @@ export interface components {
             ok: boolean;
             /** Reason */
             reason?: string | null;
+        };
+        /** risk__BatchListOut */
+        risk__BatchListOut: {
+            /** Items */
+            items: components["schemas"]["risk__BatchRowOut"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /** risk__BatchRowOut */
+        risk__BatchRowOut: {
+            /** Changed */
+            changed?: number | null;
+            /** Enterprises */
+            enterprises?: number | null;
+            /** Finished At */
+            finished_at?: string | null;
+            /** Holder */
+            holder?: string | null;
+            /** Period */
+            period: string;
+            /** Started At */
+            started_at?: string | null;
+            /** Status */
+            status: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** risk__BatchRunOut */
+        risk__BatchRunOut: {
+            /** Holder */
+            holder?: string | null;
+            /** Model Version */
+            model_version?: number | null;
+            /** Period */
+            period: string;
+            /** Ran */
+            ran: boolean;
+            /** Status */
+            status?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** risk__ClassLookupOut */
+        risk__ClassLookupOut: {
+            /**
+             * As Of
+             * Format: date
+             */
+            as_of: string;
+            /**
+             * Classes
+             * @description 统一社会信用代码 → 分类
+             */
+            classes: {
+                [key: string]: string;
+            };
+            /**
+             * Default Class
+             * @description 无记录企业（无历史）在已采用评分卡下的分类
+             */
+            default_class: string;
+            /** Model Version */
+            model_version: number;
+            /**
+             * Unknown
+             * @description 本服务无记录的企业
+             */
+            unknown: string[];
+        } & {
+            [key: string]: unknown;
         };
         /** risk__DecisionIn */
         risk__DecisionIn: {
@@ -5441,6 +7645,59 @@ export interface components {
              */
             test_year?: number | null;
         };
+        /** risk__IndicatorListOut */
+        risk__IndicatorListOut: {
+            /** Items */
+            items: components["schemas"]["risk__IndicatorOut"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /** risk__IndicatorOut */
+        risk__IndicatorOut: {
+            /** Code */
+            code: string;
+            /** Definition */
+            definition: string;
+            /** Fact */
+            fact?: string | null;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Sources */
+            sources: string[];
+            /** Window Days */
+            window_days?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** risk__LedgerRowOut */
+        risk__LedgerRowOut: {
+            /** Class */
+            class?: string | null;
+            /** Model Version */
+            model_version?: number | null;
+            /** Name */
+            name?: string | null;
+            /** Open Alerts */
+            open_alerts: {
+                [key: string]: unknown;
+            }[];
+            /** Open Issues */
+            open_issues: {
+                [key: string]: unknown;
+            }[];
+            /** Region Code */
+            region_code?: string | null;
+            /** Score */
+            score?: number | null;
+            /** Uscc */
+            uscc: string;
+            /** Why */
+            why: unknown[];
+        } & {
+            [key: string]: unknown;
+        };
         /** risk__LookupIn */
         risk__LookupIn: {
             /**
@@ -5448,6 +7705,107 @@ export interface components {
              * @description 统一社会信用代码（每次至多 50,000 个，更多请分批）
              */
             uscc: string[];
+        };
+        /** risk__ModelDecisionOut */
+        risk__ModelDecisionOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Decided At */
+            decided_at?: string | null;
+            /** Decided By */
+            decided_by?: string | null;
+            /** Decision Note */
+            decision_note?: string | null;
+            /** Name */
+            name: string;
+            /** Note */
+            note?: string | null;
+            /** Proposed At */
+            proposed_at?: string | null;
+            /** Proposed By */
+            proposed_by?: string | null;
+            /**
+             * Reclassified
+             * @description 采用时：重新分类的企业数
+             */
+            reclassified?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Row Version
+             * @description If-Match 所用的版本
+             */
+            row_version: number;
+            /**
+             * Source
+             * @description expert / fitted
+             */
+            source: string;
+            /**
+             * Status
+             * @description draft / proposed / adopted / rejected / retired
+             */
+            status: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** risk__ModelFullOut */
+        risk__ModelFullOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Decided At */
+            decided_at?: string | null;
+            /** Decided By */
+            decided_by?: string | null;
+            /** Decision Note */
+            decision_note?: string | null;
+            /** Definition */
+            definition: {
+                [key: string]: unknown;
+            };
+            /** Fit Report */
+            fit_report?: {
+                [key: string]: unknown;
+            } | null;
+            /** Name */
+            name: string;
+            /** Note */
+            note?: string | null;
+            /** Proposed At */
+            proposed_at?: string | null;
+            /** Proposed By */
+            proposed_by?: string | null;
+            /**
+             * Row Version
+             * @description If-Match 所用的版本
+             */
+            row_version: number;
+            /**
+             * Source
+             * @description expert / fitted
+             */
+            source: string;
+            /**
+             * Status
+             * @description draft / proposed / adopted / rejected / retired
+             */
+            status: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
         };
         /** risk__ModelIn */
         risk__ModelIn: {
@@ -5462,6 +7820,83 @@ export interface components {
             name: string;
             /** Note */
             note?: string | null;
+        };
+        /** risk__ModelListOut */
+        risk__ModelListOut: {
+            /** Items */
+            items: components["schemas"]["risk__ModelOut"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /** risk__ModelOut */
+        risk__ModelOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Decided At */
+            decided_at?: string | null;
+            /** Decided By */
+            decided_by?: string | null;
+            /** Decision Note */
+            decision_note?: string | null;
+            /** Name */
+            name: string;
+            /** Note */
+            note?: string | null;
+            /** Proposed At */
+            proposed_at?: string | null;
+            /** Proposed By */
+            proposed_by?: string | null;
+            /**
+             * Row Version
+             * @description If-Match 所用的版本
+             */
+            row_version: number;
+            /**
+             * Source
+             * @description expert / fitted
+             */
+            source: string;
+            /**
+             * Status
+             * @description draft / proposed / adopted / rejected / retired
+             */
+            status: string;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** risk__Page_AlertOut_ */
+        risk__Page_AlertOut_: {
+            /** Items */
+            items: components["schemas"]["risk__AlertOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** risk__Page_LedgerRowOut_ */
+        risk__Page_LedgerRowOut_: {
+            /** Items */
+            items: components["schemas"]["risk__LedgerRowOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** risk__Page_RiskClassOut_ */
+        risk__Page_RiskClassOut_: {
+            /** Items */
+            items: components["schemas"]["risk__RiskClassOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
         };
         /** risk__ParkedListOut */
         risk__ParkedListOut: {
@@ -5493,6 +7928,26 @@ export interface components {
             replayed_at?: string | null;
             /** Subject */
             subject: string;
+        };
+        /** risk__PreviewOut */
+        risk__PreviewOut: {
+            /** After */
+            after: unknown;
+            /** Before */
+            before: unknown;
+            /** Enterprises */
+            enterprises: number;
+            /**
+             * Matrix
+             * @description 分类迁移矩阵
+             */
+            matrix: unknown;
+            /** Moved */
+            moved: number;
+            /** Version */
+            version: number;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * risk__ProblemDetail
@@ -5560,10 +8015,111 @@ export interface components {
             /** Id */
             id: number;
         };
+        /** risk__RiskClassDetailOut */
+        risk__RiskClassDetailOut: {
+            /**
+             * As Of
+             * Format: date
+             */
+            as_of: string;
+            /** Base */
+            base?: unknown;
+            /**
+             * Class
+             * @description 信用风险分类 A/B/C/D
+             */
+            class: string;
+            /** Class Name */
+            class_name: string;
+            /**
+             * Computed At
+             * Format: date-time
+             */
+            computed_at: string;
+            /**
+             * Contributions
+             * @description 各指标的贡献
+             */
+            contributions: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * History
+             * @description 分类变化（最近 50 次）
+             */
+            history: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Indicators
+             * @description 指标值
+             */
+            indicators?: unknown;
+            /** Model Version */
+            model_version: number;
+            /** Name */
+            name?: string | null;
+            /** Region Code */
+            region_code?: string | null;
+            /** Score */
+            score: number;
+            /** Uscc */
+            uscc: string;
+            /**
+             * Why
+             * @description 前三大因素
+             */
+            why?: unknown;
+        };
+        /** risk__RiskClassOut */
+        risk__RiskClassOut: {
+            /**
+             * As Of
+             * Format: date
+             */
+            as_of: string;
+            /**
+             * Class
+             * @description 信用风险分类 A/B/C/D
+             */
+            class: string;
+            /** Class Name */
+            class_name: string;
+            /**
+             * Computed At
+             * Format: date-time
+             */
+            computed_at: string;
+            /** Model Version */
+            model_version: number;
+            /** Name */
+            name?: string | null;
+            /** Region Code */
+            region_code?: string | null;
+            /** Score */
+            score: number;
+            /** Uscc */
+            uscc: string;
+        };
         /** risk__StatusOut */
         risk__StatusOut: {
             /** Status */
             status: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** risk__SyncOut */
+        risk__SyncOut: {
+            /** Created */
+            created: number;
+            /** Enterprises */
+            enterprises: number;
+            /** Reclassified */
+            reclassified?: {
+                [key: string]: unknown;
+            } | null;
+            /** Updated */
+            updated: number;
         } & {
             [key: string]: unknown;
         };
@@ -5715,6 +8271,15 @@ export interface components {
         sampling__Page_PlanOut_: {
             /** Items */
             items: components["schemas"]["sampling__PlanOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** sampling__Page_UnitOut_ */
+        sampling__Page_UnitOut_: {
+            /** Items */
+            items: components["schemas"]["sampling__UnitOut"][];
             /** Limit */
             limit: number;
             /** Next Cursor */
@@ -5913,6 +8478,29 @@ export interface components {
              */
             window_start: string;
         };
+        /** sampling__PreviewOut */
+        sampling__PreviewOut: {
+            /**
+             * Frozen
+             * @description 预览不冻结总体：始终为 false
+             */
+            frozen: boolean;
+            /**
+             * Outside
+             * @description 不属于任何层的企业数
+             */
+            outside: number;
+            /** Plan Id */
+            plan_id: string;
+            /** Strata */
+            strata: {
+                [key: string]: unknown;
+            }[];
+            /** Total */
+            total: number;
+        } & {
+            [key: string]: unknown;
+        };
         /**
          * sampling__ProblemDetail
          * @description application/problem+json（RFC 9457）：所有错误的统一格式。
@@ -5958,6 +8546,181 @@ export interface components {
              * @example urn:spotcheck:problem:not-found
              */
             type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** sampling__PublicDrawAttemptOut */
+        sampling__PublicDrawAttemptOut: {
+            /** Abandon Reason */
+            abandon_reason?: string | null;
+            /** Abandoned */
+            abandoned: boolean;
+            /** Abandoned At */
+            abandoned_at?: string | null;
+            /** Abandoned By */
+            abandoned_by?: string | null;
+            /** Attempt */
+            attempt: number;
+            /** Beacon */
+            beacon?: string | null;
+            /** Committed At */
+            committed_at?: string | null;
+            /** Draw Id */
+            draw_id: string;
+            /** Enterprise Draw Id */
+            enterprise_draw_id?: string | null;
+            /** Frozen At */
+            frozen_at?: string | null;
+            /** Kind */
+            kind: string;
+            /** Plan Id */
+            plan_id: string;
+            /** Population Count */
+            population_count?: number | null;
+            /** Population Digest */
+            population_digest?: string | null;
+            /** Result Digest */
+            result_digest?: string | null;
+            /** Seed */
+            seed?: string | null;
+            /** Seed Entered At */
+            seed_entered_at?: string | null;
+            /** Status */
+            status: string;
+            /** Status Before Abandon */
+            status_before_abandon?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** sampling__PublicDrawOut */
+        sampling__PublicDrawOut: {
+            /** Abandon Reason */
+            abandon_reason?: string | null;
+            /** Abandoned */
+            abandoned: boolean;
+            /** Abandoned At */
+            abandoned_at?: string | null;
+            /** Abandoned By */
+            abandoned_by?: string | null;
+            /** Algorithm */
+            algorithm?: string | null;
+            /** Algorithm Version */
+            algorithm_version?: string | null;
+            /** Attempt */
+            attempt: number;
+            /** Batch */
+            batch: string;
+            /** Beacon */
+            beacon?: string | null;
+            /** Committed At */
+            committed_at?: string | null;
+            /** Deviations */
+            deviations: unknown[];
+            /** Digest Rule */
+            digest_rule: string;
+            /** Draw Id */
+            draw_id: string;
+            /** Enterprise Draw Id */
+            enterprise_draw_id?: string | null;
+            /** Frozen At */
+            frozen_at?: string | null;
+            /** Kind */
+            kind: string;
+            /** Owner Region */
+            owner_region: string;
+            /** Plan Id */
+            plan_id: string;
+            /** Plan Name */
+            plan_name: string;
+            /** Plan Source */
+            plan_source?: unknown;
+            /** Population Count */
+            population_count?: number | null;
+            /** Population Digest */
+            population_digest?: string | null;
+            /**
+             * Replacements
+             * @description 企业抽取：替补记录
+             */
+            replacements?: {
+                [key: string]: unknown;
+            }[] | null;
+            /** Result Digest */
+            result_digest?: string | null;
+            /** Result Digest Rule */
+            result_digest_rule: string;
+            /** Seed */
+            seed?: string | null;
+            /** Seed Entered At */
+            seed_entered_at?: string | null;
+            /** Seed Rule */
+            seed_rule: string;
+            /**
+             * Selected
+             * @description 企业抽取：抽中的企业
+             */
+            selected?: {
+                [key: string]: unknown;
+            }[] | null;
+            /** Source Statement */
+            source_statement?: unknown;
+            /** Status */
+            status: string;
+            /** Status Before Abandon */
+            status_before_abandon?: string | null;
+            /** Strata */
+            strata: {
+                [key: string]: unknown;
+            }[];
+            /** Strata Rules */
+            strata_rules: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /** sampling__PublicPlanOut */
+        sampling__PublicPlanOut: {
+            /** Approved At */
+            approved_at?: unknown;
+            /** Approved By */
+            approved_by?: string | null;
+            /** Batch */
+            batch: string;
+            /** Catalogue */
+            catalogue: string;
+            /** Created By */
+            created_by: string;
+            /** Date Rules */
+            date_rules?: unknown;
+            /** Deviations */
+            deviations?: unknown;
+            /** Draw Attempts */
+            draw_attempts: components["schemas"]["sampling__PublicDrawAttemptOut"][];
+            /** Id */
+            id: string;
+            /** Licence Status */
+            licence_status: string;
+            /** Name */
+            name: string;
+            /** Owner Region */
+            owner_region: string;
+            /** Rules */
+            rules: {
+                [key: string]: unknown;
+            }[];
+            /** Settings */
+            settings: {
+                [key: string]: unknown;
+            };
+            /** Source */
+            source?: unknown;
+            /** Source Statement */
+            source_statement?: unknown;
+            /** Strata Rules */
+            strata_rules?: unknown;
+            /** Template */
+            template?: unknown;
         } & {
             [key: string]: unknown;
         };
@@ -6093,10 +8856,77 @@ export interface components {
             /** Owner Region */
             owner_region?: string | null;
         };
+        /** sampling__UnitOut */
+        sampling__UnitOut: {
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            };
+            /**
+             * Position
+             * @description 在本层签序中的位置（从 1 起）
+             */
+            position?: number | null;
+            /** Selected */
+            selected: boolean;
+            /** Stratum */
+            stratum: string;
+            /** Ticket */
+            ticket?: string | null;
+            /** Unit Id */
+            unit_id: string;
+        };
+        /** sampling__VerifyOut */
+        sampling__VerifyOut: {
+            /** Differences */
+            differences: unknown[];
+            /** Draw Id */
+            draw_id: string;
+            /** Population Digest */
+            population_digest?: string | null;
+            /** Units */
+            units: number;
+            /** Verified */
+            verified: boolean;
+        } & {
+            [key: string]: unknown;
+        };
         /** scheduling__AcceptBody */
         scheduling__AcceptBody: {
             /** Note */
             note?: string | null;
+        };
+        /** scheduling__AmendmentOut */
+        scheduling__AmendmentOut: {
+            /** Actor */
+            actor: string;
+            /** Assignment Id */
+            assignment_id: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            };
+            /** Hash */
+            hash: string;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Plan Id */
+            plan_id: string;
+            /** Prev Hash */
+            prev_hash: string;
+            /** Reason */
+            reason?: string | null;
+            /** Seq */
+            seq: number;
+            /** Team Id */
+            team_id?: string | null;
         };
         /** scheduling__AssignmentCreate */
         scheduling__AssignmentCreate: {
@@ -6110,6 +8940,119 @@ export interface components {
              * @description 人员抽取编号（缺省为服务于该企业抽取的人员抽取）
              */
             inspector_draw_id?: string | null;
+        };
+        /** scheduling__AssignmentDetailOut */
+        scheduling__AssignmentDetailOut: {
+            /** Algorithm Version */
+            algorithm_version: string;
+            /** Batch */
+            batch?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Dispatch Date */
+            dispatch_date?: string | null;
+            /** Enterprise Draw Id */
+            enterprise_draw_id: string;
+            /** Id */
+            id: string;
+            /** Input Digest */
+            input_digest: string;
+            /** Inspector Draw Id */
+            inspector_draw_id: string;
+            /** Plan Id */
+            plan_id: string;
+            /**
+             * Result
+             * @description 完整的确定性组建结果（复算时逐字节一致）
+             */
+            result: {
+                [key: string]: unknown;
+            };
+            /** Result Digest */
+            result_digest: string;
+            /** Task Count */
+            task_count: number;
+            /** Team Count */
+            team_count: number;
+        };
+        /** scheduling__AssignmentFormedOut */
+        scheduling__AssignmentFormedOut: {
+            /** Algorithm Version */
+            algorithm_version: string;
+            /** Batch */
+            batch?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Dispatch Date */
+            dispatch_date?: string | null;
+            /** Enterprise Draw Id */
+            enterprise_draw_id: string;
+            /** Id */
+            id: string;
+            /** Input Digest */
+            input_digest: string;
+            /** Inspector Draw Id */
+            inspector_draw_id: string;
+            /** Level Shortfalls */
+            level_shortfalls?: unknown;
+            /** Plan Id */
+            plan_id: string;
+            /** Report Date */
+            report_date?: unknown;
+            /** Report Date Stated */
+            report_date_stated?: unknown;
+            /** Result Digest */
+            result_digest: string;
+            /** Rules */
+            rules?: unknown;
+            /** Task Count */
+            task_count: number;
+            /** Team Count */
+            team_count: number;
+            /** Teams */
+            teams: components["schemas"]["scheduling__FormedTeamOut"][];
+        };
+        /** scheduling__AssignmentOut */
+        scheduling__AssignmentOut: {
+            /** Algorithm Version */
+            algorithm_version: string;
+            /** Batch */
+            batch?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Dispatch Date */
+            dispatch_date?: string | null;
+            /** Enterprise Draw Id */
+            enterprise_draw_id: string;
+            /** Id */
+            id: string;
+            /** Input Digest */
+            input_digest: string;
+            /** Inspector Draw Id */
+            inspector_draw_id: string;
+            /** Plan Id */
+            plan_id: string;
+            /** Result Digest */
+            result_digest: string;
+            /** Task Count */
+            task_count: number;
+            /** Team Count */
+            team_count: number;
         };
         /** scheduling__AuditEntryOut */
         scheduling__AuditEntryOut: {
@@ -6195,6 +9138,33 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** scheduling__FormedTeamOut */
+        scheduling__FormedTeamOut: {
+            /** Categories */
+            categories: unknown[];
+            /** City Code */
+            city_code: string;
+            /** Code */
+            code: string;
+            /** Enterprises */
+            enterprises: string[];
+            /** First Visit */
+            first_visit?: string | null;
+            /** Id */
+            id: string;
+            /** Label */
+            label: string;
+            /** Level Shortfalls */
+            level_shortfalls?: unknown;
+            /** Members */
+            members: {
+                [key: string]: unknown;
+            }[];
+            /** Report Date */
+            report_date: string;
+            /** Visits */
+            visits: number;
+        };
         /** scheduling__MaterialList */
         scheduling__MaterialList: {
             /**
@@ -6208,10 +9178,113 @@ export interface components {
              */
             note?: string | null;
         };
+        /** scheduling__MemberOut */
+        scheduling__MemberOut: {
+            /** Active */
+            active: boolean;
+            /** Kind */
+            kind?: string | null;
+            /** Law Enforcement */
+            law_enforcement: boolean;
+            /** Left At */
+            left_at?: string | null;
+            /** Left Reason */
+            left_reason?: string | null;
+            /** Level */
+            level?: unknown;
+            /** Name */
+            name?: string | null;
+            /** Organisation */
+            organisation?: string | null;
+            /** Person Id */
+            person_id: string;
+            /** Pool */
+            pool: string;
+            /** Region Code */
+            region_code?: string | null;
+            /**
+             * Role
+             * @description leader / deputy / member
+             */
+            role: string;
+            /** Specialties */
+            specialties?: unknown;
+            /** Ticket */
+            ticket: string;
+        };
+        /** scheduling__NotInspectedOut */
+        scheduling__NotInspectedOut: {
+            /** Amendment Id */
+            amendment_id?: string | null;
+            /** Assignment Id */
+            assignment_id?: string | null;
+            /** Enterprise Name */
+            enterprise_name?: string | null;
+            /** Follow Up */
+            follow_up: string;
+            /** Id */
+            id: string;
+            /** Plan Id */
+            plan_id: string;
+            /** Reason */
+            reason: string;
+            /**
+             * Recorded At
+             * Format: date-time
+             */
+            recorded_at: string;
+            /** Region Code */
+            region_code: string;
+            /** Replaced By */
+            replaced_by?: string | null;
+            /**
+             * Source
+             * @description replacement / cancellation
+             */
+            source: string;
+            /** Uscc */
+            uscc: string;
+        };
+        /** scheduling__Page_AmendmentOut_ */
+        scheduling__Page_AmendmentOut_: {
+            /** Items */
+            items: components["schemas"]["scheduling__AmendmentOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** scheduling__Page_AssignmentOut_ */
+        scheduling__Page_AssignmentOut_: {
+            /** Items */
+            items: components["schemas"]["scheduling__AssignmentOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** scheduling__Page_NotInspectedOut_ */
+        scheduling__Page_NotInspectedOut_: {
+            /** Items */
+            items: components["schemas"]["scheduling__NotInspectedOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
         /** scheduling__Page_TaskOut_ */
         scheduling__Page_TaskOut_: {
             /** Items */
             items: components["schemas"]["scheduling__TaskOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** scheduling__Page_TeamOut_ */
+        scheduling__Page_TeamOut_: {
+            /** Items */
+            items: components["schemas"]["scheduling__TeamOut"][];
             /** Limit */
             limit: number;
             /** Next Cursor */
@@ -6351,6 +9424,52 @@ export interface components {
              */
             reason: string;
         };
+        /** scheduling__SubstitutionOut */
+        scheduling__SubstitutionOut: {
+            amendment: components["schemas"]["scheduling__AmendmentOut"];
+            /** Assignment Id */
+            assignment_id: string;
+            /** Categories */
+            categories: unknown[];
+            /** City Code */
+            city_code: string;
+            /** Code */
+            code: string;
+            /** Enterprises */
+            enterprises: string[];
+            /** Former Members */
+            former_members: components["schemas"]["scheduling__MemberOut"][];
+            /** Id */
+            id: string;
+            /** Label */
+            label: string;
+            /** Members */
+            members: components["schemas"]["scheduling__MemberOut"][];
+            /** Plan Id */
+            plan_id: string;
+            /**
+             * Report Date
+             * Format: date
+             */
+            report_date: string;
+            /**
+             * Report Missing
+             * @description 已过汇总上报日期仍未上报
+             */
+            report_missing?: boolean | null;
+            /** Report Submitted At */
+            report_submitted_at?: string | null;
+            /** Report Submitted By */
+            report_submitted_by?: string | null;
+            /** Report Summary */
+            report_summary?: string | null;
+            /** Substitution */
+            substitution: {
+                [key: string]: unknown;
+            };
+            /** Version */
+            version: number;
+        };
         /** scheduling__TaskCancel */
         scheduling__TaskCancel: {
             /**
@@ -6363,6 +9482,65 @@ export interface components {
              * @description 取消理由
              */
             reason: string;
+        };
+        /** scheduling__TaskCancelledOut */
+        scheduling__TaskCancelledOut: {
+            /**
+             * Accept By
+             * Format: date
+             */
+            accept_by: string;
+            /** Accepted At */
+            accepted_at?: string | null;
+            /** Accepted By */
+            accepted_by?: string | null;
+            /** Accepted By Name */
+            accepted_by_name?: string | null;
+            amendment: components["schemas"]["scheduling__AmendmentOut"];
+            /** Assignment Id */
+            assignment_id: string;
+            /** Bureau Info */
+            bureau_info?: {
+                [key: string]: unknown;
+            } | null;
+            /** Bureau Info At */
+            bureau_info_at?: string | null;
+            /** Bureau Info By */
+            bureau_info_by?: string | null;
+            /** Categories */
+            categories: unknown[];
+            /** City Code */
+            city_code: string;
+            /** County Code */
+            county_code?: string | null;
+            /**
+             * Dispatched At
+             * Format: date-time
+             */
+            dispatched_at: string;
+            /** Enterprise Name */
+            enterprise_name?: string | null;
+            /** Id */
+            id: string;
+            /** Overdue */
+            overdue?: boolean | null;
+            /** Plan Id */
+            plan_id: string;
+            /** Region Code */
+            region_code: string;
+            /** Site Address */
+            site_address?: string | null;
+            /** Site Id */
+            site_id: string;
+            /** Status */
+            status: string;
+            /** Team Id */
+            team_id: string;
+            /** Uscc */
+            uscc: string;
+            /** Version */
+            version: number;
+            visit?: components["schemas"]["scheduling__VisitRef"] | null;
         };
         /** scheduling__TaskOut */
         scheduling__TaskOut: {
@@ -6422,6 +9600,146 @@ export interface components {
             version: number;
             visit?: components["schemas"]["scheduling__VisitRef"] | null;
         };
+        /** scheduling__TeamDetailOut */
+        scheduling__TeamDetailOut: {
+            /** Assignment Id */
+            assignment_id: string;
+            /** Categories */
+            categories: unknown[];
+            /** City Code */
+            city_code: string;
+            /** Code */
+            code: string;
+            /** Enterprises */
+            enterprises: string[];
+            /** Former Members */
+            former_members: components["schemas"]["scheduling__MemberOut"][];
+            /** Id */
+            id: string;
+            /** Label */
+            label: string;
+            /** Members */
+            members: components["schemas"]["scheduling__MemberOut"][];
+            /** Plan Id */
+            plan_id: string;
+            /**
+             * Report Date
+             * Format: date
+             */
+            report_date: string;
+            /**
+             * Report Missing
+             * @description 已过汇总上报日期仍未上报
+             */
+            report_missing?: boolean | null;
+            /** Report Submitted At */
+            report_submitted_at?: string | null;
+            /** Report Submitted By */
+            report_submitted_by?: string | null;
+            /** Report Summary */
+            report_summary?: string | null;
+            /** Version */
+            version: number;
+        };
+        /** scheduling__TeamOut */
+        scheduling__TeamOut: {
+            /** Assignment Id */
+            assignment_id: string;
+            /** Categories */
+            categories: unknown[];
+            /** City Code */
+            city_code: string;
+            /** Code */
+            code: string;
+            /** Enterprises */
+            enterprises: string[];
+            /** Id */
+            id: string;
+            /** Label */
+            label: string;
+            /** Plan Id */
+            plan_id: string;
+            /**
+             * Report Date
+             * Format: date
+             */
+            report_date: string;
+            /**
+             * Report Missing
+             * @description 已过汇总上报日期仍未上报
+             */
+            report_missing?: boolean | null;
+            /** Report Submitted At */
+            report_submitted_at?: string | null;
+            /** Report Submitted By */
+            report_submitted_by?: string | null;
+            /** Version */
+            version: number;
+        };
+        /** scheduling__TeamReportOut */
+        scheduling__TeamReportOut: {
+            /** Assignment Id */
+            assignment_id: string;
+            /** Categories */
+            categories: unknown[];
+            /** City Code */
+            city_code: string;
+            /** Code */
+            code: string;
+            /** Enterprises */
+            enterprises: string[];
+            /** Id */
+            id: string;
+            /** Label */
+            label: string;
+            /** Late */
+            late: boolean;
+            /** Plan Id */
+            plan_id: string;
+            /**
+             * Report Date
+             * Format: date
+             */
+            report_date: string;
+            /**
+             * Report Missing
+             * @description 已过汇总上报日期仍未上报
+             */
+            report_missing?: boolean | null;
+            /** Report Submitted At */
+            report_submitted_at?: string | null;
+            /** Report Submitted By */
+            report_submitted_by?: string | null;
+            /** Report Summary */
+            report_summary: string;
+            /** Version */
+            version: number;
+        };
+        /** scheduling__VerifyOut */
+        scheduling__VerifyOut: {
+            /** Algorithm Version */
+            algorithm_version: string;
+            /** Amendment Head */
+            amendment_head: string;
+            /** Amendments */
+            amendments: number;
+            /** Assignment Id */
+            assignment_id: string;
+            /** Byte Identical */
+            byte_identical: boolean;
+            /** Input Digest */
+            input_digest: string;
+            /** Ok */
+            ok: boolean;
+            /** Problems */
+            problems: string[];
+            /** Result Digest */
+            result_digest: string;
+            /** Stored Input Digest */
+            stored_input_digest: string;
+            /** Stored Result Digest */
+            stored_result_digest: string;
+        };
         /** scheduling__VisitOut */
         scheduling__VisitOut: {
             /** Categories */
@@ -6478,13 +9796,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["JwksOut"];
                 };
             };
         };
@@ -8034,13 +11352,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__DeadlinesOut"];
                 };
             };
             /** @description 未认证或令牌无效 */
@@ -8076,13 +11394,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "text/csv": string;
                 };
             };
             /** @description 请求有误 */
@@ -8135,13 +11454,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__FeedOut"];
                 };
             };
             /** @description 请求有误 */
@@ -8213,13 +11532,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__PlanSettingOut"];
                 };
             };
             /** @description 请求有误 */
@@ -8272,7 +11593,10 @@ export interface operations {
     disclosure__put_plan_setting_plans__plan_id__settings_put: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 更新时必填：资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match"?: string;
+            };
             path: {
                 plan_id: string;
             };
@@ -8284,13 +11608,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__PlanSettingOut"];
                 };
             };
             /** @description 请求有误 */
@@ -8338,6 +11664,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -8358,6 +11693,15 @@ export interface operations {
             };
             /** @description 输入数据校验失败 */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8386,14 +11730,23 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__Page_PublicResultOut_"];
                 };
+            };
+            /** @description 未修改（If-None-Match 与 ETag 相同） */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description 请求有误 */
             400: {
@@ -8413,6 +11766,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
                 };
             };
+            /** @description 请求过于频繁，请稍后再试 */
+            429: {
+                headers: {
+                    /** @description 建议的重试等待秒数 */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
         };
     };
     disclosure__public_result_public_results__result_id__get: {
@@ -8426,14 +11790,23 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__PublicResultOut"];
                 };
+            };
+            /** @description 未修改（If-None-Match 与 ETag 相同） */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description 请求有误 */
             400: {
@@ -8456,6 +11829,17 @@ export interface operations {
             /** @description 输入数据校验失败 */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 请求过于频繁，请稍后再试 */
+            429: {
+                headers: {
+                    /** @description 建议的重试等待秒数 */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8504,13 +11888,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__Page_ResultOut_"];
                 };
             };
             /** @description 请求有误 */
@@ -8562,13 +11946,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__ResultOut"];
                 };
             };
             /** @description 请求有误 */
@@ -8621,7 +12007,10 @@ export interface operations {
     disclosure__correct_result_results__result_id__corrections_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 result_id: string;
             };
@@ -8633,13 +12022,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__ResultOut"];
                 };
             };
             /** @description 请求有误 */
@@ -8687,6 +12078,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -8707,6 +12107,15 @@ export interface operations {
             };
             /** @description 输入数据校验失败 */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8719,7 +12128,10 @@ export interface operations {
     disclosure__enter_result_results__result_id__entry_put: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 result_id: string;
             };
@@ -8731,13 +12143,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__ResultOut"];
                 };
             };
             /** @description 请求有误 */
@@ -8785,6 +12199,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -8805,6 +12228,15 @@ export interface operations {
             };
             /** @description 输入数据校验失败 */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8817,7 +12249,10 @@ export interface operations {
     disclosure__review_result_results__result_id__review_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 result_id: string;
             };
@@ -8829,13 +12264,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__ResultOut"];
                 };
             };
             /** @description 请求有误 */
@@ -8883,6 +12320,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -8903,6 +12349,15 @@ export interface operations {
             };
             /** @description 输入数据校验失败 */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8923,13 +12378,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__ResultVersionListOut"];
                 };
             };
             /** @description 请求有误 */
@@ -8982,7 +12437,10 @@ export interface operations {
     disclosure__withdraw_result_results__result_id__withdrawal_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 result_id: string;
             };
@@ -8994,13 +12452,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__ResultOut"];
                 };
             };
             /** @description 请求有误 */
@@ -9048,6 +12508,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -9075,6 +12544,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
                 };
             };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
         };
     };
     disclosure__list_subscriptions_subscriptions_get: {
@@ -9091,13 +12569,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__Page_SubscriptionOut_"];
                 };
             };
             /** @description 请求有误 */
@@ -9141,7 +12619,10 @@ export interface operations {
     disclosure__create_subscription_subscriptions_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -9151,13 +12632,17 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__SubscriptionWithSecretOut"];
                 };
             };
             /** @description 请求有误 */
@@ -9245,13 +12730,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__SubscriptionOut"];
                 };
             };
             /** @description 请求有误 */
@@ -9304,7 +12791,10 @@ export interface operations {
     disclosure__patch_subscription_subscriptions__sub_id__patch: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 sub_id: string;
             };
@@ -9316,13 +12806,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__SubscriptionOut"];
                 };
             };
             /** @description 请求有误 */
@@ -9370,6 +12862,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -9397,6 +12898,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
                 };
             };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
         };
     };
     disclosure__list_deliveries_subscriptions__sub_id__deliveries_get: {
@@ -9416,13 +12926,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__Page_DeliveryOut_"];
                 };
             };
             /** @description 请求有误 */
@@ -9484,13 +12994,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__DeliveryDetailOut"];
                 };
             };
             /** @description 请求有误 */
@@ -9552,13 +13062,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__DeliveryOut"];
                 };
             };
             /** @description 请求有误 */
@@ -9641,13 +13151,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__ReplaySinceOut"];
                 };
             };
             /** @description 请求有误 */
@@ -9727,7 +13237,10 @@ export interface operations {
     disclosure__rotate_secret_subscriptions__sub_id__rotate_secret_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 sub_id: string;
             };
@@ -9739,13 +13252,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["disclosure__SubscriptionWithSecretOut"];
                 };
             };
             /** @description 请求有误 */
@@ -9793,6 +13308,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -9813,6 +13337,15 @@ export interface operations {
             };
             /** @description 输入数据校验失败 */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10072,13 +13605,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__ChecklistListOut"];
                 };
             };
             /** @description 未认证或令牌无效 */
@@ -10112,13 +13645,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__ChecklistOut"];
                 };
             };
             /** @description 请求有误 */
@@ -10182,13 +13715,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
             /** @description 请求有误 */
@@ -10275,13 +13808,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__Page_SummaryOut_"];
                 };
             };
             /** @description 请求有误 */
@@ -10333,13 +13866,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__SummaryOut"];
                 };
             };
             /** @description 请求有误 */
@@ -10400,13 +13935,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/pdf": string;
                 };
             };
             /** @description 请求有误 */
@@ -10467,13 +14002,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
             /** @description 请求有误 */
@@ -10526,7 +14061,10 @@ export interface operations {
     inspection__handover_problem_summaries__summary_id__handover_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 summary_id: string;
             };
@@ -10538,13 +14076,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__SummaryOut"];
                 };
             };
             /** @description 请求有误 */
@@ -10592,6 +14132,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -10612,6 +14161,15 @@ export interface operations {
             };
             /** @description 输入数据校验失败 */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10659,13 +14217,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__Page_RecordHeadOut_"];
                 };
             };
             /** @description 请求有误 */
@@ -10717,13 +14275,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__RecordOut"];
                 };
             };
             /** @description 请求有误 */
@@ -10776,7 +14336,10 @@ export interface operations {
     inspection__propose_records__record_id__amendments_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 record_id: string;
             };
@@ -10788,13 +14351,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
                 headers: {
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__AmendmentOut"];
                 };
             };
             /** @description 请求有误 */
@@ -10887,13 +14452,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__RecordOut"];
                 };
             };
             /** @description 请求有误 */
@@ -10986,13 +14553,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__RecordOut"];
                 };
             };
             /** @description 请求有误 */
@@ -11072,7 +14641,10 @@ export interface operations {
     inspection__confirm_records__record_id__enterprise_confirmation_put: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 record_id: string;
             };
@@ -11084,13 +14656,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__RecordOut"];
                 };
             };
             /** @description 请求有误 */
@@ -11138,6 +14712,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -11158,6 +14741,15 @@ export interface operations {
             };
             /** @description 输入数据校验失败 */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11188,13 +14780,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__EvidenceOut"];
                 };
             };
             /** @description 请求有误 */
@@ -11283,13 +14875,17 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/pdf": string;
+                    "image/jpeg": string;
+                    "image/png": string;
+                    "image/webp": string;
+                    "video/mp4": string;
                 };
             };
             /** @description 请求有误 */
@@ -11350,13 +14946,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/pdf": string;
                 };
             };
             /** @description 请求有误 */
@@ -11417,13 +15013,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
             /** @description 请求有误 */
@@ -11476,7 +15072,12 @@ export interface operations {
     inspection__put_item_records__record_id__items__code__put: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 record_id: string;
                 code: string;
@@ -11489,13 +15090,17 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__ItemUpdatedOut"];
                 };
             };
             /** @description 请求有误 */
@@ -11543,6 +15148,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -11563,6 +15177,15 @@ export interface operations {
             };
             /** @description 输入数据校验失败 */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11575,7 +15198,10 @@ export interface operations {
     inspection__not_inspected_records__record_id__not_inspected_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 record_id: string;
             };
@@ -11587,13 +15213,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__RecordOut"];
                 };
             };
             /** @description 请求有误 */
@@ -11641,6 +15269,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -11668,12 +15305,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
                 };
             };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
         };
     };
     inspection__create_summary_records__record_id__problem_summary_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 record_id: string;
             };
@@ -11685,13 +15334,17 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__SummaryOut"];
                 };
             };
             /** @description 请求有误 */
@@ -11783,13 +15436,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__SignatureOut"];
                 };
             };
             /** @description 请求有误 */
@@ -11869,7 +15522,10 @@ export interface operations {
     inspection__submit_records__record_id__submit_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 record_id: string;
             };
@@ -11881,13 +15537,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__RecordOut"];
                 };
             };
             /** @description 请求有误 */
@@ -11935,6 +15593,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -11962,6 +15629,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
                 };
             };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
         };
     };
     inspection__list_tasks_tasks_get: {
@@ -11980,13 +15656,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__Page_TaskOut_"];
                 };
             };
             /** @description 请求有误 */
@@ -12039,13 +15715,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__FormOut"];
                 };
             };
             /** @description 请求有误 */
@@ -12098,7 +15776,12 @@ export interface operations {
     inspection__put_form_tasks__task_id__forms__kind__put: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+                /** @description 更新时必填：资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match"?: string;
+            };
             path: {
                 task_id: string;
                 kind: string;
@@ -12113,13 +15796,30 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 200 更新；201 首次填写（新建） */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__FormOut"];
+                };
+            };
+            /** @description 200 更新；201 首次填写（新建） */
+            201: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inspection__FormOut"];
                 };
             };
             /** @description 请求有误 */
@@ -12167,6 +15867,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -12194,12 +15903,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
                 };
             };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
         };
     };
     inspection__open_record_tasks__task_id__record_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 task_id: string;
             };
@@ -12211,13 +15932,17 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__RecordOut"];
                 };
             };
             /** @description 请求有误 */
@@ -12305,13 +16030,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__TeamReportOut"];
                 };
             };
             /** @description 请求有误 */
@@ -12376,13 +16101,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["inspection__TeamReportOut"];
                 };
             };
             /** @description 请求有误 */
@@ -12470,13 +16195,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
             /** @description 请求有误 */
@@ -12788,13 +16513,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["rectification__Page_CaseOut_"];
                 };
             };
             /** @description 请求有误 */
@@ -12846,13 +16571,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["rectification__CaseDetailOut"];
                 };
             };
             /** @description 请求有误 */
@@ -12917,13 +16644,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["rectification__EvidenceStoredOut"];
                 };
             };
             /** @description 请求有误 */
@@ -13012,13 +16739,17 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/pdf": string;
+                    "image/jpeg": string;
+                    "image/png": string;
+                    "image/webp": string;
+                    "video/mp4": string;
                 };
             };
             /** @description 请求有误 */
@@ -13071,7 +16802,10 @@ export interface operations {
     rectification__record_handling_cases__case_id__handling_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 case_id: string;
             };
@@ -13083,13 +16817,17 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["rectification__CaseWithActionOut"];
                 };
             };
             /** @description 请求有误 */
@@ -13169,7 +16907,10 @@ export interface operations {
     rectification__propose_outcome_cases__case_id__outcomes_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 case_id: string;
             };
@@ -13181,13 +16922,17 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["rectification__OutcomeOut"];
                 };
             };
             /** @description 请求有误 */
@@ -13267,7 +17012,10 @@ export interface operations {
     rectification__report_problem_cases__case_id__problems__no__report_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 case_id: string;
                 no: number;
@@ -13280,13 +17028,17 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["rectification__CaseWithProblemOut"];
                 };
             };
             /** @description 请求有误 */
@@ -13366,7 +17118,10 @@ export interface operations {
     rectification__record_recheck_cases__case_id__recheck_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 case_id: string;
             };
@@ -13378,13 +17133,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["rectification__CaseOut"];
                 };
             };
             /** @description 请求有误 */
@@ -13432,6 +17189,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -13452,6 +17218,15 @@ export interface operations {
             };
             /** @description 输入数据校验失败 */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13508,13 +17283,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["rectification__Page_LedgerRowOut_"];
                 };
             };
             /** @description 请求有误 */
@@ -13578,13 +17353,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
             /** @description 请求有误 */
@@ -13634,13 +17409,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["rectification__LegalBasisListOut"];
                 };
             };
             /** @description 未认证或令牌无效 */
@@ -13679,13 +17454,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["rectification__Page_OutcomeOut_"];
                 };
             };
             /** @description 请求有误 */
@@ -13737,13 +17512,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["rectification__OutcomeDetailOut"];
                 };
             };
             /** @description 请求有误 */
@@ -13796,7 +17573,10 @@ export interface operations {
     rectification__decide_outcome_outcomes__outcome_id__decide_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 outcome_id: string;
             };
@@ -13808,13 +17588,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["rectification__OutcomeOut"];
                 };
             };
             /** @description 请求有误 */
@@ -13862,6 +17644,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -13882,6 +17673,15 @@ export interface operations {
             };
             /** @description 输入数据校验失败 */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13920,13 +17720,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["rectification__CityRollupOut"];
                 };
             };
             /** @description 未认证或令牌无效 */
@@ -14199,13 +17999,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__CatalogueListOut"];
                 };
             };
         };
@@ -14221,13 +18021,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__CatalogueOut"];
                 };
             };
             /** @description 请求有误 */
@@ -14436,13 +18236,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__ConflictOut"];
                 };
             };
             /** @description 请求有误 */
@@ -15723,7 +19523,10 @@ export interface operations {
     registry__import_enterprises_imports_enterprises_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -15733,13 +19536,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
                 headers: {
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__EnterpriseImportOut"];
                 };
             };
             /** @description 请求有误 */
@@ -15819,7 +19624,10 @@ export interface operations {
     registry__import_people_imports_people_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -15829,13 +19637,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
                 headers: {
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__PeopleImportOut"];
                 };
             };
             /** @description 请求有误 */
@@ -16477,13 +20287,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__LicenceHistoryOut"];
                 };
             };
             /** @description 请求有误 */
@@ -16669,13 +20479,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__PopulationEnterprisesOut"];
                 };
             };
             /** @description 请求有误 */
@@ -16730,13 +20540,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__PopulationPeopleOut"];
                 };
             };
             /** @description 请求有误 */
@@ -16806,13 +20616,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__RegionNode"];
                 };
             };
         };
@@ -16906,7 +20716,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["registry__EnterpriseFullOut"];
                 };
             };
             /** @description 请求有误 */
@@ -17265,13 +21075,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__AlertRuleListOut"];
                 };
             };
             /** @description 未认证或令牌无效 */
@@ -17311,13 +21121,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__Page_AlertOut_"];
                 };
             };
             /** @description 请求有误 */
@@ -17369,13 +21179,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__AlertOut"];
                 };
             };
             /** @description 请求有误 */
@@ -17428,7 +21240,10 @@ export interface operations {
     risk__acknowledge_alert_alerts__alert_id__acknowledge_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 alert_id: string;
             };
@@ -17440,13 +21255,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__AlertOut"];
                 };
             };
             /** @description 请求有误 */
@@ -17494,6 +21311,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["risk__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -17514,6 +21340,15 @@ export interface operations {
             };
             /** @description 输入数据校验失败 */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -17526,7 +21361,10 @@ export interface operations {
     risk__close_alert_alerts__alert_id__close_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 alert_id: string;
             };
@@ -17538,13 +21376,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__AlertOut"];
                 };
             };
             /** @description 请求有误 */
@@ -17592,6 +21432,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["risk__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -17612,6 +21461,15 @@ export interface operations {
             };
             /** @description 输入数据校验失败 */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -17728,13 +21586,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__BatchListOut"];
                 };
             };
             /** @description 未认证或令牌无效 */
@@ -17766,13 +21624,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__BatchRunOut"];
                 };
             };
             /** @description 未认证或令牌无效 */
@@ -17829,13 +21687,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__Page_RiskClassOut_"];
                 };
             };
             /** @description 请求有误 */
@@ -17887,13 +21745,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__RiskClassDetailOut"];
                 };
             };
             /** @description 请求有误 */
@@ -17972,13 +21830,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__IndicatorListOut"];
                 };
             };
             /** @description 未认证或令牌无效 */
@@ -18017,13 +21875,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__Page_LedgerRowOut_"];
                 };
             };
             /** @description 请求有误 */
@@ -18075,13 +21933,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
             /** @description 请求有误 */
@@ -18131,13 +21989,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__ModelListOut"];
                 };
             };
             /** @description 未认证或令牌无效 */
@@ -18163,7 +22021,10 @@ export interface operations {
     risk__create_model_models_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -18173,13 +22034,17 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__ModelFullOut"];
                 };
             };
             /** @description 请求有误 */
@@ -18259,7 +22124,10 @@ export interface operations {
     risk__fit_model_models_fit_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -18269,13 +22137,17 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             201: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__ModelFullOut"];
                 };
             };
             /** @description 请求有误 */
@@ -18357,19 +22229,22 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description 评分卡版本号 */
                 version: number;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__ModelFullOut"];
                 };
             };
             /** @description 请求有误 */
@@ -18422,8 +22297,12 @@ export interface operations {
     risk__adopt_model_models__version__adopt_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
+                /** @description 评分卡版本号 */
                 version: number;
             };
             cookie?: never;
@@ -18434,13 +22313,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__ModelDecisionOut"];
                 };
             };
             /** @description 请求有误 */
@@ -18488,6 +22369,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["risk__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -18515,6 +22405,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["risk__ProblemDetail"];
                 };
             };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
         };
     };
     risk__preview_model_models__version__preview_get: {
@@ -18522,19 +22421,20 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description 评分卡版本号 */
                 version: number;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__PreviewOut"];
                 };
             };
             /** @description 请求有误 */
@@ -18587,8 +22487,12 @@ export interface operations {
     risk__propose_model_models__version__propose_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
+                /** @description 评分卡版本号 */
                 version: number;
             };
             cookie?: never;
@@ -18599,13 +22503,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__ModelDecisionOut"];
                 };
             };
             /** @description 请求有误 */
@@ -18653,6 +22559,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["risk__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -18673,6 +22588,15 @@ export interface operations {
             };
             /** @description 输入数据校验失败 */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -18685,8 +22609,12 @@ export interface operations {
     risk__reject_model_models__version__reject_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
+                /** @description 评分卡版本号 */
                 version: number;
             };
             cookie?: never;
@@ -18697,13 +22625,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__ModelDecisionOut"];
                 };
             };
             /** @description 请求有误 */
@@ -18751,6 +22681,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["risk__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -18771,6 +22710,15 @@ export interface operations {
             };
             /** @description 输入数据校验失败 */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -18793,13 +22741,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__ClassLookupOut"];
                 };
             };
             /** @description 请求有误 */
@@ -18905,13 +22853,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["risk__SyncOut"];
                 };
             };
             /** @description 未认证或令牌无效 */
@@ -19444,13 +23392,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["sampling__DrawOut"];
                 };
             };
             /** @description 请求有误 */
@@ -19627,13 +23577,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": Record<string, never>;
+                    "text/csv": string;
                 };
             };
             /** @description 请求有误 */
@@ -20091,13 +24042,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["sampling__Page_UnitOut_"];
                 };
             };
             /** @description 请求有误 */
@@ -20158,13 +24109,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["sampling__VerifyOut"];
                 };
             };
             /** @description 请求有误 */
@@ -20815,13 +24766,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["sampling__PreviewOut"];
                 };
             };
             /** @description 请求有误 */
@@ -20882,13 +24833,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["sampling__PublicDrawOut"];
                 };
             };
             /** @description 请求有误 */
@@ -20931,13 +24882,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["sampling__PublicPlanOut"];
                 };
             };
             /** @description 请求有误 */
@@ -21147,13 +25098,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__Page_AssignmentOut_"];
                 };
             };
             /** @description 请求有误 */
@@ -21205,13 +25156,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__AssignmentDetailOut"];
                 };
             };
             /** @description 请求有误 */
@@ -21277,13 +25228,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__Page_AmendmentOut_"];
                 };
             };
             /** @description 请求有误 */
@@ -21344,13 +25295,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__VerifyOut"];
                 };
             };
             /** @description 请求有误 */
@@ -21533,13 +25484,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__Page_NotInspectedOut_"];
                 };
             };
             /** @description 请求有误 */
@@ -21606,7 +25557,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__AssignmentFormedOut"];
                 };
             };
             /** @description 请求有误 */
@@ -22064,7 +26015,10 @@ export interface operations {
     scheduling__cancel_task_tasks__task_id__cancel_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
             path: {
                 task_id: string;
             };
@@ -22076,13 +26030,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__TaskCancelledOut"];
                 };
             };
             /** @description 请求有误 */
@@ -22130,6 +26086,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
                 };
             };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
             /** @description 请求体过大 */
             413: {
                 headers: {
@@ -22150,6 +26115,15 @@ export interface operations {
             };
             /** @description 输入数据校验失败 */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["scheduling__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -22178,13 +26152,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__Page_TeamOut_"];
                 };
             };
             /** @description 请求有误 */
@@ -22236,13 +26210,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__TeamDetailOut"];
                 };
             };
             /** @description 请求有误 */
@@ -22313,12 +26289,14 @@ export interface operations {
             /** @description 成功 */
             201: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
                     "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__TeamReportOut"];
                 };
             };
             /** @description 请求有误 */
@@ -22418,12 +26396,14 @@ export interface operations {
             /** @description 成功 */
             201: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
                     "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["scheduling__SubstitutionOut"];
                 };
             };
             /** @description 请求有误 */
@@ -22837,13 +26817,31 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["WebSessionOut"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
             /** @description 与当前状态冲突 */
@@ -22858,6 +26856,17 @@ export interface operations {
             /** @description 请求体过大 */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 请求过于频繁，请稍后再试 */
+            429: {
+                headers: {
+                    /** @description 建议的重试等待秒数 */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -22911,13 +26920,31 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description 成功 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["WebSessionOut"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
                 };
             };
             /** @description 与当前状态冲突 */
@@ -22932,6 +26959,17 @@ export interface operations {
             /** @description 请求体过大 */
             413: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 请求过于频繁，请稍后再试 */
+            429: {
+                headers: {
+                    /** @description 建议的重试等待秒数 */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
