@@ -5,7 +5,7 @@ one transaction of bulk inserts, one audit entry, summarising events).
 Baseline in the same run: the same number of rows written with stdlib ``sqlite3.executemany``
 into a bare two-column table, so the figure is comparable across machines as a ratio.
 
-PostgreSQL (``TEST_DATABASE_URL``, else the local server at 127.0.0.1:5432): the same file imported
+PostgreSQL (``BENCH_DATABASE_URL`` or ``TEST_DATABASE_URL`` as the server to create two databases on, else the local server at 127.0.0.1:5432): the same file imported
 into a fresh migrated database, against the honest limit measured in the same run — PostgreSQL
 ``COPY`` (asyncpg ``copy_records_to_table``) of exactly the rows the import wrote, read back, into
 the same tables of another fresh migrated database, in one transaction. Target: import ≥ 0.2× COPY
@@ -123,7 +123,7 @@ async def _pg(csv_path: Path, admin_url: str) -> dict:
 def _pg_admin_url() -> str | None:
     import asyncpg
 
-    url = os.environ.get("TEST_DATABASE_URL") or PG_DEFAULT
+    url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or PG_DEFAULT
 
     async def probe():
         conn = await asyncpg.connect(url, timeout=3)
