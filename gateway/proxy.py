@@ -84,7 +84,14 @@ class Upstreams:
             for url in self.replicas[name].urls:
                 mounts[url] = transport
         self.timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout)
+        self._timeouts = self.timeout.as_dict()
+        # one connection pool: the proxy path calls it directly (``send``), the client wraps it for
+        # the gateway's own calls (bindings, OpenAPI)
+        self.transport = httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30), trust_env=False)
+        self.mounts = mounts
         self.client = httpx.AsyncClient(
+            transport=self.transport,
             mounts=mounts or None,
             timeout=self.timeout,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30),
@@ -99,6 +106,15 @@ class Upstreams:
             raise Problem(404, "unknown-service", "服务不存在", detail=f"没有名为 {service} 的服务",
                           errors=[{"field": "service", "message": f"可用的服务：{'、'.join(self.urls)}"}])
         return replicas.pick(exclude)
+
+    async def send(self, method: str, base: str, target: str, headers: list[tuple[str, str]], content) -> httpx.Response:
+        """One proxied request straight to the pool's transport, answer streamed: no client-side
+        cookie jar, redirects, auth or default headers to run (the caller's headers go as they are)."""
+        request = httpx.Request(method, base + target, headers=headers, content=content, extensions={"timeout": self._timeouts})
+        transport = self.mounts.get(base, self.transport) if self.mounts else self.transport
+        response = await transport.handle_async_request(request)
+        response.request = request
+        return response
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -172,13 +188,10 @@ async def proxy(service: str, path: str, request: Request):
             yield chunk
 
     while True:
-        upstream_req = upstreams.client.build_request(
-            request.method, httpx.URL(base + url), headers=forward_request_headers(request, rid),
-            content=tracked_body() if has_body else None,
-        )
         try:
             try:
-                resp = await upstreams.client.send(upstream_req, stream=True)
+                resp = await upstreams.send(request.method, base, url, forward_request_headers(request, rid),
+                                            tracked_body() if has_body else None)
             except Exception:
                 if body_failure:
                     raise body_failure[0] from None

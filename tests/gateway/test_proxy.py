@@ -207,3 +207,15 @@ def test_httpcore_finds_sniffio():
     import importlib.util
 
     assert importlib.util.find_spec("sniffio") is not None
+
+
+def test_httpx_request_lines_are_not_logged_per_proxied_request():
+    """The access line already records each request; httpx's own INFO line per upstream call
+    doubled the gateway's logging on the hop (warnings still pass)."""
+    import logging
+
+    from shared.observability import setup_logging
+
+    setup_logging("INFO")
+    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+    assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
