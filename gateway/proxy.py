@@ -1,6 +1,9 @@
 """Routing ``/api/v1/<service>/<path>`` to the services through ONE pooled httpx client:
-request and response bodies streamed, hop-by-hop headers stripped, request id passed on,
-503 when a service cannot be reached, 504 when it does not answer in time."""
+request bodies streamed; response bodies streamed unless the service declared a small
+``Content-Length`` (≤ ``SMALL_BODY``: read at once and answered as a plain response, which saves
+the streaming response's task group per request — most API answers); hop-by-hop headers
+stripped, request id passed on, 503 when a service cannot be reached, 504 when it does not
+answer in time."""
 from __future__ import annotations
 
 import http.cookiejar
@@ -12,7 +15,7 @@ import anyio
 import httpx
 from fastapi import APIRouter, Request
 from starlette.background import BackgroundTask
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from shared.errors import Problem
 
@@ -31,6 +34,7 @@ HOP_BY_HOP = {
 REQUEST_DROP = HOP_BY_HOP | {"host", "x-request-id", "content-length", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
 RESPONSE_DROP = HOP_BY_HOP | {"x-request-id", "server", "date"}
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+SMALL_BODY = 256 * 1024  # an upstream answer up to this declared length is read whole, not streamed
 
 
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):
@@ -80,7 +84,14 @@ class Upstreams:
             for url in self.replicas[name].urls:
                 mounts[url] = transport
         self.timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout)
+        self._timeouts = self.timeout.as_dict()
+        # one connection pool: the proxy path calls it directly (``send``), the client wraps it for
+        # the gateway's own calls (bindings, OpenAPI)
+        self.transport = httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30), trust_env=False)
+        self.mounts = mounts
         self.client = httpx.AsyncClient(
+            transport=self.transport,
             mounts=mounts or None,
             timeout=self.timeout,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30),
@@ -95,6 +106,15 @@ class Upstreams:
             raise Problem(404, "unknown-service", "服务不存在", detail=f"没有名为 {service} 的服务",
                           errors=[{"field": "service", "message": f"可用的服务：{'、'.join(self.urls)}"}])
         return replicas.pick(exclude)
+
+    async def send(self, method: str, base: str, target: str, headers: list[tuple[str, str]], content) -> httpx.Response:
+        """One proxied request straight to the pool's transport, answer streamed: no client-side
+        cookie jar, redirects, auth or default headers to run (the caller's headers go as they are)."""
+        request = httpx.Request(method, base + target, headers=headers, content=content, extensions={"timeout": self._timeouts})
+        transport = self.mounts.get(base, self.transport) if self.mounts else self.transport
+        response = await transport.handle_async_request(request)
+        response.request = request
+        return response
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -168,13 +188,10 @@ async def proxy(service: str, path: str, request: Request):
             yield chunk
 
     while True:
-        upstream_req = upstreams.client.build_request(
-            request.method, httpx.URL(base + url), headers=forward_request_headers(request, rid),
-            content=tracked_body() if has_body else None,
-        )
         try:
             try:
-                resp = await upstreams.client.send(upstream_req, stream=True)
+                resp = await upstreams.send(request.method, base, url, forward_request_headers(request, rid),
+                                            tracked_body() if has_body else None)
             except Exception:
                 if body_failure:
                     raise body_failure[0] from None
@@ -203,10 +220,23 @@ async def proxy(service: str, path: str, request: Request):
         await resp.aclose()
         raise body_failure[0]
     pairs = forward_response_headers(resp)
-    response = _UpstreamResponse(
-        _body(resp, service), status_code=resp.status_code, headers=_merge(pairs),
-        background=BackgroundTask(resp.aclose),
-    )
+    length = resp.headers.get("content-length", "")
+    if length.isdigit() and int(length) <= SMALL_BODY:
+        try:
+            content = b"".join([chunk async for chunk in resp.aiter_raw()])  # raw: encoded as the service sent it
+        except httpx.TimeoutException:  # nothing sent yet: the caller gets a proper problem
+            raise Problem(504, "gateway-timeout", "上游服务超时", detail=f"{service} 服务未在规定时间内响应", service=service) from None
+        except httpx.HTTPError as exc:
+            log.warning("service %s response body broke off: %r", service, exc)
+            raise Problem(502, "bad-gateway", "上游服务响应错误", detail=f"{service} 服务的响应无法读取", service=service) from None
+        finally:
+            await resp.aclose()
+        response = Response(content, status_code=resp.status_code, headers=_merge(pairs))
+    else:
+        response = _UpstreamResponse(
+            _body(resp, service), status_code=resp.status_code, headers=_merge(pairs),
+            background=BackgroundTask(resp.aclose),
+        )
     response.raw_headers.extend((b"set-cookie", v.encode("latin-1")) for k, v in pairs if k.lower() == "set-cookie")
     return response
 

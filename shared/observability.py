@@ -43,6 +43,9 @@ def setup_logging(level: str = "INFO") -> None:
     root.handlers = [handler]
     root.setLevel(level)
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request at INFO: at the gateway that is a second line per proxied request
+    # (the access line above already has it) — measurable on the hop; warnings still show
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 UPLOAD_SUFFIXES = ("/upload", "/evidence")

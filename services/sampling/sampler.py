@@ -23,7 +23,9 @@ string each) are written only to break key ties and for the selected units.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 
 import numpy as np
 
@@ -71,27 +73,10 @@ def trim(x: str, digits: int = 9) -> str:
     return x[: first_non_9 + digits]
 
 
-def _reversed_digits(ids: Sequence[str], seed: str) -> list[str]:
-    """The digits of each id's first ticket (the part after ``0.``), in input order."""
-    base = hashlib.sha256(sha256_hex(seed).encode("ascii"))
-    copy = base.copy
-    from_bytes = int.from_bytes
-    out: list[str] = []
-    append = out.append
-    for uid in ids:
-        h = copy()
-        h.update(uid.encode("utf-8"))
-        d = str(from_bytes(h.digest(), "big"))
-        if len(d) < 64:  # the reference zero-pads to 64 digits before reversing
-            d = d.zfill(64)
-        append(d[::-1])
-    return out
-
-
 def tickets(ids: Iterable[str], seed: str) -> list[tuple[str, str]]:
     """``[(ticket, id), ...]`` for every id, in input order."""
     ids = list(ids)
-    return [("0." + d, uid) for d, uid in zip(_reversed_digits(ids, seed), ids)]
+    return list(zip(_fractions(_digest_list(ids, seed), range(len(ids))), ids))
 
 
 # ---------------------------------------------------------------- the fast path
@@ -103,17 +88,35 @@ def tickets(ids: Iterable[str], seed: str) -> list[tuple[str, str]]:
 KEY_DIGITS = 9
 
 
-def _digests(ids: Sequence[str], seed: str) -> bytes:
-    """The 32-byte SHA-256 digest of ``seed_hash + id`` for every id, concatenated."""
-    base = hashlib.sha256(sha256_hex(seed).encode("ascii"))
-    copy = base.copy
+def _digest_list(ids: Sequence[str], seed: str) -> list[bytes]:
+    """The 32-byte SHA-256 digest of ``seed_hash + id`` for every id, in input order."""
+    copy = hashlib.sha256(sha256_hex(seed).encode("ascii")).copy
     out: list[bytes] = []
     append = out.append
     for uid in ids:
         h = copy()
-        h.update(uid.encode("utf-8"))
+        h.update(uid.encode())
         append(h.digest())
-    return b"".join(out)
+    return out
+
+
+def _digests(ids: Sequence[str], seed: str) -> bytes:
+    """The digests of ``_digest_list`` concatenated (what the numpy order keys read)."""
+    return b"".join(_digest_list(ids, seed))
+
+
+_REVERSED = operator.itemgetter(slice(None, None, -1))
+_PADDED = 10 ** 63  # a hash integer below this has fewer than 64 decimal digits
+
+
+def _fractions(digest_list: Sequence[bytes], indices: Iterable[int]) -> Iterator[str]:
+    """The tickets (``"0." + reversed zero-padded decimal``) of the digests at ``indices``, in
+    that order. Written as chains of C-level ``map``s: ``(str(h) + ".0")[::-1]`` is the ticket."""
+    nums = list(map(int.from_bytes, map(digest_list.__getitem__, indices), repeat("big")))
+    digits: Iterable[str] = map(str, nums)
+    if nums and min(nums) < _PADDED:  # (practically never) the reference zero-pads to 64 digits first
+        digits = (d.zfill(64) for d in digits)
+    return map(_REVERSED, map(str.__add__, digits, repeat(".0")))
 
 
 def _order_keys(digests: bytes, digits: int | None = None) -> np.ndarray:
@@ -176,8 +179,9 @@ def smallest(ids: Iterable[str], seed: str, k: int) -> list[tuple[str, str]]:
     if k <= 0:
         return []
     ids = ids if isinstance(ids, list) else list(ids)
-    digests = _digests(ids, seed)
-    return [("0." + _ticket_digits(digests, i), ids[i]) for i in _smallest_indices(ids, digests, k)]
+    digest_list = _digest_list(ids, seed)
+    chosen = _smallest_indices(ids, b"".join(digest_list), k)
+    return list(zip(_fractions(digest_list, chosen), map(ids.__getitem__, chosen)))
 
 
 def ordered(ids: Iterable[str], seed: str) -> list[tuple[str, str]]:

@@ -23,6 +23,7 @@ import httpx
 from tests.bench import check
 
 from shared.natsproc import free_port
+from shared.topology import SERVICES
 
 REQUESTS = 2000
 CONCURRENCY = 16
@@ -56,17 +57,19 @@ async def _hammer(url: str, headers: dict, n: int, concurrency: int) -> dict:
 
 def main() -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="spotcheck-bench-"))
-    ports = {"gateway": free_port(), "registry": free_port(), "sampling": free_port(), "scheduling": free_port()}
+    # every process the launcher starts gets a free port of its own (others may run a stack on the defaults)
+    ports = {"gateway": free_port(), **{name: free_port() for name in SERVICES}}
     env = dict(os.environ, SPOTCHECK_VAR_DIR=str(tmp / "var"), GATEWAY_PORT=str(ports["gateway"]),
-               SPOTCHECK_EVENTS_PREFIX=f"bench{os.getpid()}", PYTHONUNBUFFERED="1")
-    for name in ("registry", "sampling", "scheduling"):
+               SPOTCHECK_EVENTS_PREFIX=f"bench{os.getpid()}", PYTHONUNBUFFERED="1",
+               SPOTCHECK_WEBHOOK_RECEIVER_PORT=str(free_port()))
+    for name in SERVICES:
         env[f"SPOTCHECK_{name.upper()}_PORT"] = str(ports[name])
     env.pop("TEST_DATABASE_URL", None)
     log = open(tmp / "run.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "run"], env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 900  # the demo campaign runs first; slow on a shared machine
         while "按 Ctrl-C" not in (tmp / "run.log").read_text():
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError((tmp / "run.log").read_text()[-2000:])

@@ -174,3 +174,48 @@ def _all_refs(node) -> list[str]:
     if isinstance(node, list):
         return [r for v in node for r in _all_refs(v)]
     return []
+
+
+@pytest.fixture
+async def cut_server():
+    """A service that declares a 1,000-byte JSON answer, sends 10 bytes of it and hangs up."""
+
+    async def handle(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"items\": ")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    server.close()
+
+
+async def test_small_answer_cut_short_is_a_502_not_a_truncated_200(make_gateway, monkeypatch, cut_server):
+    """A small answer (declared Content-Length ≤ SMALL_BODY) is read whole before anything is sent,
+    so a service that breaks off mid-body gives the caller a problem instead of a cut 200."""
+    monkeypatch.setenv("SPOTCHECK_RISK_URL", cut_server)
+    gw = await make_gateway()
+    r = await gw.client.get("/api/v1/risk/scores")
+    assert r.status_code == 502 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"] == "urn:spotcheck:problem:bad-gateway" and r.json()["service"] == "risk"
+
+
+def test_httpcore_finds_sniffio():
+    """httpcore imports ``sniffio`` on every pooled request (``current_async_library``); when it is
+    missing, that failing import searches sys.path each time (seen in the gateway's profile)."""
+    import importlib.util
+
+    assert importlib.util.find_spec("sniffio") is not None
+
+
+def test_httpx_request_lines_are_not_logged_per_proxied_request():
+    """The access line already records each request; httpx's own INFO line per upstream call
+    doubled the gateway's logging on the hop (warnings still pass)."""
+    import logging
+
+    from shared.observability import setup_logging
+
+    setup_logging("INFO")
+    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+    assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)

@@ -6,7 +6,7 @@ import csv
 import io
 
 import openpyxl
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.registry import cli, demo, imports
 from services.registry.models import Enterprise, Licence, Person, ProductionSite, kernel
@@ -194,3 +194,40 @@ async def test_person_unit_is_directory_data_in_the_import_format_and_api(regist
     assert r.status_code == 201 and r.json()["unit"] == "认证监管处"
     r = await registry.client.patch(f"/inspectors/{r.json()['id']}", json={"unit": "质量监管处"}, headers={**registry.h(), "If-Match": '"v1"'})
     assert r.status_code == 200 and r.json()["unit"] == "质量监管处"
+
+
+async def test_postgres_import_copies_inside_the_callers_transaction(registry, monkeypatch):
+    """On PostgreSQL the rows go in with COPY (every table of the import), on the connection of
+    the caller's transaction: a failure after the COPY leaves nothing behind."""
+    import pytest
+
+    from services.registry.recording import Recorder
+
+    if not registry.url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only (TEST_DATABASE_URL)")
+    copied: list[str] = []
+    real_copy = imports._copy
+
+    async def spy(session, table, columns, rows, progress):
+        copied.append(table.name)
+        await real_copy(session, table, columns, rows, progress)
+
+    monkeypatch.setattr(imports, "_copy", spy)
+    rows = _rows(12, seed=31)
+    table = imports.read_table("copy.csv", _csv(rows))
+    before = await _state(registry)
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        async with registry.ctx.db.transaction() as s:
+            await imports.import_enterprises(s, Recorder("test"), "tester", table)
+            assert await s.scalar(select(func.count()).select_from(Licence).where(Licence.number.in_([r["许可证编号"] for r in rows]))) == len(rows)
+            raise Boom
+    assert copied == ["enterprise", "production_site", "licence", "licence_status_change"]
+    assert await _state(registry) == before
+    async with registry.ctx.db.transaction() as s:
+        summary = await imports.import_enterprises(s, Recorder("test"), "tester", table)
+    assert summary["licences"] == len(rows)
+    assert (await _state(registry))[1] == before[1] + len(rows)

@@ -63,6 +63,10 @@ def test_short_digests_are_padded_like_the_reference():
     assert sampler._fraction_of_digest(digest) == "0." + format(12345, "064d")[::-1]
     assert sampler._ticket_digits(digest, 0) == format(12345, "064d")[::-1]
     assert int(sampler._order_keys(digest)[0]) == int(format(12345, "064d")[::-1][: sampler.KEY_DIGITS])
+    # the bulk ticket writer pads too, and leaves full-length tickets alone in the same batch
+    full = bytes(range(1, 33))
+    assert list(sampler._fractions([digest, full, digest], [1, 0, 2])) == [
+        sampler._fraction_of_digest(full), sampler._fraction_of_digest(digest), sampler._fraction_of_digest(digest)]
 
 
 @settings(max_examples=150, deadline=None)
