@@ -290,6 +290,32 @@ async def test_sealing_then_amendment_with_leader_approval(svc):
     assert amended["findings"] == [{"no": 1, "item_code": "5", "text": "部分产品未标注生产许可证编号", "fixed_on_site": True}]
 
 
+async def test_four_eyes_leader_does_not_approve_own_amendment(svc):
+    rec = (await arrive(svc)).json()
+    await fill_all(svc, rec["id"], bad={"2.1": ("拉力试验机超出检定周期", False)})
+    await sign_all(svc, rec["id"])
+    assert (await seal(svc, rec["id"])).status_code == 200
+    base = f"/records/{rec['id']}/amendments"
+    r = await svc.client.post(base, headers=svc.person(f.LEADER), json={"reason": "复核检定证书", "changes": [{"code": "2.1", "conclusion": "conforming"}]})
+    assert r.status_code == 201, r.text
+    am = r.json()
+    r = await svc.client.post(f"{base}/{am['id']}/approve", headers=svc.person(f.LEADER), json={"note": "自己批准"})
+    assert r.status_code == 403 and r.json()["type"].endswith("four-eyes")
+    # a member is not the second pair of eyes either: the deputy leader decides the leader's amendment
+    assert (await svc.client.post(f"{base}/{am['id']}/approve", headers=svc.person(f.OFFICER1), json={})).status_code == 403
+    r = await svc.client.post(f"{base}/{am['id']}/approve", headers=svc.person(f.DEPUTY), json={"note": "核实无误"})
+    assert r.status_code == 200, r.text
+    decided = r.json()["amendments"][0]
+    assert decided["status"] == "approved"
+    # a member's amendment is still the leader's to decide, not the deputy's
+    r = await svc.client.post(base, headers=svc.person(f.OFFICER1), json={"reason": "补充说明", "changes": [{"code": "2.1", "conclusion": "nonconforming", "text": "复核后仍超期"}]})
+    assert r.status_code == 201, r.text
+    am2 = r.json()
+    assert (await svc.client.post(f"{base}/{am2['id']}/approve", headers=svc.person(f.DEPUTY), json={})).status_code == 403
+    assert (await svc.client.post(f"{base}/{am2['id']}/approve", headers=svc.person(f.OFFICER1), json={})).status_code == 403
+    assert (await svc.client.post(f"{base}/{am2['id']}/approve", headers=svc.person(f.LEADER), json={})).status_code == 200
+
+
 async def test_problem_summary_reaches_its_enterprise_and_no_other(svc):
     await svc.feed(f.licence_issued(f.USCC_WIRE, "(晋)XK06-001-00001", "wire_cable"))
     rec = (await arrive(svc)).json()
