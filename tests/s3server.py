@@ -24,7 +24,7 @@ class S3Server:
         self.port = port or free_port()
         self.full = False
         self.refused = 0  # writes answered 507 while full
-        self._moto = DomainDispatcherApplication(create_backend_app, "s3")
+        self._moto = DomainDispatcherApplication(create_backend_app)
         self._server = None
         self._thread: threading.Thread | None = None
 
