@@ -61,6 +61,7 @@ class ReadyOut(BaseModel):
     status: str
     nats_connected: bool
     outbox_pending: int
+    evidence_store: dict[str, Any] | None = None  # services keeping evidence: {backend, location, ok, error?}
 
 
 class AuditEntryOut(BaseModel):

@@ -98,7 +98,10 @@ def ops_router(ctx_getter=get_ctx) -> APIRouter:
     async def ready(ctx: CtxDep):
         async with ctx.db.session() as s:
             await s.execute(text("SELECT 1"))
-        return {"status": "ok", "nats_connected": ctx.bus.connected, "outbox_pending": await ctx.relay.pending()}
+        out = {"status": "ok", "nats_connected": ctx.bus.connected, "outbox_pending": await ctx.relay.pending()}
+        if "evidence_store" in ctx.extras:  # reported, never failing the probe: the rest of the service works without it
+            out["evidence_store"] = await ctx.extras["evidence_store"].readiness()
+        return out
 
     @router.get("/audit", summary="审计日志（哈希链）", **op(AuditListOut), dependencies=[Depends(audit_reader)])
     async def audit_list(

@@ -81,8 +81,13 @@ def rules(docs: list[dict], overlay: str) -> list[str]:
                 problems.append(f"{name}: no {kind}")
         env = {e["name"]: e for e in c.get("env", [])}
         for e in env.values():
-            if "value" in e and ("PASSWORD=" in e["value"] or "secret" in e["name"].lower()):
+            if "value" in e and ("PASSWORD=" in e["value"] or ("secret" in e["name"].lower() and not e["name"].endswith("_FILE"))):
                 problems.append(f"{name}: secret value inline in env {e['name']}")
+        if name in ("inspection", "rectification"):  # evidence on the S3-compatible store, its settings by secret reference
+            if "secretKeyRef" not in env.get("SPOTCHECK_EVIDENCE_S3_ENDPOINT_URL", {}).get("valueFrom", {}):
+                problems.append(f"{name}: evidence store endpoint not taken from a secret")
+            if not env.get(f"SPOTCHECK_{name.upper()}_EVIDENCE_URL", {}).get("value", "").startswith("s3://"):
+                problems.append(f"{name}: evidence not on the S3-compatible store")
     if overlay == "production":
         for name in apps:
             if by_kind["HorizontalPodAutoscaler"][name]["spec"]["minReplicas"] < 2:

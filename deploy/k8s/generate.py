@@ -16,7 +16,7 @@ from shared.topology import GATEWAY_PORT, SERVICES
 BASE = Path(__file__).parent / "base"
 IMAGE = "spotcheck:latest"  # overlays set the registry and tag (kustomize `images:`)
 PART_OF = {"app.kubernetes.io/part-of": "spotcheck"}
-# services that keep evidence files (a shared ReadWriteMany volume per service)
+# services that keep evidence files (on the S3-compatible store: no volume, replicas anywhere)
 EVIDENCE = {"inspection", "rectification"}
 # services other services call over HTTP (besides the gateway): sampling reads registry and risk at freeze time
 CALLED_BY = {"registry": ["sampling"], "risk": ["sampling"]}
@@ -42,11 +42,17 @@ def env_for(name: str) -> list[dict]:
     if name == "gateway":
         env.append({"name": "SPOTCHECK_GATEWAY_PRIVATE_KEY_FILE", "value": "/run/secrets/jwt/jwt-private.pem"})
     if name in EVIDENCE:
-        # evidence files on a ReadWriteMany volume shared by the replicas: the S3-compatible backend is not
-        # built yet (README, "Kubernetes"); each service reads its own setting
-        setting = {"inspection": "SPOTCHECK_INSPECTION_STORAGE_URL", "rectification": "SPOTCHECK_RECTIFICATION_EVIDENCE_DIR"}[name]
-        value = "file:///var/lib/spotcheck/evidence" if name == "inspection" else "/var/lib/spotcheck/evidence"
-        env.append({"name": setting, "value": value})
+        # evidence on the S3-compatible store (MinIO, Ceph RGW, cloud object storage), one prefix per service:
+        # where it is and the bucket by secret reference, the keys as files of the same secret
+        s3 = lambda key: {"secretKeyRef": {"name": "spotcheck-evidence-s3", "key": key}}  # noqa: E731
+        env += [
+            {"name": "EVIDENCE_BUCKET", "valueFrom": s3("bucket")},
+            {"name": f"SPOTCHECK_{up}_EVIDENCE_URL", "value": f"s3://$(EVIDENCE_BUCKET)/{name}"},
+            {"name": "SPOTCHECK_EVIDENCE_S3_ENDPOINT_URL", "valueFrom": s3("endpoint")},
+            {"name": "SPOTCHECK_EVIDENCE_S3_REGION", "valueFrom": s3("region")},
+            {"name": "SPOTCHECK_EVIDENCE_S3_ACCESS_KEY_FILE", "value": "/run/secrets/evidence-s3/access-key"},
+            {"name": "SPOTCHECK_EVIDENCE_S3_SECRET_KEY_FILE", "value": "/run/secrets/evidence-s3/secret-key"},
+        ]
     return env
 
 
@@ -67,8 +73,10 @@ def deployment(name: str) -> list[dict]:
         volumes.append({"name": "jwt", "secret": {"secretName": "spotcheck-jwt", "defaultMode": 0o400}})
         mounts.append({"name": "jwt", "mountPath": "/run/secrets/jwt", "readOnly": True})
     if name in EVIDENCE:
-        volumes.append({"name": "evidence", "persistentVolumeClaim": {"claimName": f"{name}-evidence"}})
-        mounts.append({"name": "evidence", "mountPath": "/var/lib/spotcheck/evidence"})
+        volumes.append({"name": "evidence-s3", "secret": {"secretName": "spotcheck-evidence-s3", "defaultMode": 0o400,
+                                                          "items": [{"key": "access-key", "path": "access-key"},
+                                                                    {"key": "secret-key", "path": "secret-key"}]}})
+        mounts.append({"name": "evidence-s3", "mountPath": "/run/secrets/evidence-s3", "readOnly": True})
     container = {
         "name": name, "image": IMAGE, "imagePullPolicy": "IfNotPresent",
         "command": ["uvicorn", "--factory", app_of(name), "--host", "0.0.0.0", "--port", str(port), "--no-access-log",
@@ -125,11 +133,7 @@ def deployment(name: str) -> list[dict]:
                     "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]}}
     pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": name, "labels": labels(name)},
            "spec": {"minAvailable": 1, "selector": {"matchLabels": labels(name)}}}
-    out = [dep, svc, hpa, pdb]
-    if name in EVIDENCE:
-        out.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": f"{name}-evidence", "labels": labels(name)},
-                    "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "100Gi"}}}})
-    return out
+    return [dep, svc, hpa, pdb]
 
 
 def network_policies() -> list[dict]:

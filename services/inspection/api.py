@@ -5,7 +5,6 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse
 from sqlalchemy import select
 
 from shared.auth import PrincipalDep
@@ -183,8 +182,9 @@ async def upload_evidence(
         if purpose in ("item", "fix") and item_code is None:
             raise Problem(422, "validation", detail="item_code: 检查项目证据须指明项目", errors=[{"field": "item_code", "message": "必填"}])
     store = ctx.extras["store"]
-    sha, size, media = await store.put(request.stream(), filename=filename, content_type=request.headers.get("content-type"),
-                                       max_bytes=ctx.settings.max_upload_bytes)
+    stored = await store.save_stream(request.stream(), filename=filename, content_type=request.headers.get("content-type"),
+                                     max_bytes=ctx.settings.max_upload_bytes)  # 507/503 when the store cannot write: no row below
+    sha, size, media = stored.sha256, stored.size, stored.media_type
     from shared.db import utcnow
 
     async with ctx.db.transaction() as s:
@@ -205,13 +205,13 @@ async def evidence_content(record_id: str, evidence_id: str, ctx: CtxDep, p: Pri
         e = (await s.execute(select(Evidence).where(Evidence.id == evidence_id, Evidence.record_id == r.id))).scalars().first()
     if e is None:
         raise not_found("证据", evidence_id)
-    path = ctx.extras["store"].path(e.sha256)
-    if not path.is_file():
-        raise Problem(410, "evidence-missing", "证据文件缺失", detail="存储中找不到该文件（已登记其 SHA-256）")
     name = e.filename or f"{e.sha256}"
-    return FileResponse(path, media_type=e.media_type, headers={
+    response = await ctx.extras["store"].response(e.sha256, e.media_type, {
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}", "X-Content-Type-Options": "nosniff",
         "ETag": f'"{e.sha256}"', "Cache-Control": "private, max-age=3600"})
+    if response is None:
+        raise Problem(410, "evidence-missing", "证据文件缺失", detail="存储中找不到该文件（已登记其 SHA-256）")
+    return response
 
 
 # ---------------------------------------------------------------- problem summaries (附件1)

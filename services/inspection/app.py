@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from pydantic import Field
 
+from shared.evidence import EvidenceSettings, attach
 from shared.service import ServiceContext, create_service_app
 from shared.settings import ServiceSettings, settings_for, var_dir
 
@@ -13,8 +14,8 @@ from .models import kernel
 from .storage import make_store
 
 
-class InspectionSettings(ServiceSettings):
-    storage_url: str | None = Field(None, description="证据存储：file:///目录（缺省 var/evidence）；s3://桶 尚未实现")
+class InspectionSettings(EvidenceSettings):
+    storage_url: str | None = Field(None, description="证据存储（evidence_url 的旧名）：目录、file:///目录（缺省 var/evidence）或 s3://桶/前缀")
     rectification_period_value: int = Field(30, ge=1, le=365, description="问题汇总表整改期限的缺省值（计划设置）")
     rectification_period_unit: str = Field("days", pattern="^(days|working_days)$")
 
@@ -25,7 +26,7 @@ def inspection_settings(**overrides) -> InspectionSettings:
 
 def create_app(settings: ServiceSettings | None = None, **kwargs) -> FastAPI:
     settings = settings or inspection_settings()
-    store = make_store(getattr(settings, "storage_url", None), var_dir() / "evidence")
+    store = make_store(settings, var_dir() / "evidence")
     app = create_service_app(
         "inspection",
         "Spotcheck 检查服务（一企一表、证据、签字、问题汇总表、附件3/4）",
@@ -37,7 +38,7 @@ def create_app(settings: ServiceSettings | None = None, **kwargs) -> FastAPI:
         **kwargs,
     )
     ctx: ServiceContext = app.state.ctx
-    ctx.extras["store"] = store
+    ctx.extras["store"] = attach(app, store)
     ctx.extras["default_period"] = {"value": getattr(settings, "rectification_period_value", 30),
                                     "unit": getattr(settings, "rectification_period_unit", "days")}
     return app

@@ -54,16 +54,18 @@ def _esc(v) -> str:
 def _sig_image(store, sha: str | None, width=28 * mm, height=11 * mm):
     if not sha or store is None:
         return None
-    path = store.path(sha)
-    if not path.is_file():
+    data = store.read_small(sha)  # a signature image: small, read whole (in the printing thread), from disk or S3
+    if data is None:
         return None
     try:
+        import io
+
         from reportlab.lib.utils import ImageReader
 
-        reader = ImageReader(str(path))
+        reader = ImageReader(io.BytesIO(data))
         iw, ih = reader.getSize()
         scale = min(width / iw, height / ih)
-        return Image(str(path), width=iw * scale, height=ih * scale)
+        return Image(io.BytesIO(data), width=iw * scale, height=ih * scale)
     except Exception:  # a PDF scan or an unreadable image: the name stands alone
         return None
 

@@ -441,13 +441,14 @@ async def propose_amendment(ctx, s: AsyncSession, p: Principal, record_id: str, 
 async def decide_amendment(ctx, s: AsyncSession, p: Principal, record_id: str, amendment_id: str, approve: bool, note: str | None, rid) -> dict:
     r = await get_record(s, p, record_id, for_update=True)
     me = await member_of(s, p, r.team_id)
-    if me.get("role") != "leader":
+    if me.get("role") not in ("leader", "deputy"):
         raise Problem(403, "leader-only", "修订须由组长批准", detail="检查记录封存后的更正须经检查组组长批准")
     a = (await s.execute(select(Amendment).where(Amendment.id == amendment_id, Amendment.record_id == r.id))).scalars().first()
     if a is None:
         raise not_found("修订", amendment_id)
     if a.status != "pending":
         raise _conflict("amendment-decided", "该修订已处理", f"该修订已{('批准' if a.status == 'approved' else '驳回')}")
+    check_four_eyes(me, p.sub, a, approve, proposer_role=await _role_of(s, r.team_id, a.proposed_person_id))
     now = utcnow()
     a.status = "approved" if approve else "rejected"
     a.decided_by, a.decided_person_id, a.decided_at, a.decision_note = p.sub, me["person_id"], now, note
@@ -475,6 +476,29 @@ async def decide_amendment(ctx, s: AsyncSession, p: Principal, record_id: str, a
     data.update(outcome=outcome, amendment_id=a.id, reason=a.reason, version=a.seq, original_hash=r.content_hash)
     await ctx.emit(s, "record", "amended", data, subject_id=r.id, request_id=rid, actor=p.sub)
     return await load(s, r)
+
+
+def check_four_eyes(me: dict, sub: str, a: Amendment, approve: bool, proposer_role: str | None) -> None:
+    """Four eyes (双人复核): nobody approves their own amendment. The leader decides the members'
+    amendments; the leader's own amendment is decided by the deputy leader (副组长). Withdrawing
+    one's own amendment (rejecting it) stays possible."""
+    own = a.proposed_by == sub or (a.proposed_person_id is not None and a.proposed_person_id == me.get("person_id"))
+    if own and approve:
+        raise Problem(403, "four-eyes", "不能批准本人提出的更正",
+                      detail="封存记录的更正须由提出人以外的人批准：组长提出的更正由副组长批准")
+    if own:
+        return
+    decider = "deputy" if proposer_role == "leader" else "leader"
+    if me.get("role") != decider:
+        raise Problem(403, "leader-only", "修订须由组长批准",
+                      detail="组长提出的更正须由副组长批准" if decider == "deputy" else "检查记录封存后的更正须经检查组组长批准")
+
+
+async def _role_of(s: AsyncSession, team_id: str, person_id: str | None) -> str | None:
+    if person_id is None:
+        return None
+    team = await s.get(Team, team_id)
+    return next((m.get("role") for m in (team.members if team else []) if m.get("person_id") == person_id), None)
 
 
 async def _approved(s: AsyncSession, record_id: str) -> list[Amendment]:

@@ -6,7 +6,6 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
-from fastapi.responses import FileResponse
 from sqlalchemy import select
 
 from shared import idempotency
@@ -66,11 +65,11 @@ async def download_evidence(case_id: CaseId, sha256: Annotated[str, Path(pattern
     async with ctx.db.session() as s:
         c = await cases.get_case(s, principal, case_id)
         e = (await s.execute(select(CaseEvidence).where(CaseEvidence.case_id == c.id, CaseEvidence.sha256 == sha256))).scalars().first()
-    path = ctx.extras["evidence"].path_of(sha256) if e else None
-    if path is None:
+    response = await ctx.extras["evidence"].response(sha256, e.media_type, {"X-Content-Type-Options": "nosniff",
+                                                     "Content-Disposition": f"attachment; filename*=UTF-8''{quote(sha256)}"}) if e else None
+    if response is None:
         raise not_found("证据文件", sha256[:12])
-    return FileResponse(path, media_type=e.media_type, headers={"X-Content-Type-Options": "nosniff",
-                                                                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(sha256)}"})
+    return response
 
 
 @router.post("/cases/{case_id}/problems/{no}/report", summary="企业报告某项问题的整改情况（县局可代为录入）",

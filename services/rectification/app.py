@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from shared.evidence import EvidenceStore
+from shared.evidence import EvidenceSettings, attach, store_from_settings
 from shared.service import create_service_app
 from shared.settings import ServiceSettings, settings_for, var_dir
 
@@ -15,10 +15,10 @@ from .models import kernel
 from .sweep import Sweeper
 
 
-class RectificationSettings(ServiceSettings):
+class RectificationSettings(EvidenceSettings):
     # evidence (multipart POST …/evidence) is an upload path: it alone may carry up to 20 MB; JSON keeps the 2 MB default
     max_upload_bytes: int = 20_000_000
-    evidence_dir: str | None = None
+    evidence_dir: str | None = None  # older name of evidence_url for a directory
     evidence_max_bytes: int = 15_000_000
     sweep_interval_seconds: float = 60.0
     sweep_lease_seconds: float = 180.0
@@ -51,8 +51,9 @@ def create_app(settings: ServiceSettings | None = None, *, clock=None, calendar=
         ctx.extras["clock"] = clock
     if calendar is not None:
         ctx.extras["calendar"] = calendar
-    root = settings.evidence_dir or str(var_dir() / "evidence" / "rectification")
-    ctx.extras["evidence"] = EvidenceStore(root, max_bytes=settings.evidence_max_bytes)
+    store = store_from_settings(settings, var_dir() / "evidence" / "rectification", url=settings.evidence_dir or settings.evidence_url,
+                                max_bytes=settings.evidence_max_bytes)
+    ctx.extras["evidence"] = attach(app, store)
     sweeper = Sweeper(ctx, settings.sweep_interval_seconds, settings.sweep_lease_seconds)
     ctx.extras["sweeper"] = sweeper
     inner = app.router.lifespan_context

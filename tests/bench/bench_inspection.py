@@ -146,13 +146,20 @@ async def _seal_and_export(app, record_ids, keys) -> dict:
     return out
 
 
-def _upload_bench(tmp: Path, db_url: str, keys, record_id: str, person_id: str) -> dict:
+def _upload_bench(tmp: Path, db_url: str, keys, record_id: str, person_id: str, s3_endpoint: str | None = None) -> dict:
+    """Peak memory of the service process while it stores a 5 MB then a 50 MB upload (on S3: 20 MB then
+    50 MB, both beyond one 8 MiB part, so the growth between them shows whether memory follows the file)."""
     from shared.natsproc import free_port
 
     port = free_port()
     env = dict(os.environ, SPOTCHECK_VAR_DIR=str(tmp / "var"), SPOTCHECK_INSPECTION_DATABASE_URL=db_url,
                SPOTCHECK_JWKS_FILE=str(keys.jwks_file), NATS_URL="nats://127.0.0.1:1", SPOTCHECK_EVENTS_PREFIX="benchinsp",
                SPOTCHECK_INSPECTION_STORAGE_URL=f"file://{tmp / 'evidence'}", SPOTCHECK_LOG_LEVEL="WARNING")
+    small = 5 * MB
+    if s3_endpoint:
+        small = 20 * MB
+        env.update(SPOTCHECK_INSPECTION_STORAGE_URL="s3://bench-evidence/inspection", SPOTCHECK_EVIDENCE_S3_ENDPOINT_URL=s3_endpoint,
+                   SPOTCHECK_EVIDENCE_S3_ACCESS_KEY="bench", SPOTCHECK_EVIDENCE_S3_SECRET_KEY="bench-secret")
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "services.inspection.app:create_app", "--host", "127.0.0.1",
                              "--port", str(port), "--no-access-log", "--log-level", "warning"], env=env, cwd=Path(__file__).parents[2],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -182,11 +189,15 @@ def _upload_bench(tmp: Path, db_url: str, keys, record_id: str, person_id: str) 
 
         httpx.get(base + "/health")
         idle_rss = _vm_rss_kib(proc.pid)
-        t5 = upload(5 * MB)
+        t5 = upload(small)
         hwm_after_5 = _vm_hwm_kib(proc.pid)
         t50 = upload(50 * MB)
         hwm_after_50 = _vm_hwm_kib(proc.pid)
         growth_mib = (hwm_after_50 - hwm_after_5) / 1024
+        if s3_endpoint:
+            return {"s3_idle_rss_mib": round(idle_rss / 1024, 1), "s3_peak_rss_after_20mb_mib": round(hwm_after_5 / 1024, 1),
+                    "s3_peak_rss_after_50mb_mib": round(hwm_after_50 / 1024, 1), "s3_peak_growth_20_to_50mb_mib": round(growth_mib, 1),
+                    "s3_upload_50mb_seconds": round(t50, 3), "s3_upload_50mb_mib_per_s": round(50 / t50, 1)}
         return {"idle_rss_mib": round(idle_rss / 1024, 1), "peak_rss_after_5mb_mib": round(hwm_after_5 / 1024, 1),
                 "peak_rss_after_50mb_mib": round(hwm_after_50 / 1024, 1), "peak_growth_50mb_mib": round(growth_mib, 1),
                 "upload_5mb_seconds": round(t5, 3), "upload_50mb_seconds": round(t50, 3),
@@ -237,8 +248,15 @@ def main() -> dict:
 
         rid, pid = asyncio.run(fresh())
         up = _upload_bench(tmp, url, keys, rid, pid)
+        from tests.s3server import S3Server
+
+        with S3Server() as s3:  # the same upload on the S3 backend (in-process S3 server over HTTP)
+            s3.make_bucket("bench-evidence")
+            up.update(_upload_bench(tmp, url, keys, rid, pid, s3_endpoint=s3.endpoint))
+        up["s3_vs_file_50mb_time"] = round(up["s3_upload_50mb_seconds"] / up["upload_50mb_seconds"], 2)
     checks = {"seal_vs_read<=4": res["seal_vs_read"] <= 4, "export_vs_plain<=3": res["export_vs_plain"] <= 3,
-              "upload_peak_growth<16MiB": up["peak_growth_50mb_mib"] < 16}
+              "upload_peak_growth<16MiB": up["peak_growth_50mb_mib"] < 16,
+              "s3_upload_peak_growth_20_to_50MB<8MiB": up["s3_peak_growth_20_to_50mb_mib"] < 8}
     out = {"benchmark": "inspection", **res, **up, "checks": checks, "verdict": "PASS" if all(checks.values()) else "MISS"}
     print(json.dumps(out, ensure_ascii=False, indent=2))
     path = Path("bench-results")

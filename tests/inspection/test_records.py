@@ -236,6 +236,61 @@ async def test_evidence_beyond_memory_friendly_sizes_is_streamed_and_limited(svc
     assert list((store.root / "tmp").iterdir()) == []
 
 
+async def test_evidence_store_full_is_507_nothing_half_written_and_recovers(svc, monkeypatch):
+    """ENOSPC from the kernel (writes go to /dev/full): a 507 problem+json, no evidence row, no
+    partial file, the record keeps answering; once space is back the same upload lands."""
+    from shared.evidence import _FileWriter
+
+    rec = (await arrive(svc)).json()
+    real_open = _FileWriter._open
+
+    async def disk_full(self):
+        await real_open(self)
+        self.fh.close()
+        self.fh = open("/dev/full", "wb", buffering=0)
+
+    monkeypatch.setattr(_FileWriter, "_open", disk_full)
+    r = await upload(svc, rec["id"], f.JPEG, "现场照片.jpg", item_code="1.1")
+    assert r.status_code == 507 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["type"].endswith("evidence-store-full") and r.headers["retry-after"]
+    got = await svc.client.get(f"/records/{rec['id']}", headers=svc.person(f.LEADER))
+    assert got.status_code == 200 and got.json()["evidence"] == []
+    assert list((svc.app.state.ctx.extras["store"].root / "tmp").iterdir()) == []
+    ready = (await svc.client.get("/ready")).json()
+    assert ready["evidence_store"]["backend"] == "file" and ready["evidence_store"]["ok"] is True
+    monkeypatch.setattr(_FileWriter, "_open", real_open)
+    r = await upload(svc, rec["id"], f.JPEG, "现场照片.jpg", item_code="1.1")
+    assert r.status_code == 201, r.text
+
+
+async def test_evidence_on_s3_uploaded_and_downloaded_through_the_service(svc, monkeypatch):
+    """The same service on the S3 backend (an in-process S3 server): upload, download streamed, a
+    full store answering 507 with no row written."""
+    from shared.evidence import EvidenceStore, S3Backend
+    from services.inspection.storage import TYPE_LIMITS
+    from tests.s3server import S3Server
+
+    with S3Server() as s3:
+        s3.make_bucket("insp")
+        store = EvidenceStore(S3Backend("s3://insp/ev", endpoint_url=s3.endpoint, access_key="a", secret_key="b"),
+                              max_bytes=max(TYPE_LIMITS.values()), type_limits=TYPE_LIMITS)
+        monkeypatch.setitem(svc.app.state.ctx.extras, "store", store)
+        monkeypatch.setitem(svc.app.state.ctx.extras, "evidence_store", store)
+        rec = (await arrive(svc)).json()
+        r = await upload(svc, rec["id"], f.JPEG, "现场照片.jpg", item_code="1.1")
+        assert r.status_code == 201, r.text
+        ev = r.json()
+        assert s3.keys("insp") == [f"ev/{ev['sha256'][:2]}/{ev['sha256'][2:4]}/{ev['sha256']}"]
+        got = await svc.client.get(f"/records/{rec['id']}/evidence/{ev['id']}/content", headers=svc.person(f.LEADER))
+        assert got.status_code == 200 and got.content == f.JPEG and got.headers["content-type"] == "image/jpeg"
+        assert (await svc.client.get("/ready")).json()["evidence_store"]["ok"] is True
+        s3.full = True
+        r = await upload(svc, rec["id"], f.PDF, "记录.pdf", item_code="1.1")
+        assert r.status_code == 507 and r.json()["type"].endswith("evidence-store-full")
+        s3.full = False
+        assert len((await svc.client.get(f"/records/{rec['id']}", headers=svc.person(f.LEADER))).json()["evidence"]) == 1
+
+
 async def test_sealing_then_amendment_with_leader_approval(svc):
     rec = (await arrive(svc)).json()
     await fill_all(svc, rec["id"], bad={"5": ("部分产品未标注生产许可证编号", True), "2.1": ("拉力试验机超出检定周期", False)})
@@ -288,6 +343,32 @@ async def test_sealing_then_amendment_with_leader_approval(svc):
     amended = (await outbox(svc, "record.amended"))[-1]["data"]
     assert amended["amendment_id"] == am["id"] and amended["version"] == 1 and amended["outcome"]["categories"] == ["problem_corrected"]
     assert amended["findings"] == [{"no": 1, "item_code": "5", "text": "部分产品未标注生产许可证编号", "fixed_on_site": True}]
+
+
+async def test_four_eyes_leader_does_not_approve_own_amendment(svc):
+    rec = (await arrive(svc)).json()
+    await fill_all(svc, rec["id"], bad={"2.1": ("拉力试验机超出检定周期", False)})
+    await sign_all(svc, rec["id"])
+    assert (await seal(svc, rec["id"])).status_code == 200
+    base = f"/records/{rec['id']}/amendments"
+    r = await svc.client.post(base, headers=svc.person(f.LEADER), json={"reason": "复核检定证书", "changes": [{"code": "2.1", "conclusion": "conforming"}]})
+    assert r.status_code == 201, r.text
+    am = r.json()
+    r = await svc.client.post(f"{base}/{am['id']}/approve", headers=svc.person(f.LEADER), json={"note": "自己批准"})
+    assert r.status_code == 403 and r.json()["type"].endswith("four-eyes")
+    # a member is not the second pair of eyes either: the deputy leader decides the leader's amendment
+    assert (await svc.client.post(f"{base}/{am['id']}/approve", headers=svc.person(f.OFFICER1), json={})).status_code == 403
+    r = await svc.client.post(f"{base}/{am['id']}/approve", headers=svc.person(f.DEPUTY), json={"note": "核实无误"})
+    assert r.status_code == 200, r.text
+    decided = r.json()["amendments"][0]
+    assert decided["status"] == "approved"
+    # a member's amendment is still the leader's to decide, not the deputy's
+    r = await svc.client.post(base, headers=svc.person(f.OFFICER1), json={"reason": "补充说明", "changes": [{"code": "2.1", "conclusion": "nonconforming", "text": "复核后仍超期"}]})
+    assert r.status_code == 201, r.text
+    am2 = r.json()
+    assert (await svc.client.post(f"{base}/{am2['id']}/approve", headers=svc.person(f.DEPUTY), json={})).status_code == 403
+    assert (await svc.client.post(f"{base}/{am2['id']}/approve", headers=svc.person(f.OFFICER1), json={})).status_code == 403
+    assert (await svc.client.post(f"{base}/{am2['id']}/approve", headers=svc.person(f.LEADER), json={})).status_code == 200
 
 
 async def test_problem_summary_reaches_its_enterprise_and_no_other(svc):

@@ -305,3 +305,29 @@ async def test_malformed_hand_over_is_refused_not_half_written(svc):
     async with svc.ctx.db.session() as s:
         assert (await s.execute(select(func.count()).select_from(Case))).scalar_one() == 0
         assert (await s.execute(select(func.count()).select_from(svc.ctx.kernel.inbox))).scalar_one() == 0
+
+
+async def test_evidence_store_full_is_507_no_row_and_recovers(svc, monkeypatch):
+    """The disk full (ENOSPC from the kernel: every write goes to /dev/full): 507 problem+json, no
+    evidence row, no partial file; the case still answers; once space is back the upload lands."""
+    from shared.evidence import _FileWriter
+
+    c = await svc.open_case()
+    e = svc.enterprise()
+    real_open = _FileWriter._open
+
+    async def disk_full(self):
+        await real_open(self)
+        self.fh.close()
+        self.fh = open("/dev/full", "wb", buffering=0)
+
+    monkeypatch.setattr(_FileWriter, "_open", disk_full)
+    r = await upload(svc, c["id"], PNG, e)
+    assert r.status_code == 507 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["type"].endswith("evidence-store-full") and "证据存储" in r.json()["title"]
+    case = await svc.client.get(f"/cases/{c['id']}", headers=e)
+    assert case.status_code == 200 and case.json()["evidence"] == []
+    assert list((svc.ctx.extras["evidence"].root / "tmp").iterdir()) == []
+    monkeypatch.setattr(_FileWriter, "_open", real_open)
+    r = await upload(svc, c["id"], PNG, e)
+    assert r.status_code == 201 and r.json()["already_present"] is False
