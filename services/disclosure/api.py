@@ -194,7 +194,7 @@ ADMIN = require_roles("province_admin")
 
 @router.post("/subscriptions", status_code=201, summary="创建 Webhook 订阅（密钥只显示一次）")
 async def create_subscription(body: SubscriptionCreate, request: Request, ctx: CtxDep, principal: Principal = ADMIN):
-    await wh.check_url(body.url, ctx.settings)
+    await wh.check_url(body.url, ctx.settings, wh.resolver_of(ctx))
 
     async def run(s):
         out = await wh.create_subscription(ctx, s, principal, body)
