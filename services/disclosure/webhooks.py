@@ -29,6 +29,7 @@ from shared.errors import Problem
 from shared.etag import require_if_match
 
 from . import tx
+from .clock import Clock
 from .feed import EVENT_TYPES
 from .models import Delivery, DeliveryAttempt, Message, Subscription
 from .settings import _networks
@@ -366,6 +367,7 @@ class Dispatcher:
         self._outcomes: list = []
         self._flusher: asyncio.Task | None = None
         self._per_sub: dict[str, int] = {}
+        self.clock = ctx.extras.get("webhook_clock") or Clock(self.settings.webhook_clock_rate)  # the retry schedule's time
         # every connection resolves, checks and connects to the checked address (DNS pinning, SSRF guard)
         transport = pinned_transport(self.settings, resolver_of(ctx), limits=httpx.Limits(max_connections=self.settings.webhook_concurrency * 2))
         self.client = httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=self.settings.webhook_timeout_seconds,
@@ -462,8 +464,8 @@ class Dispatcher:
         if capacity <= 0 or (not self._poll_due and time.monotonic() - self._last_poll < self.settings.webhook_poll_seconds):
             return started
         self._poll_due, self._last_poll = False, time.monotonic()
-        now = utcnow()
-        due = and_(Delivery.status == "pending", Delivery.next_attempt_at <= now,
+        now = utcnow()  # claims are real time
+        due = and_(Delivery.status == "pending", Delivery.next_attempt_at <= self.clock.now(),
                    or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now))
         claimed: list[tuple[str, str]] = []
         async with tx.write(self.ctx) as s:
@@ -536,7 +538,7 @@ class Dispatcher:
         """Queue the attempt's outcome and return at once (the slot is free for the next delivery):
         outcomes are written in batches, one transaction for all that finished meanwhile. Until
         then the delivery stays claimed by us, so nobody sends it again."""
-        self._outcomes.append((did, sid, status, error, retry_after, latency, utcnow()))
+        self._outcomes.append((did, sid, status, error, retry_after, latency, self.clock.now()))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
 
