@@ -63,7 +63,7 @@ async def _login(base: str, username: str) -> dict:
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-async def _load(base: str, headers: dict, ids: list[str], stop: asyncio.Event, load: LoadResult, published: set) -> None:
+async def _load(base: str, headers: dict, ids: list[str], stop: asyncio.Event, load: LoadResult, published: dict) -> None:
     """Approve results one after another (each retried on 503/504 until it lands), read the public list."""
 
     async def approver(client: httpx.AsyncClient):
@@ -82,7 +82,7 @@ async def _load(base: str, headers: dict, ids: list[str], stop: asyncio.Event, l
                 load.latencies.append(time.monotonic() - t0)
                 load.note(r)
                 if r.status_code == 200:
-                    published.add(rid)
+                    published[rid] = time.perf_counter()
                     break
                 if r.status_code in (502, 503, 504):
                     await asyncio.sleep(0.5)
@@ -117,11 +117,12 @@ async def _delivery_figures(url: str, sub_id: str) -> dict:
             failed = (await s.execute(select(func.count()).select_from(DeliveryAttempt).where(
                 (DeliveryAttempt.status_code.is_(None)) | (DeliveryAttempt.status_code < 200) | (DeliveryAttempt.status_code >= 300)))).scalar_one()
             most = (await s.execute(select(func.max(Delivery.attempts)))).scalar_one()
+            spread = dict((await s.execute(select(Delivery.attempts, func.count()).group_by(Delivery.attempts))).all())
             message_ids = set((await s.execute(select(Message.id))).scalars())
     finally:
         await engine.dispose()
     return {"messages": messages, "deliveries_succeeded": succeeded, "delivery_attempts": attempts, "failed_attempts": failed,
-            "most_attempts_for_one_delivery": most, "_message_ids": message_ids}
+            "most_attempts_for_one_delivery": most, "deliveries_by_attempts": {str(k): v for k, v in sorted(spread.items())}, "_message_ids": message_ids}
 
 
 async def test_webhook_receiver_down_for_an_hour(tmp_path, monkeypatch):
@@ -144,11 +145,12 @@ async def test_webhook_receiver_down_for_an_hour(tmp_path, monkeypatch):
             sub_id, rec.secrets = r.json()["id"], [r.json()["secret"]]
 
         reviewer = await _login(stack.gateway, "demo_xiaodian")
-        stop, load, published = asyncio.Event(), LoadResult(), set()
+        stop, load, published = asyncio.Event(), LoadResult(), {}
         task = asyncio.create_task(_load(stack.gateway, reviewer, ids, stop, load, published))
         await asyncio.sleep(3)
         # the outage, an hour on the delivery clock: first no answer within the timeout (then 503), then refused
         rec.status, rec.hold = 503, asyncio.Event()
+        down = time.perf_counter()
         await asyncio.sleep(HOUR_S / 2)
         await rec.stop()  # held requests are answered 503; connections refused from now on
         await asyncio.sleep(HOUR_S / 2)
@@ -172,7 +174,8 @@ async def test_webhook_receiver_down_for_an_hour(tmp_path, monkeypatch):
         last_after_back = max((x["at"] for x in ok), default=back) - back
         out = {
             "clock_rate": RATE, "outage_real_s": round(HOUR_S, 1), "outage_simulated_min": 60,
-            **load.summary(), "published": len(published), **figures,
+            **load.summary(), "published": len(published), "published_during_outage": sum(1 for t in published.values() if down <= t < back),
+            **figures,
             "received_2xx_total": len(ok), "received_2xx_distinct": len(distinct),
             "lost": len(message_ids - distinct), "duplicated": len(ok) - len(distinct),
             "recovery_real_s": round(last_after_back, 1), "recovery_simulated_min": round(last_after_back * RATE / 60, 1),
