@@ -86,6 +86,9 @@ class Publisher:
                 if batch:
                     # shielded: a leader whose request goes away does not cut the others' transaction short
                     await asyncio.shield(self._run(batch))
+                    continue
+            # our job is in a batch still running (its leader went away): wait for it, never spin
+            await asyncio.wait({job.future})
         return job.future.result()
 
     def _take(self) -> list[Job]:
@@ -111,8 +114,7 @@ class Publisher:
                         _reset(job)
                         await self._run([job])
                 return
-            if not batch[0].future.done():
-                batch[0].future.set_exception(exc)
+            _fail(batch[0], exc)
             return
         self.batches += 1
         self.largest = max(self.largest, len(done))
@@ -120,7 +122,8 @@ class Publisher:
 
         for job in done:
             committed(self.ctx, job.result, job.entry.handed)
-            job.future.set_result(job.result)
+            if not job.future.done():
+                job.future.set_result(job.result)
 
     async def _publish(self, s: AsyncSession, batch: list[Job]) -> list[Job]:
         from .results import public_content, result_out, scope

@@ -59,3 +59,31 @@ async def test_concurrent_approvals_share_transactions_and_keep_their_own_answer
         assert sorted(i["result_id"] for i in fd) == sorted(ids)
         assert (await c.get("/audit/verify", headers=keys.headers(**DISCIPLINE))).json()["ok"] is True
         assert (await c.get(f"/results/{mine}", headers=keys.headers(**COUNTY))).json()["status"] == "submitted"
+
+
+async def test_an_unexpected_error_fails_only_its_own_publication(db_url, keys, nats_url, events_prefix, monkeypatch):
+    from services.disclosure import results as rd
+
+    app = make_app(db_url, keys, nats_url, events_prefix)
+    async with running(app) as c:
+        ids = await _submitted(app, 6)
+        bad = ids[3]
+        plain = rd._check_review
+
+        def failing(p, r):
+            if r.id == bad:
+                raise RuntimeError("boom")  # not a refusal: the batch's transaction fails
+            plain(p, r)
+
+        monkeypatch.setattr(rd, "_check_review", failing)
+        answers = await asyncio.gather(*(c.post(f"/results/{rid}/review", headers={**keys.headers(**COUNTY2), "If-Match": '"v2"'},
+                                                json={"decision": "approve"}) for rid in ids), return_exceptions=True)
+        by_id = dict(zip(ids, answers))
+        assert all(not isinstance(a, Exception) and a.status_code == 200 for rid, a in by_id.items() if rid != bad), answers
+        assert isinstance(by_id[bad], Exception) or by_id[bad].status_code == 500
+        async with app.state.ctx.db.session() as s:
+            states = dict((await s.execute(select(Result.id, Result.status))).all())
+            seqs = [v.seq for v in (await s.execute(select(ResultVersion).order_by(ResultVersion.seq))).scalars()]
+        assert states[bad] == "submitted" and [states[i] for i in ids if i != bad] == ["published"] * 5
+        assert seqs == list(range(1, 6))  # the failed batch left no gap: its transaction rolled back
+        assert (await c.get("/audit/verify", headers=keys.headers(**DISCIPLINE))).json()["ok"] is True
