@@ -10,7 +10,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import new_id
@@ -75,21 +75,27 @@ async def append_many(ctx, s: AsyncSession, entries: list[Entry]) -> None:
     await s.flush()
     first = await next_seqs(s, len(entries))
     dispatcher = ctx.extras.get("dispatcher")
+    versions, messages, deliveries = [], [], []  # multi-row inserts (Core: a batch holds up to 64 of each)
     for i, e in enumerate(entries):
         e.seq = seq = first + i
-        s.add(ResultVersion(seq=seq, result_id=e.result_id, version=e.version, kind=e.kind, content=e.content, reason=e.reason,
-                            actor=e.actor, at=e.at))
+        versions.append({"seq": seq, "result_id": e.result_id, "version": e.version, "kind": e.kind, "content": e.content,
+                         "reason": e.reason, "actor": e.actor, "at": e.at})
         type_ = EVENT_TYPES[e.kind]
-        msg = Message(id="msg_" + new_id(), seq=seq, type=type_, body=message_body(type_, e.at, {**e.content, "seq": seq}), created_at=e.at)
-        s.add(msg)
+        msg_id, body = "msg_" + new_id(), message_body(type_, e.at, {**e.content, "seq": seq})
+        messages.append({"id": msg_id, "seq": seq, "type": type_, "body": body, "created_at": e.at})
         claim = dispatcher.claim_for_handover(e.at) if dispatcher is not None else {}
         for sub in subs:
             if type_ in (sub.event_types or []):
-                d = Delivery(subscription_id=sub.id, message_id=msg.id, status="pending", next_attempt_at=e.at, created_at=e.at, **claim)
-                s.add(d)
+                did = new_id()
+                deliveries.append({"id": did, "subscription_id": sub.id, "message_id": msg_id, "status": "pending", "attempts": 0,
+                                   "next_attempt_at": e.at, "created_at": e.at, "claimed_by": claim.get("claimed_by"),
+                                   "claimed_until": claim.get("claimed_until")})
                 if claim:  # what the attempt needs, as committed: no second read before sending
-                    e.handed.append((d.id, sub.id, (msg.id, msg.body, sub.url, list(sub.secrets or []))))
-    await s.flush()
+                    e.handed.append((did, sub.id, (msg_id, body, sub.url, list(sub.secrets or []))))
+    await s.execute(insert(ResultVersion), versions)
+    await s.execute(insert(Message), messages)
+    if deliveries:
+        await s.execute(insert(Delivery), deliveries)
 
 
 async def append(ctx, s: AsyncSession, result_id: str, version: int, kind: str, content: dict, reason: str | None,
