@@ -26,8 +26,8 @@ from . import schemas as S
 from . import webhooks as wh
 from .models import Delivery, DeliveryAttempt, Message, PlanSetting, Result, Subscription
 from .public import client_address
-from .schemas import (CorrectionBody, EntryBody, PlanSettingBody, ReplayBody, ReviewBody, RotateBody, SubscriptionCreate,
-                      SubscriptionPatch, WithdrawalBody)
+from .schemas import (CorrectionBody, CorrectionList, EntryBody, PlanSettingBody, ReplayBody, ResultWithCorrectionOut, ReviewBody,
+                      RotateBody, SubscriptionCreate, SubscriptionPatch, WithdrawalBody)
 
 router = APIRouter(tags=["检查结果公示"])
 public_router = APIRouter(tags=["公开查询（无需令牌）"])
@@ -139,7 +139,21 @@ async def review_result(result_id: str, body: ReviewBody, request: Request, ctx:
 @router.post("/results/{result_id}/corrections", summary="更正已公示的结果（新版本，须说明理由）", **op(S.ResultOut, etag=True, if_match=True))
 async def correct_result(result_id: str, body: CorrectionBody, request: Request, ctx: CtxDep, response: Response,
                          principal: Principal = require_roles("county_admin", *SENIOR)):
-    return await _answer(await rd.correct(ctx, principal, result_id, body, request), response)
+    r, c = await rd.correct(ctx, principal, result_id, body, request)
+    return {**await _answer(r, response), "correction": rd.correction_out(c)}
+
+
+@router.post("/results/{result_id}/corrections/review", summary="审核更正（录入人以外的本局或市局工作人员）；通过即公示为新版本",
+             **op(ResultWithCorrectionOut, etag=True, if_match=True))
+async def review_correction(result_id: str, body: ReviewBody, request: Request, ctx: CtxDep, response: Response,
+                            principal: Principal = require_roles(*BUREAU_STAFF)):
+    r, c = await rd.review_correction(ctx, principal, result_id, body, request)
+    return {**await _answer(r, response), "correction": rd.correction_out(c)}
+
+
+@router.get("/results/{result_id}/corrections", summary="更正记录（录入、审核、公示版本）", **op(CorrectionList))
+async def list_corrections(result_id: str, ctx: CtxDep, principal: Principal = require_roles(*HISTORY)):
+    return {"items": await rd.corrections(ctx, principal, result_id)}
 
 
 @router.post("/results/{result_id}/withdrawal", summary="撤回已公示的结果（新版本，须说明理由）", **op(S.ResultOut, etag=True, if_match=True))
@@ -183,7 +197,7 @@ ADMIN = require_roles("province_admin")
 @router.post("/subscriptions", summary="创建 Webhook 订阅（密钥只显示一次）",
              **op(S.SubscriptionWithSecretOut, status=201, etag=True, idempotent=True))
 async def create_subscription(body: SubscriptionCreate, request: Request, ctx: CtxDep, principal: Principal = ADMIN):
-    await wh.check_url(body.url, ctx.settings)
+    await wh.check_url(body.url, ctx.settings, wh.resolver_of(ctx))
 
     async def run(s):
         out = await wh.create_subscription(ctx, s, principal, body)

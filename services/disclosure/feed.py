@@ -2,14 +2,15 @@
 webhook messages and deliveries it fans out to, written in the publishing transaction.
 
 ``seq`` comes from one counter row updated under a row lock, so publishing transactions commit
-in ``seq`` order: a reader that has seen seq n never later finds an uncommitted n-1 appearing
+in ``seq`` order (a batch of publications reserves a run of positions at once): a reader that has seen seq n never later finds an uncommitted n-1 appearing
 behind its cursor (a plain autoincrement would allow that under concurrency on PostgreSQL)."""
 from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import new_id
@@ -25,15 +26,21 @@ EVENT_TYPES = {
 }
 
 
-async def next_seq(s: AsyncSession) -> int:
-    """One statement: the row lock it takes is held until the publishing transaction commits."""
-    seq = (await s.execute(update(FeedCounter).where(FeedCounter.id == 1).values(last_seq=FeedCounter.last_seq + 1)
-                           .returning(FeedCounter.last_seq))).scalar_one_or_none()
-    if seq is None:  # the migration seeds the row; kept for safety
-        s.add(FeedCounter(id=1, last_seq=1))
+async def next_seqs(s: AsyncSession, n: int) -> int:
+    """Reserve ``n`` consecutive feed positions and return the first. One statement: the row lock
+    it takes is held until the publishing transaction commits, so transactions commit in ``seq``
+    order. A batch of publications takes it once (group commit: see ``publication.py``)."""
+    last = (await s.execute(update(FeedCounter).where(FeedCounter.id == 1).values(last_seq=FeedCounter.last_seq + n)
+                            .returning(FeedCounter.last_seq))).scalar_one_or_none()
+    if last is None:  # the migration seeds the row; kept for safety
+        s.add(FeedCounter(id=1, last_seq=n))
         await s.flush()
-        return 1
-    return seq
+        last = n
+    return last - n + 1
+
+
+async def next_seq(s: AsyncSession) -> int:
+    return await next_seqs(s, 1)
 
 
 def message_body(type_: str, at: dt.datetime, data: dict) -> str:
@@ -41,31 +48,62 @@ def message_body(type_: str, at: dt.datetime, data: dict) -> str:
                       ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-async def append(ctx, s: AsyncSession, result_id: str, version: int, kind: str, content: dict, reason: str | None,
-                 actor: str, at: dt.datetime) -> tuple[int, list[tuple[str, str]]]:
-    """The feed entry, its message and one delivery per subscription. With a dispatcher running
-    in this process the deliveries are written already claimed by it and handed over after the
-    commit (no polling, no second write); if the process dies first, the claim expires and any
-    replica sends them. Returns (seq, [(delivery_id, subscription_id, what to send)])."""
-    # reads and the publishing row's own update first; the counter's row lock (held until commit) last
+@dataclass
+class Entry:
+    """One feed entry to write: a publication, correction or withdrawal of a result."""
+
+    result_id: str
+    version: int
+    kind: str  # published | corrected | withdrawn
+    content: dict
+    reason: str | None
+    actor: str
+    at: dt.datetime
+    seq: int = 0
+    handed: list = field(default_factory=list)  # [(delivery id, subscription id, what to send)] for the dispatcher
+
+
+async def append_many(ctx, s: AsyncSession, entries: list[Entry]) -> None:
+    """The feed entries, their messages and one delivery per subscription, in the caller's
+    transaction; ``seq`` is set on each entry. With a dispatcher running in this process the
+    deliveries are written already claimed by it and handed over after the commit (no polling, no
+    second write); if the process dies first, the claim expires and any replica sends them."""
+    if not entries:
+        return
+    # reads and the publishing rows' own updates first; the counter's row lock (held until commit) last
     subs = (await s.execute(select(Subscription).where(Subscription.active.is_(True)))).scalars().all()
     await s.flush()
-    seq = await next_seq(s)
-    s.add(ResultVersion(seq=seq, result_id=result_id, version=version, kind=kind, content=content, reason=reason, actor=actor, at=at))
-    type_ = EVENT_TYPES[kind]
-    msg = Message(id="msg_" + new_id(), seq=seq, type=type_, body=message_body(type_, at, {**content, "seq": seq}), created_at=at)
-    s.add(msg)
+    first = await next_seqs(s, len(entries))
     dispatcher = ctx.extras.get("dispatcher")
-    claim = dispatcher.claim_for_handover(at) if dispatcher is not None else {}
-    handed = []
-    for sub in subs:
-        if type_ in (sub.event_types or []):
-            d = Delivery(subscription_id=sub.id, message_id=msg.id, status="pending", next_attempt_at=at, created_at=at, **claim)
-            s.add(d)
-            # what the attempt needs, as committed: no second read before sending
-            handed.append((d.id, sub.id, (msg.id, msg.body, sub.url, list(sub.secrets or []))))
-    await s.flush()
-    return seq, (handed if claim else [])
+    versions, messages, deliveries = [], [], []  # multi-row inserts (Core: a batch holds up to 64 of each)
+    for i, e in enumerate(entries):
+        e.seq = seq = first + i
+        versions.append({"seq": seq, "result_id": e.result_id, "version": e.version, "kind": e.kind, "content": e.content,
+                         "reason": e.reason, "actor": e.actor, "at": e.at})
+        type_ = EVENT_TYPES[e.kind]
+        msg_id, body = "msg_" + new_id(), message_body(type_, e.at, {**e.content, "seq": seq})
+        messages.append({"id": msg_id, "seq": seq, "type": type_, "body": body, "created_at": e.at})
+        claim = dispatcher.claim_for_handover(e.at) if dispatcher is not None else {}
+        for sub in subs:
+            if type_ in (sub.event_types or []):
+                did = new_id()
+                deliveries.append({"id": did, "subscription_id": sub.id, "message_id": msg_id, "status": "pending", "attempts": 0,
+                                   "next_attempt_at": e.at, "created_at": e.at, "claimed_by": claim.get("claimed_by"),
+                                   "claimed_until": claim.get("claimed_until")})
+                if claim:  # what the attempt needs, as committed: no second read before sending
+                    e.handed.append((did, sub.id, (msg_id, body, sub.url, list(sub.secrets or []))))
+    await s.execute(insert(ResultVersion), versions)
+    await s.execute(insert(Message), messages)
+    if deliveries:
+        await s.execute(insert(Delivery), deliveries)
+
+
+async def append(ctx, s: AsyncSession, result_id: str, version: int, kind: str, content: dict, reason: str | None,
+                 actor: str, at: dt.datetime) -> tuple[int, list[tuple[str, str]]]:
+    """One entry (see ``append_many``). Returns (seq, [(delivery_id, subscription_id, what to send)])."""
+    e = Entry(result_id, version, kind, content, reason, actor, at)
+    await append_many(ctx, s, [e])
+    return e.seq, e.handed
 
 
 def entry_out(v: ResultVersion) -> dict:

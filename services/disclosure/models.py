@@ -68,8 +68,28 @@ class Result(Base, table=True):
     published_version: int = 0
     public: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     overdue_flagged_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    correction_pending: bool = False  # a correction entered and waiting for its review (at most one at a time)
     version: int = 1
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Correction(Base, table=True):
+    """A correction of a published result, four eyes like the original: entered (录入) by one
+    official, reviewed (审核) by another; approval publishes it as a new version that supersedes
+    the previous one. status: submitted 待审核 → approved 已公示 | returned 审核退回."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    result_id: str = Field(index=True, max_length=32)
+    categories: list = Field(sa_column=Column(JSON, nullable=False))
+    follow_up: str = Field(max_length=40)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="submitted", index=True, max_length=12)
+    entered_by: str = Field(max_length=100)
+    entered_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    reviewed_by: str | None = Field(default=None, max_length=100)
+    reviewed_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    review_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    published_version: int | None = None  # the result's version this correction became
 
 
 class ResultVersion(Base, table=True):

@@ -3,7 +3,6 @@ county (录入), review by another official of that bureau or the city (审核),
 20-working-day deadline; corrections and withdrawals as new versions."""
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,12 +19,11 @@ from shared.errors import Problem
 from shared.etag import require_if_match
 from shared.vocabulary import FOLLOW_UP_MEASURES, RESULT_CATEGORIES, city_of, county_of
 
-from . import feed, tx
-from .models import PlanSetting, Result, ResultVersion, kernel
+from . import publication, tx
+from .models import Correction, PlanSetting, Result, ResultVersion, kernel
 
 DUE_WORKDAYS = 20
 SOON_WORKDAYS = 5
-PUBLISH_SLOTS = 4  # publishing transactions open at once per process (the pool holds 20)
 CHINA = ZoneInfo("Asia/Shanghai")
 OPEN = ("pending", "submitted", "returned")
 STATUS_LABELS = {"pending": "待录入", "submitted": "待审核", "returned": "审核退回", "published": "已公示", "withdrawn": "已撤回"}
@@ -111,7 +109,7 @@ def result_out(r: Result, on: dt.date | None = None) -> dict[str, Any]:
         "status": r.status, "status_label": STATUS_LABELS.get(r.status, r.status),
         "entered_by": r.entered_by, "entered_at": r.entered_at, "reviewed_by": r.reviewed_by, "reviewed_at": r.reviewed_at,
         "review_note": r.review_note, "published_at": r.published_at, "published_version": r.published_version,
-        "overdue_flagged_at": r.overdue_flagged_at, "version": r.version,
+        "overdue_flagged_at": r.overdue_flagged_at, "correction_pending": r.correction_pending, "version": r.version,
     }
     if on is not None and r.status in OPEN and r.due_on is not None:
         out["overdue"] = r.due_on < on
@@ -269,114 +267,147 @@ async def enter(ctx, p: Principal, result_id: str, body, request) -> Result:
 
 
 async def review(ctx, p: Principal, result_id: str, body, request) -> Result:
-    async with publishing(ctx):
-        return await _review(ctx, p, result_id, body, request)
-
-
-async def _review(ctx, p: Principal, result_id: str, body, request) -> Result:
-    async with tx.write(ctx) as s:
-        r = await get_visible(s, p, result_id, for_update=True)
-        require_if_match(request, r.version)
-        if r.status != "submitted":
-            raise Problem(409, "result-not-submitted", "结果尚未提交审核", detail=f"当前状态：{STATUS_LABELS.get(r.status, r.status)}")
-        if r.entered_by == p.sub:
-            raise Problem(403, "reviewer-is-enterer", "审核人不能是录入人", detail="须由本局或市局的另一名工作人员审核")
-        if p.has("county_admin") and not p.has("city_admin") and p.region != r.bureau_code:
-            raise Problem(403, "reviewer-not-of-bureau", "审核人不属于该检查实施机关", detail="须由本局或市局的工作人员审核")
-        before = result_out(r)
-        r.reviewed_by, r.reviewed_at, r.review_note = p.sub, utcnow(), body.note
-        r.version += 1
-        if body.decision == "return":
+    """审核: return to the enterer, or approve, which publishes (by group commit, see ``publication``)."""
+    if body.decision == "return":
+        async with tx.write(ctx) as s:
+            r = await get_visible(s, p, result_id, for_update=True)
+            require_if_match(request, r.version)
+            _check_review(p, r)
+            before = result_out(r)
+            r.reviewed_by, r.reviewed_at, r.review_note = p.sub, utcnow(), body.note
             r.status = "returned"
+            r.version += 1
             await ctx.audit(s, p, "result.returned", "result", r.id, before=before, after=result_out(r))
-            return r
+        return r
+
+    async def approve(s: AsyncSession, r: Result) -> publication.Change:
+        _check_review(p, r)
         check_outcome(r.categories, r.follow_up)
         if not r.categories or not r.follow_up:
             raise Problem(422, "validation", "结果不完整", errors=[{"field": "categories", "message": "公示前须录入检查结果和后续处置措施"}])
-        r.status = "published"
-        r.needs_correction = False
-        handed = await _publish(ctx, s, p, r, "published", None)
-        await ctx.audit(s, p, "result.published", "result", r.id, before=before, after=result_out(r))
-    _committed(ctx, r, handed)
-    return r
+        r.reviewed_by, r.reviewed_at, r.review_note = p.sub, utcnow(), body.note
+        r.status, r.needs_correction = "published", False
+        r.version += 1
+        return publication.Change("published", "result.published")
+
+    return await publication.publish(ctx, p, result_id, request, approve)
 
 
-async def correct(ctx, p: Principal, result_id: str, body, request) -> Result:
-    async with publishing(ctx):
-        return await _correct(ctx, p, result_id, body, request)
+def _check_review(p: Principal, r: Result) -> None:
+    if r.status != "submitted":
+        raise Problem(409, "result-not-submitted", "结果尚未提交审核", detail=f"当前状态：{STATUS_LABELS.get(r.status, r.status)}")
+    _four_eyes(p, r, r.entered_by)
 
 
-async def _correct(ctx, p: Principal, result_id: str, body, request) -> Result:
+def _four_eyes(p: Principal, r: Result, entered_by: str | None) -> None:
+    """Review by another official: never the one who entered; a county reviewer only of his own bureau, or the city."""
+    if entered_by == p.sub:
+        raise Problem(403, "reviewer-is-enterer", "审核人不能是录入人", detail="须由本局或市局的另一名工作人员审核")
+    if p.has("county_admin") and not p.has("city_admin") and p.region != r.bureau_code:
+        raise Problem(403, "reviewer-not-of-bureau", "审核人不属于该检查实施机关", detail="须由本局或市局的工作人员审核")
+
+
+# ---------------------------------------------------------------- corrections after publication (four eyes)
+CORRECTION_LABELS = {"submitted": "待审核", "approved": "已公示", "returned": "审核退回"}
+
+
+def correction_out(c: Correction) -> dict[str, Any]:
+    return {"id": c.id, "result_id": c.result_id, "categories": labelled(c.categories), "follow_up": c.follow_up,
+            "follow_up_label": FOLLOW_UP_MEASURES.get(c.follow_up), "reason": c.reason, "status": c.status,
+            "status_label": CORRECTION_LABELS.get(c.status, c.status), "entered_by": c.entered_by, "entered_at": c.entered_at,
+            "reviewed_by": c.reviewed_by, "reviewed_at": c.reviewed_at, "review_note": c.review_note,
+            "published_version": c.published_version}
+
+
+async def _open_correction(s: AsyncSession, result_id: str) -> Correction | None:
+    q = select(Correction).where(Correction.result_id == result_id, Correction.status == "submitted").with_for_update()
+    return (await s.execute(q)).scalars().first()
+
+
+async def correct(ctx, p: Principal, result_id: str, body, request) -> tuple[Result, Correction]:
+    """更正录入: a correction of a published result, with its reason; published only when another
+    official approves it (``review_correction``). One correction waits at a time."""
     check_outcome(body.categories, body.follow_up)
     async with tx.write(ctx) as s:
         r = await get_visible(s, p, result_id, for_update=True)
         require_if_match(request, r.version)
         if r.status != "published":
             raise Problem(409, "result-not-published", "只有已公示的结果可以更正", detail=f"当前状态：{STATUS_LABELS.get(r.status, r.status)}")
+        if r.correction_pending or await _open_correction(s, r.id) is not None:
+            raise Problem(409, "correction-pending", "已有一项更正待审核", detail="请先审核或退回待审核的更正")
         if (list(body.categories), body.follow_up) == (list(r.categories), r.follow_up):
             raise Problem(422, "correction-unchanged", "更正内容与当前公示内容相同")
         before = result_out(r)
-        r.categories, r.follow_up = list(body.categories), body.follow_up
-        r.needs_correction = False
+        c = Correction(result_id=r.id, categories=list(body.categories), follow_up=body.follow_up, reason=body.reason,
+                       entered_by=p.sub, entered_at=utcnow())
+        s.add(c)
+        r.correction_pending = True
         r.version += 1
-        handed = await _publish(ctx, s, p, r, "corrected", body.reason)
-        await ctx.audit(s, p, "result.corrected", "result", r.id, before=before, after=result_out(r), detail={"reason": body.reason})
-    _committed(ctx, r, handed)
-    return r
+        await s.flush()
+        await ctx.audit(s, p, "result.correction_entered", "result", r.id, before=before, after=result_out(r),
+                        detail={"correction_id": c.id, "reason": body.reason, "categories": c.categories, "follow_up": c.follow_up})
+    return r, c
+
+
+async def review_correction(ctx, p: Principal, result_id: str, body, request) -> tuple[Result, Correction]:
+    """更正审核: another official than the one who entered it (same rule as the original review).
+    Approval publishes the correction as a new version superseding the previous one
+    (``inspection_result.corrected`` on the feed and by webhook); return sends it back."""
+    found: dict[str, Correction] = {}
+
+    async def pending(s: AsyncSession, r: Result) -> Correction:
+        c = await _open_correction(s, r.id)
+        if c is None or r.status != "published":
+            raise Problem(409, "no-correction-pending", "没有待审核的更正", detail=f"当前状态：{STATUS_LABELS.get(r.status, r.status)}")
+        _four_eyes(p, r, c.entered_by)
+        return c
+
+    if body.decision == "return":
+        async with tx.write(ctx) as s:
+            r = await get_visible(s, p, result_id, for_update=True)
+            require_if_match(request, r.version)
+            c = await pending(s, r)
+            before = result_out(r)
+            c.status, c.reviewed_by, c.reviewed_at, c.review_note = "returned", p.sub, utcnow(), body.note
+            r.correction_pending = False
+            r.version += 1
+            await ctx.audit(s, p, "result.correction_returned", "result", r.id, before=before, after=result_out(r),
+                            detail={"correction_id": c.id, "note": body.note})
+        return r, c
+
+    async def approve(s: AsyncSession, r: Result) -> publication.Change:
+        c = found["c"] = await pending(s, r)
+        c.status, c.reviewed_by, c.reviewed_at, c.review_note = "approved", p.sub, utcnow(), body.note
+        c.published_version = r.published_version + 1
+        r.categories, r.follow_up = list(c.categories), c.follow_up
+        r.needs_correction = r.correction_pending = False
+        r.version += 1
+        return publication.Change("corrected", "result.corrected", c.reason,
+                                  {"correction_id": c.id, "reason": c.reason, "entered_by": c.entered_by})
+
+    r = await publication.publish(ctx, p, result_id, request, approve)
+    return r, found["c"]
+
+
+async def corrections(ctx, p: Principal, result_id: str) -> list[dict]:
+    async with ctx.db.session() as s:
+        await get_visible(s, p, result_id)
+        rows = (await s.execute(select(Correction).where(Correction.result_id == result_id).order_by(Correction.entered_at, Correction.id))).scalars()
+        return [correction_out(c) for c in rows]
 
 
 async def withdraw(ctx, p: Principal, result_id: str, body, request) -> Result:
-    async with publishing(ctx):
-        return await _withdraw(ctx, p, result_id, body, request)
-
-
-async def _withdraw(ctx, p: Principal, result_id: str, body, request) -> Result:
-    async with tx.write(ctx) as s:
-        r = await get_visible(s, p, result_id, for_update=True)
-        require_if_match(request, r.version)
+    async def apply(s: AsyncSession, r: Result) -> publication.Change:
         if r.status != "published":
             raise Problem(409, "result-not-published", "只有已公示的结果可以撤回", detail=f"当前状态：{STATUS_LABELS.get(r.status, r.status)}")
-        before = result_out(r)
         r.status = "withdrawn"
         r.version += 1
-        handed = await _publish(ctx, s, p, r, "withdrawn", body.reason)
-        await ctx.audit(s, p, "result.withdrawn", "result", r.id, before=before, after=result_out(r), detail={"reason": body.reason})
-    _committed(ctx, r, handed)
-    return r
+        return publication.Change("withdrawn", "result.withdrawn", body.reason, {"reason": body.reason})
+
+    return await publication.publish(ctx, p, result_id, request, apply)
 
 
-def publishing(ctx):
-    """Publications serialise on the feed counter's row lock anyway; at most a few wait for it
-    inside an open transaction, the rest wait here, in the process, so a burst of publications
-    cannot hold every pooled connection (and the others time out on the pool)."""
-    sem = ctx.extras.get("publish_slots")
-    if sem is None:
-        sem = ctx.extras["publish_slots"] = asyncio.Semaphore(PUBLISH_SLOTS)
-    return sem
-
-
-async def _publish(ctx, s: AsyncSession, p: Principal, r: Result, kind: str, reason: str | None) -> list:
-    plan = await s.get(PlanSetting, r.plan_id)
-    now = utcnow()
-    r.published_version += 1
-    content = public_content(r, plan)
-    content.update(version=r.published_version, status="withdrawn" if kind == "withdrawn" else "published",
-                   corrected=kind == "corrected",
-                   first_published_at=(r.published_at or now).isoformat(), updated_at=now.isoformat())
-    # the reason (free text people write) stays in the version history, not in what is published
-    if r.published_at is None:
-        r.published_at = now
-    r.public = content
-    seq, handed = await feed.append(ctx, s, r.id, r.published_version, kind, content, reason, p.sub, now)
-    await ctx.emit(s, "result", kind, {
-        "result_id": r.id, "version": r.published_version, "seq": seq, "uscc": r.uscc, "enterprise_name": r.enterprise_name,
-        "region_code": r.region_code, "plan_id": r.plan_id, "categories": list(r.categories), "follow_up": r.follow_up,
-        "completed_on": r.completed_on.isoformat(), "published_at": r.published_at.isoformat(), "reason": reason,
-    }, subject_id=r.id, actor=p.sub)
-    return handed
-
-
-def _committed(ctx, r: Result, handed: list) -> None:
+def committed(ctx, r: Result, handed: list) -> None:
     hook = ctx.extras.get("on_publish_commit")
     if hook:
         hook(r.id)

@@ -260,3 +260,39 @@ class PublicResultOut(_Out):
     corrected: bool | None = None
     first_published_at: str | None = None
     updated_at: str | None = None
+class CorrectionOut(BaseModel):
+    """A correction of a published result (录入 → 审核; approval publishes it as a new version)."""
+
+    id: str
+    result_id: str
+    categories: list[dict]
+    follow_up: str
+    follow_up_label: str | None = None
+    reason: str
+    status: Literal["submitted", "approved", "returned"]
+    status_label: str
+    entered_by: str
+    entered_at: dt.datetime
+    reviewed_by: str | None = None
+    reviewed_at: dt.datetime | None = None
+    review_note: str | None = None
+    published_version: int | None = Field(None, description="批准后成为的公示版本号")
+
+
+class CorrectionList(BaseModel):
+    items: list[CorrectionOut]
+
+
+class ResultWithCorrectionOut(BaseModel):
+    """The result after a correction step (the other fields of the internal result view come with it)."""
+
+    id: str
+    status: str
+    status_label: str
+    categories: list[dict]
+    follow_up: str | None = None
+    needs_correction: bool
+    correction_pending: bool
+    published_version: int
+    version: int
+    correction: CorrectionOut

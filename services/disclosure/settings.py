@@ -22,6 +22,9 @@ class DisclosureSettings(ServiceSettings):
     webhook_concurrency: int = 64  # deliveries in flight per replica
     webhook_per_endpoint: int = 16  # in flight per subscription, so one slow receiver cannot take every slot
     webhook_poll_seconds: float = 1.0
+    # the retry schedule's clock runs this many times faster than real time (1 in production; the
+    # fault suite uses e.g. 180 so a receiver outage of an hour passes in 20 s against the real schedule)
+    webhook_clock_rate: float = 1.0
     webhook_secret_overlap_hours: float = 24.0
     webhook_max_subscriptions: int = 50
     timer_interval_seconds: float = 60.0

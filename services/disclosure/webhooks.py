@@ -16,8 +16,10 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +29,7 @@ from shared.errors import Problem
 from shared.etag import require_if_match
 
 from . import tx
+from .clock import Clock
 from .feed import EVENT_TYPES
 from .models import Delivery, DeliveryAttempt, Message, Subscription
 from .settings import _networks
@@ -81,29 +84,93 @@ def _public_ip(ip: ipaddress._BaseAddress) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-async def resolve_checked(url: str, settings) -> None:
-    """Refuse URLs whose host resolves to a private, loopback, link-local or otherwise non-public
-    address, unless the allow-list setting names the host or a network containing the address.
-    Checked when a subscription is saved and again before every attempt (DNS may change)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    names, nets = _allowed(settings)
-    if host in names:
-        return
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise Blocked("端口无效") from None
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to (the system's resolver, in a worker thread, 5 s at most)."""
     try:
         infos = await asyncio.wait_for(asyncio.to_thread(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM), 5)
     except (OSError, asyncio.TimeoutError, UnicodeError):
         raise Blocked(f"无法解析主机 {host}") from None
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+    return list(dict.fromkeys(info[4][0].split("%", 1)[0] for info in infos))
+
+
+def resolver_of(ctx) -> Resolver:
+    """``ctx.extras["webhook_resolver"]`` when set (tests stub DNS), else the system's."""
+    return ctx.extras.get("webhook_resolver") or system_resolver
+
+
+async def checked_addresses(host: str, port: int, settings, resolver: Resolver = system_resolver) -> list[str]:
+    """Resolve ``host`` once and check every address: refused when any is private, loopback,
+    link-local or otherwise non-public, unless the allow-list setting names the host or a network
+    containing the address. The caller connects only to the addresses returned (DNS pinning)."""
+    host = host.lower().strip("[]")
+    names, nets = _allowed(settings)
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    addresses = [str(literal)] if literal is not None else await resolver(host, port)
+    if not addresses:
+        raise Blocked(f"无法解析主机 {host}")
+    if host in names:
+        return addresses
+    for addr in addresses:
+        ip = ipaddress.ip_address(addr)
         if any(ip in n for n in nets):
             continue
         if not _public_ip(ip):
             raise Blocked(f"主机 {host} 解析为非公网地址 {ip}（内网、回环或保留地址）")
+    return addresses
+
+
+async def resolve_checked(url: str, settings, resolver: Resolver = system_resolver) -> list[str]:
+    """The checked addresses of the URL's host (see ``checked_addresses``); when a subscription is saved."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise Blocked("端口无效") from None
+    return await checked_addresses(parts.hostname or "", port, settings, resolver)
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """The delivery client's network: each new connection resolves the host once, checks every
+    address and connects to a checked address — never by name, so DNS cannot change between the
+    check and the connect (rebinding). The URL keeps the name: ``Host`` and TLS SNI/verification
+    are the subscriber's host name, as httpcore takes them from the request, not from here."""
+
+    def __init__(self, settings, resolver: Resolver = system_resolver):
+        self.settings = settings
+        self.resolver = resolver
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                          socket_options=None) -> httpcore.AsyncNetworkStream:
+        last: Exception | None = None
+        for addr in await checked_addresses(host, port, self.settings, self.resolver):
+            try:
+                return await self._inner.connect_tcp(addr, port, timeout=timeout, local_address=local_address, socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc  # the next checked address
+        raise last or httpcore.ConnectError(f"无法连接 {host}")
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options=None):
+        raise Blocked("不允许本机套接字")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def pinned_transport(settings, resolver: Resolver = system_resolver, **kw) -> httpx.AsyncHTTPTransport:
+    transport = httpx.AsyncHTTPTransport(trust_env=False, **kw)
+    pool = transport._pool  # httpx builds its pool without a network-backend option: the same pool, our network
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=pool._ssl_context, max_connections=pool._max_connections,
+        max_keepalive_connections=pool._max_keepalive_connections, keepalive_expiry=pool._keepalive_expiry,
+        http1=pool._http1, http2=pool._http2, network_backend=PinnedBackend(settings, resolver))
+    return transport
 
 
 def check_url_syntax(url: str) -> None:
@@ -121,10 +188,10 @@ def check_url_syntax(url: str) -> None:
         raise Problem(422, "validation", "订阅地址无效", detail="；".join(errors), errors=[{"field": "url", "message": m} for m in errors])
 
 
-async def check_url(url: str, settings) -> None:
+async def check_url(url: str, settings, resolver: Resolver = system_resolver) -> None:
     check_url_syntax(url)
     try:
-        await resolve_checked(url, settings)
+        await resolve_checked(url, settings, resolver)
     except Blocked as exc:
         raise Problem(422, "webhook-url-refused", "订阅地址不被允许", detail=str(exc),
                       errors=[{"field": "url", "message": f"{exc}；如确需使用，请由运维在 webhook_allow_hosts 中列明"}]) from None
@@ -162,7 +229,7 @@ async def get_subscription(s: AsyncSession, sub_id: str, for_update: bool = Fals
 
 async def update_subscription(ctx, p, sub_id: str, body, request) -> Subscription:
     if body.url is not None:
-        await check_url(body.url, ctx.settings)
+        await check_url(body.url, ctx.settings, resolver_of(ctx))
     async with tx.write(ctx) as s:
         sub = await get_subscription(s, sub_id, for_update=True)
         require_if_match(request, sub.version)
@@ -300,8 +367,11 @@ class Dispatcher:
         self._outcomes: list = []
         self._flusher: asyncio.Task | None = None
         self._per_sub: dict[str, int] = {}
+        self.clock = ctx.extras.get("webhook_clock") or Clock(self.settings.webhook_clock_rate)  # the retry schedule's time
+        # every connection resolves, checks and connects to the checked address (DNS pinning, SSRF guard)
+        transport = pinned_transport(self.settings, resolver_of(ctx), limits=httpx.Limits(max_connections=self.settings.webhook_concurrency * 2))
         self.client = httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=self.settings.webhook_timeout_seconds,
-                                        limits=httpx.Limits(max_connections=self.settings.webhook_concurrency * 2))
+                                        transport=transport)
 
     def wake(self) -> None:
         """Look in the database now (a replay, an endpoint enabled again)."""
@@ -394,8 +464,8 @@ class Dispatcher:
         if capacity <= 0 or (not self._poll_due and time.monotonic() - self._last_poll < self.settings.webhook_poll_seconds):
             return started
         self._poll_due, self._last_poll = False, time.monotonic()
-        now = utcnow()
-        due = and_(Delivery.status == "pending", Delivery.next_attempt_at <= now,
+        now = utcnow()  # claims are real time
+        due = and_(Delivery.status == "pending", Delivery.next_attempt_at <= self.clock.now(),
                    or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now))
         claimed: list[tuple[str, str]] = []
         async with tx.write(self.ctx) as s:
@@ -444,7 +514,6 @@ class Dispatcher:
         ts = int(time.time())
         t0 = time.perf_counter()
         try:
-            await resolve_checked(url, self.settings)
             headers = {"webhook-id": msg_id, "webhook-timestamp": str(ts), "webhook-signature": sign(valid_secrets(secret_list), msg_id, ts, body),
                        "content-type": "application/json", "user-agent": USER_AGENT}
             status, ra = await asyncio.wait_for(self._post(url, body, headers), self.settings.webhook_timeout_seconds)
@@ -469,7 +538,7 @@ class Dispatcher:
         """Queue the attempt's outcome and return at once (the slot is free for the next delivery):
         outcomes are written in batches, one transaction for all that finished meanwhile. Until
         then the delivery stays claimed by us, so nobody sends it again."""
-        self._outcomes.append((did, sid, status, error, retry_after, latency, utcnow()))
+        self._outcomes.append((did, sid, status, error, retry_after, latency, self.clock.now()))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
 

@@ -65,10 +65,12 @@ async def emit_many(
     actor: str | None = None,
 ) -> list[dict]:
     """Several ``(entity, verb, data, subject_id)`` events in one multi-row insert, inside the
-    caller's transaction (for sweeps that change many records at once)."""
+    caller's transaction (for sweeps that change many records at once). An item may carry its own
+    ``actor`` and ``request_id`` as 5th and 6th elements (a batch of several requests' changes)."""
     out, rows = [], []
-    for entity, verb, data, subject_id in events:
-        event = make_event(service, entity, verb, data, subject_id=subject_id, request_id=request_id, actor=actor)
+    for entity, verb, data, subject_id, *own in events:
+        event = make_event(service, entity, verb, data, subject_id=subject_id, request_id=own[1] if len(own) > 1 else request_id,
+                           actor=own[0] if own else actor)
         out.append(event)
         rows.append({
             "id": event["id"], "seq": _seq(), "subject": f"{prefix}.{service}.{entity}.{verb}",

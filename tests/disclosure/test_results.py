@@ -85,9 +85,13 @@ async def test_entry_review_publication_versions_and_public_view(db_url, keys, n
         assert (await c.get(f"/public/results/{rid}", headers={"If-None-Match": one.headers["etag"]})).status_code == 304
         assert (await c.get("/public/results/nope")).status_code == 404
 
-        # correction: a new version with reason and actor; the public sees that it was corrected
+        # correction: entered with a reason, reviewed by another official, then a new version; the public sees that it was corrected
         corr = await c.post(f"/results/{rid}/corrections", headers=H(keys, CITY, pub.headers["etag"]),
                             json={"categories": ["problem_pending"], "follow_up": "case_referral", "reason": "复查发现问题未整改到位"})
+        assert corr.status_code == 200, corr.text
+        assert corr.json()["correction"]["status"] == "submitted" and corr.json()["correction_pending"] is True
+        assert (await c.get(f"/public/results/{rid}")).json()["version"] == 1  # not public before its review
+        corr = await c.post(f"/results/{rid}/corrections/review", headers=H(keys, COUNTY2, corr.headers["etag"]), json={"decision": "approve"})
         assert corr.status_code == 200, corr.text
         one2 = await c.get(f"/public/results/{rid}", headers={"If-None-Match": one.headers["etag"]})
         assert one2.status_code == 200 and one2.json()["corrected"] is True and one2.json()["version"] == 2
@@ -101,7 +105,7 @@ async def test_entry_review_publication_versions_and_public_view(db_url, keys, n
         # history for the discipline role; feed in total order
         hist = await c.get(f"/results/{rid}/versions", headers=H(keys, DISCIPLINE))
         assert [(v["version"], v["kind"], v["actor"]) for v in hist.json()["items"]] == [
-            (1, "published", "taiyuan-1"), (2, "corrected", "taiyuan-1"), (3, "withdrawn", "taiyuan-1")]
+            (1, "published", "taiyuan-1"), (2, "corrected", "xiaodian-2"), (3, "withdrawn", "taiyuan-1")]
         assert hist.json()["items"][1]["reason"] == "复查发现问题未整改到位"
         fd = await c.get("/feed", headers=H(keys, CREDIT))
         assert [(i["type"], i["version"]) for i in fd.json()["items"]] == [

@@ -14,7 +14,7 @@ from standardwebhooks import Webhook
 from services.disclosure.models import Delivery, DeliveryAttempt
 from tests.helpers import eventually, running
 
-from .conftest import CREDIT, PROVINCE, make_app, publish, record_event, result_for
+from .conftest import CITY, CREDIT, PROVINCE, make_app, publish, record_event, result_for
 from .receiver import Receiver
 
 PATIENT = ",".join(["0"] + ["0.5"] * 59)  # 60 attempts half a second apart: never exhausted while a slow machine catches up
@@ -65,6 +65,9 @@ async def test_signed_deliveries_and_rotation_with_overlap(db_url, keys, nats_ur
             rec.secrets = [new]  # the receiver already uses the new one
             corr = await c.post(f"/results/{pub['id']}/corrections", headers={**keys.headers(**PROVINCE), "If-Match": '"v%d"' % pub["version"]},
                                 json={"categories": ["problem_corrected"], "follow_up": "order_correction", "reason": "更正类别"})
+            assert corr.status_code == 200, corr.text
+            corr = await c.post(f"/results/{pub['id']}/corrections/review", headers={**keys.headers(**CITY), "If-Match": corr.headers["etag"]},
+                                json={"decision": "approve"})  # another official approves: published as a new version
             assert corr.status_code == 200, corr.text
             await eventually(lambda: _n(rec, 2))
             second = rec.received[1]
