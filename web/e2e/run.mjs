@@ -524,6 +524,24 @@ async function main() {
       }
       await it.locator('[data-state=saved]').waitFor({ timeout: 20000 })
     }
+    // another member saves an item first: this phone's later edit of it is refused (412), said so, and the other's answer shown
+    const O = await token(otherUser, 'Web-test-passw0rd!')
+    const second = open.nth(n > 1 ? 1 : 0)
+    const code = await second.getAttribute('data-code')
+    const cur = (await apiGet(O, `/api/v1/inspection/records/${recordId}`)).items.find((x) => x.code === code)
+    const put = await fetch(`${BASE}/api/v1/inspection/records/${recordId}/items/${code}`, { method: 'PUT',
+      headers: { Authorization: `Bearer ${O}`, 'Content-Type': 'application/json', 'If-Match': `"v${cur.version}"` },
+      body: JSON.stringify({ conclusion: 'conforming', text: '另一名检查人员核对后补记' }) })
+    assert(put.status === 200, `the other member's save: ${put.status} ${await put.text()}`)
+    if (n > 1) {
+      await second.getByRole('button', { name: /添加备注或证据/ }).click()
+      await second.getByLabel('检查记录（备注，可选）').fill('本机的备注')
+      await second.getByLabel('检查记录（备注，可选）').blur()
+      await second.getByText('该项目已被本组其他成员修改并保存').waitFor({ timeout: 20000 })
+      await page.getByText(`检查项目 ${code} 已被本组其他成员修改`).waitFor()
+      await page.waitForFunction((c) => document.querySelector(`[data-code="${c}"] textarea`)?.value === '另一名检查人员核对后补记', code)
+      await shot(page, '22a-phone-conflict')
+    }
     // a photo from the "camera" on the item with the finding (a real PNG made here), with its progress and thumbnail
     const first = open.first()
     await first.getByTestId('evidence-file').setInputFiles({ name: '现场照片.png', mimeType: 'image/png', buffer: pngBuffer(48, 32) })
@@ -545,7 +563,6 @@ async function main() {
     await drawOn(page.getByTestId('signature-canvas').first())
     await page.getByRole('button', { name: '确认签字' }).click()
     await page.locator('.signers li[data-signed=true]').first().waitFor()
-    const O = await token(otherUser, 'Web-test-passw0rd!')
     const up = await fetch(`${BASE}/api/v1/inspection/records/${recordId}/evidence/upload?purpose=signature&filename=sig.png`, {
       method: 'POST', headers: { Authorization: `Bearer ${O}`, 'Content-Type': 'application/octet-stream' }, body: pngBuffer(60, 20) })
     const upBody = await up.json()
