@@ -4,7 +4,7 @@
 import { api, authorisedFetch, unwrap, unwrapWithEtag, uploadWithProgress } from './client'
 import type { components } from './schema'
 
-type S = { [K in 'Arrival' | 'ItemUpdate' | 'EnterpriseConfirmation' | 'SummaryCreate']: components['schemas'][`inspection__${K}`] }
+type S = { [K in 'Arrival' | 'ItemUpdate' | 'EnterpriseConfirmation' | 'SummaryCreate' | 'NotInspectedBody']: components['schemas'][`inspection__${K}`] }
 
 export type Conclusion = 'conforming' | 'nonconforming' | 'not_applicable'
 export const CONCLUSION_LABEL: Record<Conclusion, string> = { conforming: '符合', nonconforming: '不符合', not_applicable: '不适用' }
@@ -97,6 +97,7 @@ export interface InspectionRecord {
   gps: { lat: number; lon: number; accuracy_m?: number | null } | null
   enterprise_confirmation: (EnterpriseConfirmation & { recorded_at?: string }) | null
   outcome: { categories: string[]; follow_up: string } | null
+  not_inspected: { reason: string; reason_label: string; detail: string } | null
   completed_on: string | null
   sealed_at: string | null
   content_hash: string | null
@@ -159,6 +160,16 @@ export const submitRecord = (recordId: string, version: number) =>
   unwrapWithEtag<InspectionRecord>(api.POST('/api/v1/inspection/records/{record_id}/submit', {
     params: { path: { record_id: recordId } }, body: {}, headers: { 'If-Match': `"v${version}"` },
   }))
+
+/** 对企业因停产、转产等原因未实施检查的，要做好详细记录: closes the record as an outcome of its own. */
+export const recordNotInspected = (recordId: string, version: number, body: S['NotInspectedBody']) =>
+  unwrapWithEtag<InspectionRecord>(api.POST('/api/v1/inspection/records/{record_id}/not-inspected', {
+    params: { path: { record_id: recordId } }, body, headers: { 'If-Match': `"v${version}"` },
+  }))
+
+export const NOT_INSPECTED_REASONS: Record<string, string> = {
+  stopped: '停产', changed_production: '转产', closed: '关闭停业或正在组织清算', unreachable: '通过登记的住所（经营场所）无法联系', refused: '拒绝检查', other: '其他',
+}
 
 export const createSummary = (recordId: string, body: S['SummaryCreate'], key: string) =>
   unwrap<ProblemSummary>(api.POST('/api/v1/inspection/records/{record_id}/problem-summary', {
