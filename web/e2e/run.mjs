@@ -9,6 +9,7 @@ import { chromium } from 'playwright-core'
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
+import { deflateSync } from 'node:zlib'
 
 const require = createRequire(import.meta.url)
 const BASE = (process.env.BASE_URL ?? 'http://127.0.0.1:9600').replace(/\/$/, '')
@@ -44,6 +45,23 @@ async function apiGet(tok, p) {
 async function apiPost(tok, p, body, headers = {}) {
   const r = await fetch(`${BASE}${p}`, { method: 'POST', headers: { Authorization: `Bearer ${tok}`, 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) })
   return { status: r.status, body: await r.json().catch(() => null) }
+}
+
+/** A small real PNG (RGB gradient), as a phone camera or a signature pad would send one. */
+function pngBuffer(w, h) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; return c >>> 0 })
+  const crc = (buf) => { let c = 0xffffffff; for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8); return (c ^ 0xffffffff) >>> 0 }
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length)
+    const td = Buffer.concat([Buffer.from(type, 'ascii'), data])
+    const c = Buffer.alloc(4); c.writeUInt32BE(crc(td))
+    return Buffer.concat([len, td, c])
+  }
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2
+  const rows = []
+  for (let y = 0; y < h; y++) { const r = [0]; for (let x = 0; x < w; x++) r.push((x * 5) & 255, (y * 7) & 255, 160); rows.push(Buffer.from(r)) }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))])
 }
 
 // ------------------------------------------------------------------ browser helpers
@@ -442,6 +460,153 @@ async function main() {
       await axe(page, 'risk')
       await shot(page, '18-risk')
     }
+    clean(page)
+    await page.context().close()
+  })
+
+  // ---------------------------------------------------------------- on-site inspection on a phone (issue 13 point 5)
+  await scenario('inspector-seals-record', async () => {
+    const I = await token('demo_inspector')
+    const me = (await apiGet(I, '/auth/me')).person_id
+    // a task of one of the inspector's teams that has no record yet (the demo opens records on one team's first six tasks only)
+    const tasks = (await apiGet(I, '/api/v1/inspection/tasks?limit=200')).items
+    const task = tasks.find((t) => t.status !== 'cancelled' && !t.record)
+    assert(task, `demo_inspector (${me}) has no task without a record in the demo campaign`)
+    const members = (await apiGet(I, `/api/v1/inspection/teams/${task.team_id}/report`)).members
+    const other = members.find((m) => m.person_id !== me && m.law_enforcement)
+    assert(other, 'the team has no second law-enforcement officer')
+    // the second officer signs on their own phone: an account with their directory number, as the province creates it
+    const otherUser = `web_member_${other.person_id.replace(/[^a-z0-9]/gi, '')}`
+    const made = await apiPost(P, '/admin/users', { username: otherUser, display_name: other.name ?? other.person_id, roles: ['inspector'], region_code: '140000',
+      person_id: other.person_id, password: 'Web-test-passw0rd!' }, { 'Idempotency-Key': `web-e2e-${otherUser}` })
+    assert([200, 201, 409].includes(made.status), `create member account: ${made.status} ${JSON.stringify(made.body)}`)
+
+    const page = await newPage({ width: 390, height: 844 }, { isMobile: true, hasTouch: true, deviceScaleFactor: 2 })
+    await login(page, 'demo_inspector')
+    await page.goto(`${BASE}/inspection`)
+    const card = page.locator(`[data-task="${task.id}"]`)
+    await card.waitFor({ timeout: 30000 })
+    await axe(page, 'inspection-tasks')
+    await shot(page, '20-phone-inspection-tasks')
+    await card.getByRole('button', { name: /到场签到/ }).click()
+    // arrival: the inspector and one more officer present (two law-enforcement officers)
+    await page.getByRole('button', { name: '确认到场，开始检查' }).waitFor()
+    for (const m of members) await page.locator(`input[type=checkbox][value="${m.person_id}"]`).setChecked([me, other.person_id].includes(m.person_id))
+    await page.getByText('执法人员不少于 2 名，已选 2 名').waitFor()
+    await axe(page, 'inspection-arrival')
+    await shot(page, '21-phone-arrival')
+    await page.getByRole('button', { name: '确认到场，开始检查' }).click()
+    await page.waitForURL(/\/inspection\/records\/[^/]+$/)
+    const recordId = page.url().split('/').pop()
+
+    // the checklist: pre-set 不适用 items show their reason and offer no choice; every other item is answered
+    const items = page.getByTestId('checklist-item')
+    await items.first().waitFor()
+    const all = await items.count()
+    const preset = page.locator('[data-testid=checklist-item]:has([data-testid=preset])')
+    for (let i = 0; i < await preset.count(); i++) {
+      assert(!(await preset.nth(i).locator('input[type=radio]').count()), 'a pre-set 不适用 item offers conclusions')
+      assert(/不适用（按适用规则预置，不可修改）：\S+/.test(await preset.nth(i).innerText()), 'a pre-set item without its reason')
+    }
+    const open = page.locator('[data-testid=checklist-item]:not(:has([data-testid=preset]))')
+    const n = await open.count()
+    assert(n > 0 && n <= all, `applicable items: ${n} of ${all}`)
+    for (let i = 0; i < n; i++) {
+      const it = open.nth(i)
+      if (i === 0) {
+        // 不符合 without a finding is not sent; the finding written, it is saved by itself
+        await it.locator('label.choice', { hasText: '不符合' }).click()
+        await it.getByText('不符合须写明检查记录').waitFor()
+        await it.getByLabel('检查记录（发现的问题，必填）').fill('现场抽查 2 批次出厂检验记录缺失')
+        await it.getByLabel('检查记录（发现的问题，必填）').blur()
+      } else {
+        await it.locator('label.choice').filter({ hasText: /^符合$/ }).click()
+      }
+      await it.locator('[data-state=saved]').waitFor({ timeout: 20000 })
+    }
+    // another member saves an item first: this phone's later edit of it is refused (412), said so, and the other's answer shown
+    const O = await token(otherUser, 'Web-test-passw0rd!')
+    const second = open.nth(n > 1 ? 1 : 0)
+    const code = await second.getAttribute('data-code')
+    const cur = (await apiGet(O, `/api/v1/inspection/records/${recordId}`)).items.find((x) => x.code === code)
+    const put = await fetch(`${BASE}/api/v1/inspection/records/${recordId}/items/${code}`, { method: 'PUT',
+      headers: { Authorization: `Bearer ${O}`, 'Content-Type': 'application/json', 'If-Match': `"v${cur.version}"` },
+      body: JSON.stringify({ conclusion: 'conforming', text: '另一名检查人员核对后补记' }) })
+    assert(put.status === 200, `the other member's save: ${put.status} ${await put.text()}`)
+    if (n > 1) {
+      await second.getByRole('button', { name: /添加备注或证据/ }).click()
+      await second.getByLabel('检查记录（备注，可选）').fill('本机的备注')
+      await second.getByLabel('检查记录（备注，可选）').blur()
+      await second.getByText('该项目已被本组其他成员修改并保存').waitFor({ timeout: 20000 })
+      await page.getByText(`检查项目 ${code} 已被本组其他成员修改`).waitFor()
+      await page.waitForFunction((c) => document.querySelector(`[data-code="${c}"] textarea`)?.value === '另一名检查人员核对后补记', code)
+      await shot(page, '22a-phone-conflict')
+    }
+    // a photo from the "camera" on the item with the finding (a real PNG made here), with its progress and thumbnail
+    const first = open.first()
+    await first.getByTestId('evidence-file').setInputFiles({ name: '现场照片.png', mimeType: 'image/png', buffer: pngBuffer(48, 32) })
+    await first.getByTestId('evidence-item').waitFor({ timeout: 20000 })
+    await first.locator('[data-testid=evidence-item] img').waitFor({ timeout: 20000 })
+    await page.getByText(`适用项已填 ${n}/${n}`).waitFor()
+    await axe(page, 'inspection-checklist')
+    await shot(page, '22-phone-checklist')
+
+    // signatures drawn on screen: the inspector here, the second officer on their phone (API), the enterprise's person here
+    const drawOn = async (canvas) => {
+      await canvas.scrollIntoViewIfNeeded()
+      const b = await canvas.boundingBox()
+      await page.mouse.move(b.x + b.width * 0.1, b.y + b.height * 0.6)
+      await page.mouse.down()
+      for (let k = 1; k <= 12; k++) await page.mouse.move(b.x + b.width * (0.1 + k * 0.06), b.y + b.height * (0.6 - 0.3 * Math.sin(k / 2)), { steps: 2 })
+      await page.mouse.up()
+    }
+    await drawOn(page.getByTestId('signature-canvas').first())
+    await page.getByRole('button', { name: '确认签字' }).click()
+    await page.locator('.signers li[data-signed=true]').first().waitFor()
+    const up = await fetch(`${BASE}/api/v1/inspection/records/${recordId}/evidence/upload?purpose=signature&filename=sig.png`, {
+      method: 'POST', headers: { Authorization: `Bearer ${O}`, 'Content-Type': 'application/octet-stream' }, body: pngBuffer(60, 20) })
+    const upBody = await up.json()
+    assert(up.status === 201, `second officer's signature upload: ${up.status} ${JSON.stringify(upBody)}`)
+    const signed = await apiPost(O, `/api/v1/inspection/records/${recordId}/signatures`, { image_sha256: upBody.sha256 })
+    assert(signed.status === 201, `second officer signs: ${signed.status} ${JSON.stringify(signed.body)}`)
+    await page.getByRole('button', { name: '刷新' }).click()
+    await page.waitForFunction(() => document.querySelectorAll('.signers li[data-signed=true]').length === 2)
+    await page.getByLabel('姓名').fill('王建国')
+    await page.getByLabel('职务').fill('总经理')
+    await drawOn(page.getByTestId('signature-canvas').last())
+    await page.getByRole('button', { name: '保存企业负责人确认' }).click()
+    await page.getByTestId('enterprise-confirmed').waitFor()
+    await shot(page, '23-phone-signatures')
+
+    // seal, after the confirmation dialog; the record is then read-only
+    await page.getByRole('button', { name: '提交并封存' }).click()
+    await page.getByRole('dialog').getByRole('button', { name: '确认提交封存' }).click()
+    await page.getByTestId('record-state').filter({ hasText: '已提交封存' }).waitFor({ timeout: 30000 })
+    assert(!(await page.locator('[data-testid=checklist-item] input[type=radio]:not([disabled])').count()), 'a sealed record still offers conclusions')
+    assert(!(await page.locator('[data-testid=checklist-item] textarea:not([readonly])').count()), 'a sealed record still has editable text')
+    assert(!(await page.getByRole('button', { name: '提交并封存' }).count()), 'the submit button is still shown after sealing')
+    assert(!(await page.getByRole('button', { name: '拍照' }).count()) && !(await page.getByTestId('evidence-file').count()), 'evidence can still be added')
+    const sealed = await apiGet(I, `/api/v1/inspection/records/${recordId}`)
+    assert(sealed.state === 'sealed' && /^[0-9a-f]{64}$/.test(sealed.content_hash), `record not sealed: ${sealed.state}`)
+
+    // the 问题汇总表: generated from the open finding, previewed, its PDF answers 200
+    await page.getByRole('button', { name: '生成问题汇总表' }).click()
+    const lic = page.getByLabel('生产许可证编号')
+    await Promise.race([page.getByTestId('summary-state').waitFor({ timeout: 30000 }), lic.waitFor({ timeout: 30000 })])
+    if (await lic.count()) { // the registry sent no licence for this enterprise: the team types it
+      await lic.fill('(晋)XK16-204-00001')
+      await page.getByLabel('有效期至').fill('2027-12-31')
+      await page.getByRole('button', { name: '生成问题汇总表' }).click()
+      await page.getByTestId('summary-state').waitFor({ timeout: 30000 })
+    }
+    assert((await page.getByTestId('problem-summary').innerText()).includes('现场抽查 2 批次出厂检验记录缺失'), 'the finding is not in the summary preview')
+    const [pdf] = await Promise.all([
+      page.waitForResponse((r) => /\/problem-summaries\/[^/]+\/form\.pdf$/.test(new URL(r.url()).pathname), { timeout: 60000 }),
+      page.getByTestId('summary-pdf').click(),
+    ])
+    assert(pdf.status() === 200 && (pdf.headers()['content-type'] ?? '').startsWith('application/pdf'), `summary PDF: ${pdf.status()} ${pdf.headers()['content-type']}`)
+    await axe(page, 'inspection-sealed')
+    await shot(page, '24-phone-sealed-summary')
     clean(page)
     await page.context().close()
   })

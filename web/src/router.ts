@@ -27,6 +27,10 @@ export const routes: RouteRecordRaw[] = [
       { path: 'disclosure', name: 'disclosure', component: () => import('./views/lifecycle/DisclosureView.vue'), meta: { roles: [...ADMINS, 'discipline'], title: '结果公示', service: 'disclosure' } },
       { path: 'rectification', name: 'rectification', component: () => import('./views/lifecycle/RectificationView.vue'), meta: { roles: [...ADMINS, 'discipline', 'enterprise'], title: '整改', service: 'rectification' } },
       { path: 'risk', name: 'risk', component: () => import('./views/lifecycle/RiskView.vue'), meta: { roles: [...ADMINS, 'discipline'], title: '信用风险', service: 'risk' } },
+      // on-site inspection (phone-first): the team members' screens
+      { path: 'inspection', name: 'inspection', component: () => import('./views/inspection/InspectionTasksView.vue'), meta: { roles: ['inspector', 'expert'], title: '现场检查', service: 'inspection' } },
+      { path: 'inspection/tasks/:taskId/arrival', name: 'inspection-arrival', component: () => import('./views/inspection/ArrivalView.vue'), meta: { roles: ['inspector', 'expert'], title: '到场签到' } },
+      { path: 'inspection/records/:id', name: 'inspection-record', component: () => import('./views/inspection/RecordView.vue'), meta: { roles: ['inspector', 'expert'], title: '监督检查记录表' } },
       { path: 'forbidden', name: 'forbidden', component: () => import('./views/ForbiddenView.vue'), meta: { title: '无权访问' } },
       { path: ':pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue'), meta: { title: '页面不存在' } },
     ],
