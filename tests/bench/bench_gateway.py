@@ -76,11 +76,11 @@ def main() -> dict:
             time.sleep(0.5)
         gw = f"http://127.0.0.1:{ports['gateway']}"
         tok = httpx.post(f"{gw}/auth/token", data={"grant_type": "password", "username": "demo_province",
-                                                   "password": "spotcheck-demo"}).json()["access_token"]
+                                                   "password": "spotcheck-demo"}, timeout=120).json()["access_token"]
         headers = {"Authorization": f"Bearer {tok}"}
         reg = f"http://127.0.0.1:{ports['registry']}"
         # the demo data's events are published first, so both sides see a quiet registry
-        while httpx.get(f"{reg}/ready").json().get("outbox_pending", 0) > 0 and time.monotonic() < deadline:
+        while httpx.get(f"{reg}/ready", timeout=60).json().get("outbox_pending", 0) > 0 and time.monotonic() < deadline:
             time.sleep(0.5)
         rounds: dict[str, list[dict]] = {"direct": [], "gateway": []}
         for _ in range(ROUNDS):  # alternate, so drift on the machine hits both sides alike
