@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from shared.schemas import StrictModel
 
@@ -79,3 +79,19 @@ class ReplayBody(StrictModel):
         if v.tzinfo is None:
             raise ValueError("时间须带时区，如 2026-01-01T00:00:00+08:00")
         return v
+
+
+# ---------------------------------------------------------------- answers (documentation: shared.contract.op)
+class CityCountsOut(BaseModel):
+    city_code: str
+    city_name: str
+    results: int = Field(description="已完成的检查（结果条数）")
+    inspected: int = Field(description="已实施检查")
+    published: int = Field(description="已公示")
+    open: int = Field(description="应公示（待录入、待审核、退回）")
+    overdue: int = Field(description="超过 20 个工作日未公示")
+
+
+class CityReportOut(BaseModel):
+    today: dt.date
+    items: list[CityCountsOut]
