@@ -27,6 +27,12 @@ export const routes: RouteRecordRaw[] = [
       { path: 'disclosure', name: 'disclosure', component: () => import('./views/lifecycle/DisclosureView.vue'), meta: { roles: [...ADMINS, 'discipline'], title: '结果公示', service: 'disclosure' } },
       { path: 'rectification', name: 'rectification', component: () => import('./views/lifecycle/RectificationView.vue'), meta: { roles: [...ADMINS, 'discipline', 'enterprise'], title: '整改', service: 'rectification' } },
       { path: 'risk', name: 'risk', component: () => import('./views/lifecycle/RiskView.vue'), meta: { roles: [...ADMINS, 'discipline'], title: '信用风险', service: 'risk' } },
+      // ---- W2 (web-office): enterprise portal, case detail, disclosure workflow and subscriptions
+      { path: 'enterprise', name: 'enterprise', component: () => import('./views/enterprise/EnterprisePortalView.vue'), meta: { roles: ['enterprise'], title: '企业服务' } },
+      { path: 'rectification/cases/:id', name: 'case', component: () => import('./views/lifecycle/CaseView.vue'), meta: { roles: [...ADMINS, 'discipline', 'enterprise'], title: '整改案件', service: 'rectification' } },
+      { path: 'disclosure/results/:id', name: 'result', component: () => import('./views/lifecycle/ResultView.vue'), meta: { roles: [...ADMINS, 'discipline'], title: '检查结果公示', service: 'disclosure' } },
+      { path: 'disclosure/subscriptions', name: 'subscriptions', component: () => import('./views/lifecycle/SubscriptionsView.vue'), meta: { roles: ['province_admin', 'discipline'], title: '公示订阅与投递', service: 'disclosure' } },
+      // ---- end W2
       { path: 'forbidden', name: 'forbidden', component: () => import('./views/ForbiddenView.vue'), meta: { title: '无权访问' } },
       { path: ':pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue'), meta: { title: '页面不存在' } },
     ],
