@@ -26,8 +26,8 @@ from . import schemas as S
 from . import webhooks as wh
 from .models import Delivery, DeliveryAttempt, Message, PlanSetting, Result, Subscription
 from .public import client_address
-from .schemas import (CorrectionBody, CorrectionList, EntryBody, PlanSettingBody, ReplayBody, ResultWithCorrectionOut, ReviewBody,
-                      RotateBody, SubscriptionCreate, SubscriptionPatch, WithdrawalBody)
+from .schemas import (CityReportOut, CorrectionBody, CorrectionList, EntryBody, PlanSettingBody, ReplayBody, ResultWithCorrectionOut,
+                      ReviewBody, RotateBody, SubscriptionCreate, SubscriptionPatch, WithdrawalBody)
 
 router = APIRouter(tags=["检查结果公示"])
 public_router = APIRouter(tags=["公开查询（无需令牌）"])
@@ -104,6 +104,11 @@ async def deadlines(ctx: CtxDep, principal: PrincipalDep):
     if soon is None:
         out["notice"] = "未来 5 个工作日跨入尚未载入节假日安排的年份，“5个工作日内到期”暂无法计算；请先导入该年安排"
     return out
+
+
+@router.get("/report/cities", summary="按市汇总：已完成检查、已检查、已公示、应公示、逾期未公示（按管辖范围）", **op(CityReportOut))
+async def city_report(ctx: CtxDep, principal: PrincipalDep):
+    return json_response({"today": rd.today(ctx), "items": await rd.city_summary(ctx, principal)})
 
 
 @router.get("/results/{result_id}", summary="检查结果详情（内部）", **op(S.ResultOut, etag=True))

@@ -1,7 +1,7 @@
 """Demo campaign step of disclosure: a webhook subscription to the local receiver that ``make run``
 starts (it verifies signatures), then the results the inspection service's records produced are
 entered by their county bureau, reviewed by the city bureau and published — through this
-service's own API. Without the inspection service there are no results: said, and skipped."""
+service's own API — except one, left 待录入 for the web walk-through. Without the inspection service there are no results: said, and skipped."""
 from __future__ import annotations
 
 import os
@@ -71,6 +71,12 @@ async def run(c: CampaignClient) -> str:
     published = 0
     todo = [r for r in await c.all("/disclosure/results", P) if r["status"] in ("pending", "returned", "submitted")]
     done = sum(1 for r in await c.all("/disclosure/results", P, status="published"))
+    # one result stays 待录入 so the web walk-through (a county enters it, another official reviews) has one to do
+    if not st.get("kept_for_web") and len(todo) > 1:
+        st["kept_for_web"] = todo[-1]["id"]
+        c.save()
+    kept = [r for r in todo if r["id"] == st.get("kept_for_web")]
+    todo = [r for r in todo if r["id"] != st.get("kept_for_web")]
     for r in todo[: max(0, MAX_RESULTS - done)]:
         if not r["categories"] or not r["follow_up"]:
             continue  # nothing the inspection said: left for the bureau to enter by hand
@@ -85,4 +91,5 @@ async def run(c: CampaignClient) -> str:
         await c.call("POST", f"/disclosure/results/{r['id']}/review", {**reviewer, "If-Match": etag}, json={"decision": "approve"})
         published += 1
     total = done + published
-    return f"{sub_note}；本次公示 {published} 条，累计已公示 {total} 条（GET /api/v1/disclosure/public/results）"
+    left = f"；留 1 条待录入（{kept[0]['enterprise_name']}，供网页录入、审核）" if kept else ""
+    return f"{sub_note}；本次公示 {published} 条，累计已公示 {total} 条（GET /api/v1/disclosure/public/results）{left}"

@@ -17,7 +17,7 @@ from shared.calendar import CalendarYearMissing, WorkCalendar, default_calendar
 from shared.db import first_or_404, utcnow
 from shared.errors import Problem
 from shared.etag import require_if_match
-from shared.vocabulary import FOLLOW_UP_MEASURES, RESULT_CATEGORIES, city_of, county_of
+from shared.vocabulary import FOLLOW_UP_MEASURES, RESULT_CATEGORIES, city_name, city_of, county_of
 
 from . import publication, tx
 from .models import Correction, PlanSetting, Result, ResultVersion, kernel
@@ -164,6 +164,24 @@ async def deadline_summary(ctx, p: Principal) -> tuple[list[dict], dt.date | Non
         rows = (await s.execute(q)).all()
     return [{"bureau": {"code": b, "name": n}, "city_code": c, "open": int(o or 0), "due_within_5_workdays": int(sn or 0),
              "overdue": int(od or 0), "due_unknown": int(u or 0), "published": int(pb or 0)} for b, n, c, o, sn, od, u, pb in rows], soon
+
+
+async def city_summary(ctx, p: Principal) -> list[dict]:
+    """Per city, in the caller's jurisdiction: completed inspections (records), inspected sites, published
+    results, results still to publish and those past the 20-working-day deadline."""
+    on = today(ctx)
+    open_ = Result.status.in_(OPEN)
+
+    def count(cond):
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    q = (select(Result.city_code, func.count(), count(Result.inspected.is_(True)), count(Result.status == "published"),
+                count(open_), count(and_(open_, Result.due_on < on)))
+         .where(scope(p)).group_by(Result.city_code).order_by(Result.city_code))
+    async with ctx.db.session() as s:
+        rows = (await s.execute(q)).all()
+    return [{"city_code": c, "city_name": city_name(c), "results": int(n), "inspected": int(i), "published": int(pb), "open": int(o),
+             "overdue": int(od)} for c, n, i, pb, o, od in rows]
 
 
 # ---------------------------------------------------------------- from events

@@ -260,6 +260,8 @@ class PublicResultOut(_Out):
     corrected: bool | None = None
     first_published_at: str | None = None
     updated_at: str | None = None
+
+
 class CorrectionOut(BaseModel):
     """A correction of a published result (录入 → 审核; approval publishes it as a new version)."""
 
@@ -296,3 +298,18 @@ class ResultWithCorrectionOut(BaseModel):
     published_version: int
     version: int
     correction: CorrectionOut
+
+
+class CityCountsOut(BaseModel):
+    city_code: str
+    city_name: str
+    results: int = Field(description="已完成的检查（结果条数）")
+    inspected: int = Field(description="已实施检查")
+    published: int = Field(description="已公示")
+    open: int = Field(description="应公示（待录入、待审核、退回）")
+    overdue: int = Field(description="超过 20 个工作日未公示")
+
+
+class CityReportOut(BaseModel):
+    today: dt.date
+    items: list[CityCountsOut]

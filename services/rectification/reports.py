@@ -36,6 +36,7 @@ async def rollup(s, principal: Principal, on: dt.date) -> dict:
                 _count(Case.recheck_passed.is_(True)).label("passed"),
                 _count(Case.recheck_passed.is_(False)).label("failed"),
                 _count(Case.status == "closed").label("closed"),
+                _count(Case.resolution.in_(("rectified", "fixed_on_site"))).label("rectified"),
                 _count(Case.deadline_problem.is_not(None)).label("deadline_unknown"))
          .where(case_filter(principal)).group_by(Case.city_code).order_by(Case.city_code))
     rows = {r.city_code: dict(r._mapping) for r in (await s.execute(q)).all()}
@@ -48,7 +49,7 @@ async def rollup(s, principal: Principal, on: dt.date) -> dict:
         slot.setdefault(r.kind, {"proposed": 0, "decided": 0, "rejected": 0})[r.status] = r.n
     cities = sorted(set(rows) | set(CITY_NAMES)) if principal.has("province_admin", "discipline") else sorted(rows)
     zero = {"opened": 0, "in_progress": 0, "due": 0, "overdue": 0, "overdue_ever": 0, "reported": 0, "passed": 0, "failed": 0,
-            "closed": 0, "deadline_unknown": 0}
+            "closed": 0, "rectified": 0, "deadline_unknown": 0}
     items = []
     for code in cities:
         r = {**zero, **{k: int(v) for k, v in rows.get(code, {}).items() if k != "city_code"}}

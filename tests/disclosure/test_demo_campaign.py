@@ -48,7 +48,7 @@ async def test_demo_step_subscribes_the_receiver_and_publishes(db_url, keys, nat
     app = make_app(db_url, keys, nats_url, events_prefix)
     try:
         async with running(app):
-            for _ in range(3):
+            for _ in range(4):
                 await feed(app, record_event(categories=["problem_corrected"], follow_up="order_correction"))
             await feed(app, record_event(region="140202"))
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_Prefix(app)), base_url="http://gw") as http:
@@ -63,9 +63,9 @@ async def test_demo_step_subscribes_the_receiver_and_publishes(db_url, keys, nat
                 assert "检查服务未部署" in skipped and "订阅" in skipped
                 monkeypatch.setattr(demo_campaign, "enabled_services", lambda: ["inspection", "disclosure"])
                 summary = await demo_campaign.run(c)
-                assert "本次公示 4 条" in summary, summary
+                assert "本次公示 4 条" in summary and "留 1 条待录入" in summary, summary
                 again = await demo_campaign.run(c)
-                assert "本次公示 0 条，累计已公示 4 条" in again, again
+                assert "本次公示 0 条，累计已公示 4 条" in again and "留 1 条待录入" in again, again
 
             async def received():
                 async with httpx.AsyncClient() as h:

@@ -256,3 +256,27 @@ async def test_plan_setting_gives_number_and_directed_type(db_url, keys, nats_ur
         item = (await c.get(f"/public/results/{pub['id']}")).json()
         assert item["type"] == {"code": "directed", "label": "定向抽查"} and item["plan"]["number"] == "晋市监〔2022〕181号"
         assert json.dumps(item, ensure_ascii=False).count("检查员") == 0
+
+
+async def test_city_report_counts_inspected_published_and_overdue_in_jurisdiction(db_url, keys, nats_url, events_prefix):
+    app = make_app(db_url, keys, nats_url, events_prefix, today=dt.date(2024, 10, 28))
+    async with running(app) as c:
+        late = record_event(completed_on="2024-08-01")  # 小店: overdue
+        done = record_event(completed_on="2024-10-25")  # 小店: published below
+        absent = record_event(completed_on="2024-10-25", inspected=False)  # 小店: not inspected (停产)
+        other = record_event(completed_on="2024-08-01", region="140202")  # 大同: overdue
+        for e in (late, done, absent, other):
+            await feed(app, e)
+        r = await result_for(c, keys, done["data"]["record_id"])
+        r = await c.put(f"/results/{r['id']}/entry", headers=H(keys, COUNTY, f'"v{r["version"]}"'),
+                        json={"categories": ["no_problem"], "follow_up": "none_needed"})
+        assert r.status_code == 200, r.text
+        r = await c.post(f"/results/{r.json()['id']}/review", headers=H(keys, COUNTY2, r.headers["etag"]), json={"decision": "approve"})
+        assert r.status_code == 200, r.text
+
+        by = {i["city_code"]: i for i in (await c.get("/report/cities", headers=H(keys, PROVINCE))).json()["items"]}
+        assert by["140100"] == {"city_code": "140100", "city_name": "太原", "results": 3, "inspected": 2, "published": 1, "open": 2, "overdue": 1}
+        assert (by["140200"]["results"], by["140200"]["overdue"]) == (1, 1)
+        city = (await c.get("/report/cities", headers=H(keys, CITY))).json()["items"]
+        assert [i["city_code"] for i in city] == ["140100"]  # a city sees its own only
+        assert (await c.get("/report/cities", headers=H(keys, CREDIT))).status_code == 403

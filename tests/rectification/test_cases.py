@@ -8,7 +8,7 @@ import json
 
 from shared.calendar import YearSchedule
 
-from .conftest import USCC_A, USCC_B, USCC_C, handed_over
+from .conftest import USCC_A, USCC_B, USCC_C, USCC_D, handed_over
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
 PDF = b"%PDF-1.7\n" + b"1 0 obj<<>>endobj\n" * 4
@@ -238,13 +238,16 @@ async def test_rollup_ledger_and_xlsx_export(svc):
     a = await svc.open_case(uscc=USCC_A, county="140105", name="=HYPERLINK(\"http://evil\",\"点我\")")
     await svc.open_case(uscc=USCC_B, county="140106", name="+太原第二企业")
     await svc.open_case(uscc=USCC_C, county="141002", name="临汾某企业", on=dt.date(2024, 9, 2), period=(5, "working_days"))
+    await svc.open_case(uscc=USCC_D, county="141002", name="临汾现场整改企业",
+                        problems=[{"no": 1, "item_code": "2.1", "text": "标识不全", "fixed_on_site": True, "evidence": []}])
     svc.clock.on(dt.date(2024, 9, 27))
     await svc.sweep()  # the 临汾 case is overdue
     r = await svc.client.get("/report/cities", headers=svc.province())
     assert r.status_code == 200
     by = {i["city_code"]: i for i in r.json()["items"]}
     assert len(by) == 11 and by["140100"]["opened"] == 2 and by["141000"]["overdue"] == 1 and by["140200"]["opened"] == 0
-    assert r.json()["totals"]["opened"] == 3
+    assert (by["141000"]["rectified"], by["140100"]["rectified"]) == (1, 0)  # closed as fixed on site counts as rectified
+    assert r.json()["totals"]["opened"] == 4
     city = (await svc.client.get("/report/cities", headers=svc.city("141000"))).json()["items"]
     assert [i["city_code"] for i in city] == ["141000"]
     assert (await svc.client.get("/report/cities", headers=svc.enterprise())).status_code == 403

@@ -31,6 +31,12 @@ export const routes: RouteRecordRaw[] = [
       { path: 'inspection', name: 'inspection', component: () => import('./views/inspection/InspectionTasksView.vue'), meta: { roles: ['inspector', 'expert'], title: '现场检查', service: 'inspection' } },
       { path: 'inspection/tasks/:taskId/arrival', name: 'inspection-arrival', component: () => import('./views/inspection/ArrivalView.vue'), meta: { roles: ['inspector', 'expert'], title: '到场签到' } },
       { path: 'inspection/records/:id', name: 'inspection-record', component: () => import('./views/inspection/RecordView.vue'), meta: { roles: ['inspector', 'expert'], title: '监督检查记录表' } },
+      // ---- W2 (web-office): enterprise portal, case detail, disclosure workflow and subscriptions
+      { path: 'enterprise', name: 'enterprise', component: () => import('./views/enterprise/EnterprisePortalView.vue'), meta: { roles: ['enterprise'], title: '企业服务' } },
+      { path: 'rectification/cases/:id', name: 'case', component: () => import('./views/lifecycle/CaseView.vue'), meta: { roles: [...ADMINS, 'discipline', 'enterprise'], title: '整改案件', service: 'rectification' } },
+      { path: 'disclosure/results/:id', name: 'result', component: () => import('./views/lifecycle/ResultView.vue'), meta: { roles: [...ADMINS, 'discipline'], title: '检查结果公示', service: 'disclosure' } },
+      { path: 'disclosure/subscriptions', name: 'subscriptions', component: () => import('./views/lifecycle/SubscriptionsView.vue'), meta: { roles: ['province_admin', 'discipline'], title: '公示订阅与投递', service: 'disclosure' } },
+      // ---- end W2
       { path: 'forbidden', name: 'forbidden', component: () => import('./views/ForbiddenView.vue'), meta: { title: '无权访问' } },
       { path: ':pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue'), meta: { title: '页面不存在' } },
     ],
