@@ -14878,6 +14878,8 @@ export interface operations {
             /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -16742,6 +16744,8 @@ export interface operations {
             /** @description 成功 */
             200: {
                 headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -21911,6 +21915,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["risk__ProblemDetail"];
                 };
             };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
             /** @description 输入数据校验失败 */
             422: {
                 headers: {
@@ -21962,6 +21975,15 @@ export interface operations {
             };
             /** @description 无权执行此操作 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -22898,6 +22920,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["risk__ProblemDetail"];
                 };
             };
+            /** @description 上游服务响应错误 */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
+            /** @description 服务暂不可用 */
+            503: {
+                headers: {
+                    /** @description 建议的重试等待秒数 */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["risk__ProblemDetail"];
+                };
+            };
         };
     };
     sampling__parked_admin_parked_get: {
@@ -23713,6 +23755,26 @@ export interface operations {
             /** @description 输入数据校验失败 */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 上游服务响应错误 */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 服务暂不可用 */
+            503: {
+                headers: {
+                    /** @description 建议的重试等待秒数 */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -24814,6 +24876,26 @@ export interface operations {
             /** @description 输入数据校验失败 */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 上游服务响应错误 */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["sampling__ProblemDetail"];
+                };
+            };
+            /** @description 服务暂不可用 */
+            503: {
+                headers: {
+                    /** @description 建议的重试等待秒数 */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
