@@ -21,7 +21,6 @@ class RectificationSettings(ServiceSettings):
     evidence_dir: str | None = None
     evidence_max_bytes: int = 15_000_000
     sweep_interval_seconds: float = 60.0
-    sweep_lease_seconds: float = 180.0
 
 
 def rectification_settings(**overrides) -> RectificationSettings:
@@ -53,7 +52,7 @@ def create_app(settings: ServiceSettings | None = None, *, clock=None, calendar=
         ctx.extras["calendar"] = calendar
     root = settings.evidence_dir or str(var_dir() / "evidence" / "rectification")
     ctx.extras["evidence"] = EvidenceStore(root, max_bytes=settings.evidence_max_bytes)
-    sweeper = Sweeper(ctx, settings.sweep_interval_seconds, settings.sweep_lease_seconds)
+    sweeper = Sweeper(ctx, settings.sweep_interval_seconds)
     ctx.extras["sweeper"] = sweeper
     inner = app.router.lifespan_context
 

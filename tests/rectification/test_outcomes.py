@@ -1,5 +1,5 @@
 """Outcomes with their legal basis (proposer ≠ decider, licence matters decided by 省局), the overdue
-sweep across a restart with a moved clock, and the sweep lease (once per cluster, not per replica)."""
+sweep across a restart with a moved clock, and the sweep's leadership (once per cluster, not per replica)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -171,18 +171,19 @@ async def _ran(app) -> bool:
     return app.state.ctx.extras["sweeper"].runs >= 1
 
 
-async def test_sweep_lease_one_runner_per_cluster(svc, keys, nats_url, events_prefix, tmp_path, rect_url):
-    """Two replicas on one database: only the lease holder sweeps; when it stops, the other takes over."""
-    from services.rectification.sweep import Sweeper, acquire_lease
+async def test_sweep_one_runner_per_cluster(svc, keys, nats_url, events_prefix, tmp_path, rect_url):
+    """Two replicas on one database: only the leader sweeps; when it stops, the other takes over."""
+    from services.rectification.sweep import Sweeper
 
     a = svc.ctx.extras["sweeper"]
     await eventually_runs(a)
-    other = Sweeper(svc.ctx, lease_seconds=60)
-    assert await other.run_once() is None  # the lease is held by the first replica
-    assert not await acquire_lease(svc.ctx, "third", 60)
-    await a.stop()  # releases the lease
+    other = Sweeper(svc.ctx)  # a second replica's timer (its own leadership connection)
+    assert await other.run_once() is None  # the first replica leads
+    assert other.runs == 0
+    await a.stop()  # hands the leadership over
     assert await other.run_once() is not None
     assert await a.run_once() is None
+    await other.stop()
 
 
 async def eventually_runs(sweeper):
