@@ -117,13 +117,15 @@ class LeaderTimer:
                  first_delay: float = 0.0):
         self.leader = Leadership(db, name)
         self.name, self.job, self.interval, self.first_delay = name, job, interval, first_delay
-        self.runs = 0
+        self.ticks = 0  # ticks of this replica's timer
+        self.runs = 0  # of which this replica led and ran the job
         self.last: Any = None
         self._task: asyncio.Task | None = None
         self._stop = asyncio.Event()
 
     async def tick(self) -> Any:
         """One tick: the job's result when this replica leads, else None (without running it)."""
+        self.ticks += 1
         if not await self.leader.held():
             return None
         self.last = await self.job()

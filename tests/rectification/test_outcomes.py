@@ -186,6 +186,39 @@ async def test_sweep_one_runner_per_cluster(svc, keys, nats_url, events_prefix, 
     await other.stop()
 
 
+async def test_two_replicas_with_running_timers_sweep_once(svc, keys, nats_url, events_prefix, tmp_path, rect_url):
+    """A second app instance on the same database, its timer ticking fast: while the first replica
+    leads, the second never sweeps; once the leader stops, the second takes over and the overdue
+    case is flagged exactly once, however often the timers tick."""
+    from tests.helpers import eventually
+
+    c = await svc.open_case(on=dt.date(2024, 9, 2), period=(5, "working_days"))
+    svc.clock.on(dt.date(2024, 9, 20))  # the deadline has passed; the leader's next tick is an hour away
+    leader = svc.ctx.extras["sweeper"]
+    runs_before = leader.runs
+    app2 = await make_app(rect_url, keys, svc.clock, nats_url, events_prefix, tmp_path, calendar=WorkCalendar(), sweep_interval_seconds=0.05)
+    async with running(app2):
+        second = app2.state.ctx.extras["sweeper"]
+
+        async def ticked(n):
+            async def check():
+                return second.ticks >= n
+            return check
+
+        await eventually(await ticked(5))
+        assert second.runs == 0 and await svc.events("rectification.case.overdue") == []
+        await leader.stop()  # the leading replica goes away
+
+        async def flagged():
+            return len(await svc.events("rectification.case.overdue")) >= 1
+
+        await eventually(flagged)
+        await eventually(await ticked(second.ticks + 5))
+        assert second.runs >= 5 and leader.runs == runs_before
+        overdue = await svc.events("rectification.case.overdue")
+        assert len(overdue) == 1 and overdue[0]["data"]["case_id"] == (await svc.case_by_summary(c["summary_id"]))["id"]
+
+
 async def eventually_runs(sweeper):
     from tests.helpers import eventually
 

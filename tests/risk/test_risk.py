@@ -332,3 +332,17 @@ async def test_sync_from_registry_population_forwards_the_token(make_risk, keys)
         assert body["indicators"]["national_fail_5y"] == 1 and body["score"] == 31 and body["class"] == "C"
         alerts = (await c.get("/alerts", params={"rule": "licence_expiring"}, headers=city)).json()["items"]
         assert [a["uscc"] for a in alerts] == [population[1]["uscc"]] and "2027-03-01" in alerts[0]["reason"]
+
+
+async def test_replicas_starting_together_install_the_initial_scorecard_once(make_risk):
+    from services.risk import versions
+    from services.risk.models import ScoreModel
+
+    app1, url = await make_risk()
+    app2, _ = await make_risk(url=url)
+    # both replicas' start-up hooks at once on an empty database: neither fails, one model
+    await asyncio.gather(*(versions.ensure_initial(a.state.ctx) for a in (app1, app2, app1, app2)))
+    async with app1.state.ctx.db.session() as s:
+        assert (await s.execute(select(func.count()).select_from(ScoreModel))).scalar_one() == 1
+    for a in (app1, app2):
+        await a.state.ctx.db.dispose()
