@@ -1,9 +1,15 @@
-"""The campaign's busiest day under Locust (headless, bounded), on a private PostgreSQL, with one
-and then two replicas of every service behind the gateway, in one run: throughput, p50/p99,
-errors, and where the time goes in the slowest endpoint's service (py-spy, when installed).
+"""The campaign's busiest day under Locust (headless, bounded), on a private PostgreSQL, one replica
+vs two replicas of every service, in one run: throughput, p50/p99, errors, and where the time goes
+in the slowest endpoint's service (py-spy).
+
+One stack is started with two replicas of every service and prepared once (the demo campaign, then
+records opened for many tasks: ``load/prepare.py``). The load then goes through a second gateway
+that knows only the first replica of each service (one replica), then through the stack's gateway,
+which balances over both (two replicas): same data, same machine, same database.
 
 Target: no 5xx; two replicas ≥ 0.9× one replica's throughput (on a 2-core machine the processes
-share the same two cores, so it cannot double: the figure shows replicas cost nothing)."""
+share the same two cores, so it cannot double: the figure shows replicas cost nothing).
+``SPOTCHECK_LOAD_USERS`` (30), ``SPOTCHECK_LOAD_SECONDS`` (60), ``SPOTCHECK_LOAD_PACE`` (0.2)."""
 from __future__ import annotations
 
 import asyncio
@@ -11,6 +17,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,6 +27,7 @@ from pathlib import Path
 
 USERS = int(os.environ.get("SPOTCHECK_LOAD_USERS", "30"))
 SECONDS = int(os.environ.get("SPOTCHECK_LOAD_SECONDS", "60"))
+PACE = os.environ.get("SPOTCHECK_LOAD_PACE", "0.2")  # think time × 0.2: the stack saturates (see the locustfile)
 HERE = Path(__file__).parent
 
 
@@ -31,7 +39,7 @@ async def _prepare(stack) -> dict:
 
 
 def _locust(base: str, data_file: Path, out: Path) -> dict:
-    env = dict(os.environ, SPOTCHECK_LOAD_DATA=str(data_file))
+    env = dict(os.environ, SPOTCHECK_LOAD_DATA=str(data_file), SPOTCHECK_LOAD_PACE=PACE)
     cmd = [sys.executable, "-m", "locust", "-f", str(HERE / "load" / "locustfile.py"), "--headless", "-u", str(USERS),
            "-r", str(max(1, USERS // 5)), "-t", f"{SECONDS}s", "--host", base, "--csv", str(out / "load"), "--only-summary",
            "--stop-timeout", "5", "--exit-code-on-error", "0"]
@@ -68,7 +76,8 @@ def _profile(stack, service: str, seconds: int = 8) -> list[str]:
         total += n
         frames = stack_s.split(";")
         mine = [f for f in frames if "/spotcheck/" in f or "services/" in f or "shared/" in f or "gateway/" in f]
-        own[(mine[-1] if mine else frames[-1]).split(" (")[0]] += n
+        top = mine[-1] if mine else frames[-1]
+        own[top.rsplit(":", 1)[0] + ")" if top.endswith(")") and ":" in top else top] += n
     return [f"{n * 100 // max(total, 1)}% {name}" for name, n in own.most_common(8)]
 
 
@@ -78,29 +87,70 @@ def _service_of(endpoint: str) -> str:
     return parts[-1].strip("/").split("/")[0] if parts else "gateway"
 
 
-async def _run(replicas: int, base: Path, profile_service: str | None = None) -> dict:
+def _gateway_to_first_replicas(stack) -> tuple[subprocess.Popen, str]:
+    """A second gateway on the same database that knows only the first replica of each service:
+    the one-replica configuration, on the same data as the two-replica one."""
+    from shared.natsproc import free_port
+    from tests.faults.stack import ROOT
+
+    env = dict(stack.env)
+    for name in stack.services:
+        env[f"SPOTCHECK_{name.upper()}_URL"] = f"http://127.0.0.1:{stack.ports[name][0]}"
+    port = free_port()
+    log = open(stack.base / f"gateway-one-{port}.log", "ab")
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "gateway.app:create_app", "--host", "127.0.0.1",
+                                 "--port", str(port), "--no-access-log"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    finally:
+        log.close()
+    return proc, f"http://127.0.0.1:{port}"
+
+
+async def _measure(label: str, base_url: str, data_file: Path, base: Path, stack=None, profile_service: str | None = None) -> dict:
+    out = base / f"locust-{label}"
+    out.mkdir()
+    loop = asyncio.get_running_loop()
+    fut = loop.run_in_executor(None, _locust, base_url, data_file, out)
+    profile = []
+    if profile_service:
+        await asyncio.sleep(SECONDS / 3)
+        profile = await loop.run_in_executor(None, _profile, stack, profile_service, min(20, SECONDS // 2))
+    return {**(await fut), "profile": profile}
+
+
+async def _both(base: Path) -> tuple[dict, dict, str, tuple]:
+    """One stack with two replicas of every service, prepared once; the busiest day through a gateway
+    that uses only the first replicas, then through one that balances over both."""
     from shared.topology import enabled_services
     from tests.faults.stack import Stack
 
-    stack = Stack(base / f"r{replicas}", list(enabled_services()), replicas=replicas, prefix=f"load{replicas}{os.getpid()}")
+    stack = Stack(base / "stack", list(enabled_services()), replicas=2, prefix=f"load{os.getpid()}")
+    one_gw = None
     try:
-        await stack.start()
         t = time.monotonic()
+        await stack.start()
         data = await _prepare(stack)
         prep = round(time.monotonic() - t, 1)
-        data_file = base / f"data-{replicas}.json"
+        data_file = base / "data.json"
         data_file.write_text(json.dumps(data))
-        out = base / f"locust-{replicas}"
-        out.mkdir()
-        loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(None, _locust, stack.gateway, data_file, out)
-        profile = []
-        if profile_service:
-            await asyncio.sleep(SECONDS / 3)
-            profile = await loop.run_in_executor(None, _profile, stack, profile_service, min(20, SECONDS // 2))
-        result = await fut
-        return {**result, "replicas": replicas, "prepare_s": prep, "profile": profile}
+        one_gw, one_url = _gateway_to_first_replicas(stack)
+        await stack.wait_healthy(int(one_url.rsplit(":", 1)[1]), timeout=180)
+        one = {**await _measure("1", one_url, data_file, base), "replicas": 1, "prepare_s": prep}
+        # the slowest endpoint of the first run (by p99) is profiled in its service during the second
+        slowest = max(one["endpoints"].items(), key=lambda kv: kv[1]["p99_ms"]) if one["endpoints"] else ("-", {})
+        service = os.environ.get("SPOTCHECK_PROFILE_SERVICE") or _service_of(slowest[0])
+        if service not in stack.procs:
+            service = "gateway"
+        two = {**await _measure("2", stack.gateway, data_file, base, stack, service), "replicas": 2}
+        return one, two, service, slowest
     finally:
+        if one_gw is not None and one_gw.poll() is None:
+            os.killpg(one_gw.pid, signal.SIGTERM)
+            try:
+                one_gw.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(one_gw.pid, signal.SIGKILL)
         await stack.stop()
 
 
@@ -113,13 +163,9 @@ def main() -> dict:
     os.environ.setdefault("SPOTCHECK_DISCLOSURE_PUBLIC_BURST", "1000000")
     # setting up the campaign (team composition, records) may be slow on a shared machine: not measured
     os.environ.setdefault("SPOTCHECK_GATEWAY_UPSTREAM_READ_TIMEOUT", "180")
-    one = asyncio.run(_run(1, base))
-    # the slowest endpoint of the first run (by p99) is profiled in its service during the second
-    slowest = max(one["endpoints"].items(), key=lambda kv: kv[1]["p99_ms"]) if one["endpoints"] else ("-", {})
-    service = os.environ.get("SPOTCHECK_PROFILE_SERVICE") or _service_of(slowest[0])
-    two = asyncio.run(_run(2, base, profile_service=service))
+    one, two, service, slowest = asyncio.run(_both(base))
     ratio = round(two["rps"] / one["rps"], 2) if one["rps"] else 0
-    result = {"users": USERS, "seconds": SECONDS, "one_replica": one, "two_replicas": two, "throughput_ratio_2_over_1": ratio,
+    result = {"users": USERS, "seconds": SECONDS, "pace": PACE, "one_replica": one, "two_replicas": two, "throughput_ratio_2_over_1": ratio,
               "slowest_endpoint": slowest[0], "slowest_p99_ms": slowest[1].get("p99_ms"), "profiled_service": service}
     print(f"busiest day, {USERS} users × {SECONDS}s: 1 replica {one['rps']} req/s (p50 {one['p50_ms']} ms, p99 {one['p99_ms']} ms, "
           f"{one['failures']} failures); 2 replicas {two['rps']} req/s (p50 {two['p50_ms']} ms, p99 {two['p99_ms']} ms, "

@@ -4,12 +4,11 @@ its XLSX export, the monthly batch once per cluster, and the fitted scorecard re
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import io
 import json
 
 from openpyxl import load_workbook
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from shared.leader import Leadership
 from services.risk import batch, fitting
