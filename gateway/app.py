@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from shared.auth import TokenVerifier
 from shared.keys import load_or_create
+from shared.leader import LeaderTimer
 from shared.service import ServiceContext, create_service_app
 from shared.settings import var_dir
 
@@ -81,7 +82,8 @@ def create_app(
     app.state.tokens = TokenContext(
         ctx=app.state.ctx,
         signer=signer,
-        throttle=LoginThrottle(settings.login_attempts_per_user, settings.login_attempts_per_ip, settings.login_window_seconds),
+        throttle=LoginThrottle(app.state.ctx.db, settings.login_attempts_per_user, settings.login_attempts_per_ip,
+                               settings.login_window_seconds),
         refresh_ttl=settings.refresh_ttl_seconds,
     )
     app.state.trusted_proxies = settings.trusted_proxies
@@ -96,14 +98,20 @@ def create_app(
     async def openapi_json():
         return JSONResponse(await merged.get())
 
+    # expired throttle rows go, once per cluster (the gateway replica leading this timer)
+    purge = LeaderTimer(app.state.ctx.db, "gateway.login-throttle-purge", app.state.tokens.throttle.purge,
+                        max(60.0, settings.login_window_seconds), first_delay=60.0)
+    app.state.throttle_purge = purge
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(a: FastAPI):
         async with inner(a):
+            purge.start()
             try:
                 yield
             finally:
+                await purge.stop()
                 await a.state.upstreams.aclose()
 
     app.router.lifespan_context = lifespan

@@ -92,16 +92,15 @@ async def password_grant(tc: TokenContext, form, ip: str | None, request_id: str
     username = _required(form, "username")
     password = _required(form, "password")
     account = f"user:{username.lower()}"
-    tc.throttle.check(account, ip)
+    await tc.throttle.admit(account, ip)
     async with tc.ctx.db.session() as s:
         user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
     ok = await verify_secret(user.password_hash if user else None, password)
-    if not ok or user is None or not user.active:
-        tc.throttle.failed(account, ip)
+    if not ok or user is None or not user.active:  # the attempt stays counted
         reason = "inactive" if ok and user is not None else "bad_credentials"
         await audit_failure(tc, "auth.login_failed", f"user:{username}", ip, reason, request_id)
         raise oauth_error(400, "invalid_grant", "用户名或密码错误", "用户名或密码错误，或账号已停用")
-    tc.throttle.succeeded(account)
+    await tc.throttle.succeeded(account, ip)
     async with tc.ctx.db.transaction() as s:
         who = await _user_identity(s, user)
         refresh = await issue_refresh(s, user.id, tc.refresh_ttl)
@@ -116,16 +115,15 @@ async def client_credentials_grant(tc: TokenContext, form, basic: tuple[str, str
     else:
         client_id, secret = _required(form, "client_id"), _required(form, "client_secret")
     account = f"client:{client_id}"
-    tc.throttle.check(account, ip)
+    await tc.throttle.admit(account, ip)
     async with tc.ctx.db.session() as s:
         client = await s.get(MachineClient, client_id)
     ok = await verify_secret(client.secret_hash if client else None, secret)
-    if not ok or client is None or not client.active:
-        tc.throttle.failed(account, ip)
+    if not ok or client is None or not client.active:  # the attempt stays counted
         await audit_failure(tc, "auth.client_failed", account, ip, "inactive" if ok and client is not None else "bad_credentials", request_id)
         headers = {"WWW-Authenticate": 'Basic realm="spotcheck"'} if basic else None
         raise oauth_error(401, "invalid_client", "客户端认证失败", "客户端编号或密钥错误，或客户端已停用", headers=headers)
-    tc.throttle.succeeded(account)
+    await tc.throttle.succeeded(account, ip)
     who = Identity(sub=client.client_id, roles=(client.role,), region=client.region_code, name=client.name)
     # RFC 6749 §4.4.3: no refresh token for client credentials
     return _token_response(tc.signer.mint(who), tc.signer.access_ttl, None)
@@ -133,15 +131,14 @@ async def client_credentials_grant(tc: TokenContext, form, basic: tuple[str, str
 
 async def refresh_grant(tc: TokenContext, form, ip: str | None, request_id: str | None) -> dict:
     token = _required(form, "refresh_token")
-    tc.throttle.check(None, ip)
+    await tc.throttle.admit(None, ip)
     async with tc.ctx.db.transaction() as s:
         rotation = await rotate_refresh(s, token)
         if rotation.outcome is RefreshOutcome.REUSED:
             await tc.ctx.audit(s, "gateway", "auth.refresh_reuse", "user", rotation.row.user_id,
                                detail={"family_id": rotation.row.family_id, "ip": ip}, request_id=request_id)
     # the revocation above is committed before the refusal
-    if rotation.outcome is not RefreshOutcome.OK:
-        tc.throttle.failed(None, ip)
+    if rotation.outcome is not RefreshOutcome.OK:  # the attempt stays counted
         messages = {
             RefreshOutcome.UNKNOWN: "刷新令牌无效",
             RefreshOutcome.EXPIRED: "刷新令牌已过期，请重新登录",
@@ -155,6 +152,7 @@ async def refresh_grant(tc: TokenContext, form, ip: str | None, request_id: str 
             raise oauth_error(400, "invalid_grant", "刷新令牌无效", "账号已停用")
         who = await _user_identity(s, user)
         refresh = await issue_refresh(s, user.id, tc.refresh_ttl, family_id=rotation.row.family_id)
+    await tc.throttle.succeeded(None, ip)
     return _token_response(tc.signer.mint(who), tc.signer.access_ttl, refresh)
 
 

@@ -83,5 +83,18 @@ class RefreshToken(Base, table=True):
     revoked_reason: str | None = Field(default=None, max_length=100)
 
 
+class LoginThrottleRow(Base, table=True):
+    """Login attempts of one key (``user:<name>``, ``client:<id>``, ``ip:<address>``) in its
+    current window, shared by every gateway replica (gateway.throttle). A key with ``attempts``
+    at the limit is locked out until ``expires_at``; expired rows are purged."""
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True, max_length=200)
+    attempts: int = Field(default=0)
+    window_start: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
 metadata = _registry.metadata
 kernel = KernelTables(metadata)

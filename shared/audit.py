@@ -23,6 +23,17 @@ def entry_hash(entry: dict[str, Any]) -> str:
     return sha256_hex(canonical_json({k: entry.get(k) for k in _FIELDS}))
 
 
+async def _lock_head(session: AsyncSession, table) -> None:
+    """Hold the chain's head until commit, so two writers never take the same ``seq``.
+    PostgreSQL: a transaction-level advisory lock. SQLite: a write that changes nothing takes the
+    database's write lock *before* the head is read (a plain SELECT would read it unlocked, and
+    two connections of one process — or two processes on one file — could both append seq n+1)."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(7310001)"))
+    elif session.bind.dialect.name == "sqlite":
+        await session.execute(table.update().where(text("1 = 0")).values(seq=table.c.seq))
+
+
 async def append(
     session: AsyncSession,
     kernel: KernelTables,
@@ -38,8 +49,7 @@ async def append(
 ) -> dict:
     """Append one entry in the caller's transaction (so it commits or rolls back with the change)."""
     table = kernel.audit
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(7310001)"))
+    await _lock_head(session, table)
     last = (await session.execute(select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1))).first()
     seq = (last.seq + 1) if last else 1
     entry = {
@@ -73,8 +83,7 @@ async def append_many(session: AsyncSession, kernel: KernelTables, entries: list
     if not entries:
         return []
     table = kernel.audit
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(7310001)"))
+    await _lock_head(session, table)
     last = (await session.execute(select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1))).first()
     seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
     out, rows = [], []

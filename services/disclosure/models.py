@@ -171,13 +171,5 @@ class DeliveryAttempt(Base, table=True):
     next_attempt_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
-class Lease(Base, table=True):
-    """A timer held by one replica of the cluster at a time (renewed while it lives)."""
-
-    name: str = Field(primary_key=True, max_length=60)
-    holder: str = Field(max_length=64)
-    expires_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-
-
 metadata = _registry.metadata
 kernel = KernelTables(metadata)

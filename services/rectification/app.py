@@ -21,7 +21,6 @@ class RectificationSettings(EvidenceSettings):
     evidence_dir: str | None = None  # older name of evidence_url for a directory
     evidence_max_bytes: int = 15_000_000
     sweep_interval_seconds: float = 60.0
-    sweep_lease_seconds: float = 180.0
 
 
 def rectification_settings(**overrides) -> RectificationSettings:
@@ -54,7 +53,7 @@ def create_app(settings: ServiceSettings | None = None, *, clock=None, calendar=
     store = store_from_settings(settings, var_dir() / "evidence" / "rectification", url=settings.evidence_dir or settings.evidence_url,
                                 max_bytes=settings.evidence_max_bytes)
     ctx.extras["evidence"] = attach(app, store)
-    sweeper = Sweeper(ctx, settings.sweep_interval_seconds, settings.sweep_lease_seconds)
+    sweeper = Sweeper(ctx, settings.sweep_interval_seconds)
     ctx.extras["sweeper"] = sweeper
     inner = app.router.lifespan_context
 

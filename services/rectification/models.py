@@ -145,17 +145,5 @@ class Outcome(Base, table=True):
     version: int = 1
 
 
-class SweepLease(Base, table=True):
-    """Which replica runs the periodic sweep: a row per job, held until ``expires_at``."""
-
-    __tablename__ = "rect_sweep_lease"
-
-    name: str = Field(primary_key=True, max_length=40)
-    holder: str = Field(max_length=80)
-    expires_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    last_run_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
-    last_run_on: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
-
-
 metadata = _registry.metadata
 kernel = KernelTables(metadata)

@@ -3,59 +3,31 @@ sends reminders before deadlines, and retries deadlines that waited for a calend
 
 - State-based, not timer-based: each run looks for what *should* have happened by today (the
   injectable clock), so a restart, a missed tick or a moved clock is caught up on the next run.
-- Once per cluster, not once per replica: a lease row (``rect_sweep_lease``) names the replica that
-  runs the sweep until the lease expires; the others skip. Each case is also flipped with a
-  conditional update (``overdue = false`` in the WHERE), so even two runners could not emit twice.
+- Once per cluster, not once per replica: every replica runs the timer, only the leader of
+  ``rectification.deadline-sweep`` (``shared.leader``: a PostgreSQL advisory lock; on SQLite the
+  only process) sweeps. Each case is also flipped with a conditional update (``overdue = false``
+  in the WHERE), so even two runners could not emit twice.
 """
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
-import os
-import secrets
-import socket
 
-from sqlalchemy import insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select, update
 
 from shared.calendar import CalendarYearMissing
 from shared import audit
 from shared.db import new_id, utcnow
 from shared.events.outbox import emit_many
+from shared.leader import LeaderTimer
 from shared.observability import request_id_var
 
 from . import deadlines
-from .models import Case, CaseAction, SweepLease
+from .models import Case, CaseAction
 from .scope import today
 
 log = logging.getLogger("spotcheck.rectification.sweep")
-LEASE = "deadline-sweep"
-
-
-async def acquire_lease(ctx, holder: str, ttl: float, name: str = LEASE) -> bool:
-    now = utcnow()
-    until = now + dt.timedelta(seconds=ttl)
-    try:
-        async with ctx.db.transaction() as s:
-            r = await s.execute(
-                update(SweepLease)
-                .where(SweepLease.name == name, or_(SweepLease.expires_at < now, SweepLease.holder == holder))
-                .values(holder=holder, expires_at=until)
-            )
-            if r.rowcount == 1:
-                return True
-            if (await s.execute(select(SweepLease.name).where(SweepLease.name == name))).first():
-                return False
-            s.add(SweepLease(name=name, holder=holder, expires_at=until))
-    except IntegrityError:  # another replica created the row first
-        return False
-    return True
-
-
-async def release_lease(ctx, holder: str, name: str = LEASE) -> None:
-    async with ctx.db.transaction() as s:
-        await s.execute(update(SweepLease).where(SweepLease.name == name, SweepLease.holder == holder).values(expires_at=utcnow()))
+LEADERSHIP = "rectification.deadline-sweep"
 
 
 def _locked(q, ctx):
@@ -160,61 +132,24 @@ async def retry_deadlines(ctx, batch: int = 500) -> int:
 
 
 async def sweep(ctx) -> dict:
-    """One pass (the caller holds the lease). Safe to run any number of times."""
+    """One pass (the caller leads). Safe to run any number of times."""
     on = today(ctx)
     out = {"on": on.isoformat(), "deadlines_set": await retry_deadlines(ctx)}
     out["overdue"] = await mark_overdue(ctx, on)
     out["reminders"] = await send_reminders(ctx, on)
-    async with ctx.db.transaction() as s:
-        await s.execute(update(SweepLease).where(SweepLease.name == LEASE).values(last_run_at=utcnow(), last_run_on=on))
     if out["overdue"] or out["reminders"] or out["deadlines_set"]:
         ctx.relay.wake()
     return out
 
 
-class Sweeper:
-    """Background task of every replica; only the lease holder sweeps."""
+class Sweeper(LeaderTimer):
+    """Background timer of every replica; only the cluster's leader sweeps (at once on start:
+    whatever fell due while the service was down is caught up)."""
 
-    def __init__(self, ctx, interval: float = 60.0, lease_seconds: float = 180.0):
-        self.ctx, self.interval, self.lease_seconds = ctx, interval, lease_seconds
-        self.holder = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
-        self._task: asyncio.Task | None = None
-        self._stop = asyncio.Event()
-        self.runs = 0
-        self.last: dict | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="rectification-sweep")
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
-        try:
-            await release_lease(self.ctx, self.holder)
-        except Exception:  # noqa: BLE001 - database already gone
-            pass
+    def __init__(self, ctx, interval: float = 60.0):
+        super().__init__(ctx.db, LEADERSHIP, lambda: sweep(ctx), interval)
+        self.ctx = ctx
 
     async def run_once(self) -> dict | None:
-        if not await acquire_lease(self.ctx, self.holder, self.lease_seconds):
-            return None
-        self.last = await sweep(self.ctx)
-        self.runs += 1
-        return self.last
-
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database busy or down: try again next tick
-                log.warning("rectification sweep failed: %s", exc)
-            try:
-                await asyncio.wait_for(self._stop.wait(), self.interval)
-            except asyncio.TimeoutError:
-                pass
+        """One tick: the sweep's figures when this replica leads, else None."""
+        return await self.tick()

@@ -1,7 +1,6 @@
 """Risk service app: 信用风险分类（A/B/C/D）、风险预警、问题企业工作台帐、风险分类抽取。"""
 from __future__ import annotations
 
-import asyncio
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -37,16 +36,14 @@ def create_app(settings: ServiceSettings | None = None, batch_interval: float | 
     @asynccontextmanager
     async def lifespan(a: FastAPI):
         async with inner(a):
-            task = asyncio.create_task(batch.loop(ctx, batch_interval), name="risk-monthly-batch") if batch_interval else None
+            timer = batch.timer(ctx, batch_interval) if batch_interval else None
+            if timer is not None:
+                timer.start()
             try:
                 yield
             finally:
-                if task is not None:
-                    task.cancel()
-                    try:
-                        await task
-                    except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                        pass
+                if timer is not None:
+                    await timer.stop()
 
     app.router.lifespan_context = lifespan
     return app

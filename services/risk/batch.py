@@ -1,11 +1,15 @@
 """The monthly batch: indicators recomputed from facts (windows move with time), classes with
-the adopted scorecard, per-enterprise alert rules (licences come due). Once per cluster: the
-``batch_run`` row of the period is the lease — a replica inserts it (primary key) or takes over
-one whose lease expired (conditional UPDATE); everyone else skips. The holder renews the lease
-after every chunk."""
+the adopted scorecard, per-enterprise alert rules (licences come due).
+
+Once per cluster: the timer runs in every replica, only the leader of ``risk.monthly-batch``
+(``shared.leader``) tries the current month. A run itself — from the timer or from an
+administrator's ``POST /batches/monthly`` on any replica — holds the exclusive
+``risk.monthly-batch:<period>`` while it works, so two runs of one period never overlap; the
+``batch_run(period)`` row records it (``done``: never again). A ``running`` row whose lock is
+free was left by a replica that died mid-run: the next run takes it over (each chunk is its own
+transaction and rewrites classes idempotently)."""
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import os
@@ -13,15 +17,15 @@ import socket
 import uuid
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from shared.db import utcnow
+from shared.leader import LeaderTimer, Leadership
 
 from . import engine
 from .models import BatchRun
 
 log = logging.getLogger("spotcheck.risk.batch")
-LEASE = dt.timedelta(minutes=10)
+TIMER = "risk.monthly-batch"
 
 
 def holder_id() -> str:
@@ -32,58 +36,60 @@ def period_of(day: dt.date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-async def acquire(ctx, period: str, holder: str) -> bool:
+async def _claim(ctx, period: str, holder: str) -> BatchRun | None:
+    """The period's row, started (or taken over) by ``holder``; None when it is done already.
+    The caller holds the period's lock, so a ``running`` row has no live runner."""
     now = utcnow()
-    try:
-        async with ctx.db.transaction() as s:
-            s.add(BatchRun(period=period, holder=holder, status="running", lease_until=now + LEASE, started_at=now))
-        return True
-    except IntegrityError:
-        pass
     async with ctx.db.transaction() as s:
-        res = await s.execute(update(BatchRun).where(BatchRun.period == period, BatchRun.status == "running", BatchRun.lease_until < now)
-                              .values(holder=holder, lease_until=now + LEASE, started_at=now))
-        return res.rowcount == 1
+        row = await s.get(BatchRun, period, with_for_update=not ctx.db.sqlite)
+        if row is None:
+            row = BatchRun(period=period, holder=holder, status="running", started_at=now)
+            s.add(row)
+        elif row.status == "done":
+            return None
+        else:
+            log.warning("monthly batch %s: taking over from %s (its run stopped midway)", period, row.holder)
+            row.holder, row.started_at = holder, now
+    return row
 
 
 async def run_monthly(ctx, period: str | None = None, holder: str | None = None) -> dict:
     """Run the period's batch if nobody has (or is running it). Returns what happened."""
     period = period or period_of(engine.today(ctx))
     holder = holder or ctx.extras.setdefault("holder", holder_id())
-    if not await acquire(ctx, period, holder):
+    lock = Leadership(ctx.db, f"{TIMER}:{period}")
+    try:
+        if not await lock.held():
+            return {"period": period, "ran": False, "status": "running"}
         async with ctx.db.session() as s:
-            row = await s.get(BatchRun, period)
-        return {"period": period, "ran": False, "status": row.status if row else None, "holder": row.holder if row else None}
-    async with ctx.db.session() as s:
-        model = await engine.adopted_model(s, ctx)
-    if model is None:
-        return {"period": period, "ran": False, "status": "no-model"}
+            model = await engine.adopted_model(s, ctx)
+        if model is None:
+            return {"period": period, "ran": False, "status": "no-model"}
+        claimed = await _claim(ctx, period, holder)
+        if claimed is None:
+            async with ctx.db.session() as s:
+                row = await s.get(BatchRun, period)
+            return {"period": period, "ran": False, "status": row.status, "holder": row.holder}
 
-    async def renew(s, done):
-        res = await s.execute(update(BatchRun).where(BatchRun.period == period, BatchRun.holder == holder)
-                              .values(lease_until=utcnow() + LEASE, enterprises=done))
-        if res.rowcount != 1:
-            raise RuntimeError(f"lease of batch {period} lost")
+        async def progress(s, done):
+            if not await lock.held():  # its connection dropped: another replica may take over
+                raise RuntimeError(f"lock of batch {period} lost")
+            await s.execute(update(BatchRun).where(BatchRun.period == period).values(enterprises=done))
 
-    result = await engine.reclassify(ctx, model, f"monthly:{period}", recompute_indicators=True, on_chunk=renew, with_alerts=True)
-    async with ctx.db.transaction() as s:
-        await s.execute(update(BatchRun).where(BatchRun.period == period, BatchRun.holder == holder)
-                        .values(status="done", finished_at=utcnow(), enterprises=result["enterprises"], changed=result["changed"]))
-        await ctx.emit(s, "batch", "completed", {"period": period, "model_version": model.version, **result})
-        await ctx.audit(s, holder, "batch.monthly", "batch_run", period, after={"model_version": model.version, **result})
-    return {"period": period, "ran": True, "status": "done", "holder": holder, "model_version": model.version, **result}
+        result = await engine.reclassify(ctx, model, f"monthly:{period}", recompute_indicators=True, on_chunk=progress, with_alerts=True)
+        async with ctx.db.transaction() as s:
+            await s.execute(update(BatchRun).where(BatchRun.period == period, BatchRun.holder == holder)
+                            .values(status="done", finished_at=utcnow(), enterprises=result["enterprises"], changed=result["changed"]))
+            await ctx.emit(s, "batch", "completed", {"period": period, "model_version": model.version, **result})
+            await ctx.audit(s, holder, "batch.monthly", "batch_run", period, after={"model_version": model.version, **result})
+        return {"period": period, "ran": True, "status": "done", "holder": holder, "model_version": model.version, **result}
+    finally:
+        await lock.release()
 
 
-async def loop(ctx, interval: float) -> None:
-    """Background: try the current month's batch every ``interval`` seconds (cheap when done)."""
-    while True:
-        try:
-            await run_monthly(ctx)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - retried at the next tick
-            log.warning("monthly batch failed: %s", exc)
-        await asyncio.sleep(interval)
+def timer(ctx, interval: float) -> LeaderTimer:
+    """Background: the leader tries the current month's batch every ``interval`` seconds (cheap when done)."""
+    return LeaderTimer(ctx.db, TIMER, lambda: run_monthly(ctx), interval)
 
 
 async def list_runs(ctx, limit: int = 24) -> list[dict]:

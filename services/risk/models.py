@@ -173,14 +173,13 @@ class OpenIssue(Base, table=True):
 
 
 class BatchRun(Base, table=True):
-    """The monthly recomputation: one row per period is the lease (once per cluster)."""
+    """The monthly recomputation of a period: who ran it, when, how far (once per cluster: services.risk.batch)."""
 
     __tablename__ = "batch_run"
 
     period: str = Field(primary_key=True, max_length=16)
     holder: str = Field(max_length=100)
     status: str = Field(default="running", max_length=16)  # running | done
-    lease_until: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     started_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     finished_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     enterprises: int = Field(default=0)

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal
@@ -45,7 +46,15 @@ async def create(ctx, s: AsyncSession, principal: Principal, name: str, definiti
 
 
 async def ensure_initial(ctx) -> None:
-    """Version 1 (the expert scorecard) adopted when the database has no model at all."""
+    """Version 1 (the expert scorecard) adopted when the database has no model at all. Replicas
+    starting together: one installs it, the others' primary-key conflict means it is there."""
+    try:
+        await _install_initial(ctx)
+    except IntegrityError:
+        pass
+
+
+async def _install_initial(ctx) -> None:
     async with ctx.db.transaction() as s:
         if (await s.execute(select(func.count()).select_from(ScoreModel))).scalar_one():
             return

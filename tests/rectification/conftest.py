@@ -120,7 +120,7 @@ class Svc:
 async def make_app(url, keys, clock, nats_url, events_prefix, tmp_path, calendar=None, **settings):
     return create_app(
         rectification_settings(database_url=url, nats_url=nats_url, events_prefix=events_prefix, relay_interval_seconds=0.2,
-                               evidence_dir=str(tmp_path / "evidence"), sweep_interval_seconds=3600, **settings),
+                               evidence_dir=str(tmp_path / "evidence"), **{"sweep_interval_seconds": 3600, **settings}),
         clock=clock, calendar=calendar, verifier=TokenVerifier(ISSUER, AUDIENCE, jwks=keys.jwks),
     )
 

@@ -1,5 +1,5 @@
 """Outcomes with their legal basis (proposer ≠ decider, licence matters decided by 省局), the overdue
-sweep across a restart with a moved clock, and the sweep lease (once per cluster, not per replica)."""
+sweep across a restart with a moved clock, and the sweep's leadership (once per cluster, not per replica)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -171,18 +171,52 @@ async def _ran(app) -> bool:
     return app.state.ctx.extras["sweeper"].runs >= 1
 
 
-async def test_sweep_lease_one_runner_per_cluster(svc, keys, nats_url, events_prefix, tmp_path, rect_url):
-    """Two replicas on one database: only the lease holder sweeps; when it stops, the other takes over."""
-    from services.rectification.sweep import Sweeper, acquire_lease
+async def test_sweep_one_runner_per_cluster(svc, keys, nats_url, events_prefix, tmp_path, rect_url):
+    """Two replicas on one database: only the leader sweeps; when it stops, the other takes over."""
+    from services.rectification.sweep import Sweeper
 
     a = svc.ctx.extras["sweeper"]
     await eventually_runs(a)
-    other = Sweeper(svc.ctx, lease_seconds=60)
-    assert await other.run_once() is None  # the lease is held by the first replica
-    assert not await acquire_lease(svc.ctx, "third", 60)
-    await a.stop()  # releases the lease
+    other = Sweeper(svc.ctx)  # a second replica's timer (its own leadership connection)
+    assert await other.run_once() is None  # the first replica leads
+    assert other.runs == 0
+    await a.stop()  # hands the leadership over
     assert await other.run_once() is not None
     assert await a.run_once() is None
+    await other.stop()
+
+
+async def test_two_replicas_with_running_timers_sweep_once(svc, keys, nats_url, events_prefix, tmp_path, rect_url):
+    """A second app instance on the same database, its timer ticking fast: while the first replica
+    leads, the second never sweeps; once the leader stops, the second takes over and the overdue
+    case is flagged exactly once, however often the timers tick."""
+    from tests.helpers import eventually
+
+    c = await svc.open_case(on=dt.date(2024, 9, 2), period=(5, "working_days"))
+    svc.clock.on(dt.date(2024, 9, 20))  # the deadline has passed; the leader's next tick is an hour away
+    leader = svc.ctx.extras["sweeper"]
+    runs_before = leader.runs
+    app2 = await make_app(rect_url, keys, svc.clock, nats_url, events_prefix, tmp_path, calendar=WorkCalendar(), sweep_interval_seconds=0.05)
+    async with running(app2):
+        second = app2.state.ctx.extras["sweeper"]
+
+        async def ticked(n):
+            async def check():
+                return second.ticks >= n
+            return check
+
+        await eventually(await ticked(5))
+        assert second.runs == 0 and await svc.events("rectification.case.overdue") == []
+        await leader.stop()  # the leading replica goes away
+
+        async def flagged():
+            return len(await svc.events("rectification.case.overdue")) >= 1
+
+        await eventually(flagged)
+        await eventually(await ticked(second.ticks + 5))
+        assert second.runs >= 5 and leader.runs == runs_before
+        overdue = await svc.events("rectification.case.overdue")
+        assert len(overdue) == 1 and overdue[0]["data"]["case_id"] == (await svc.case_by_summary(c["summary_id"]))["id"]
 
 
 async def eventually_runs(sweeper):

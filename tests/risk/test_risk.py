@@ -1,16 +1,16 @@
 """The risk service end to end: classes from an event history (over NATS and through the
 consumer path), explanations, scoping, four-eyes model versions, alerts dedup, the ledger and
-its XLSX export, the monthly batch lease, and the fitted scorecard recovering planted effects."""
+its XLSX export, the monthly batch once per cluster, and the fitted scorecard recovering planted effects."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import io
 import json
 
 from openpyxl import load_workbook
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
+from shared.leader import Leadership
 from services.risk import batch, fitting
 from services.risk.consumers import InspectionConsumer, RectificationConsumer, RegistryConsumer
 from services.risk.models import Alert, BatchRun, ClassChange
@@ -19,7 +19,7 @@ from shared.events.bus import EventBus
 from shared.events.consumer import process
 from tests.helpers import eventually, running
 
-from .conftest import overdue, record, registered
+from .conftest import TODAY, overdue, record, registered
 
 U1, U2, U3 = "91140100MA0000001X", "91140100MA0000002X", "91140200MA0000003X"
 
@@ -213,14 +213,28 @@ async def test_monthly_batch_runs_once_per_cluster(make_risk, keys):
         done = r1 if r1["ran"] else r2
         assert done["enterprises"] == 3
         assert (await batch.run_monthly(app1.state.ctx, "2026-11", "c"))["ran"] is False
-        # a lease left by a crashed replica is taken over once it expires
+        # a run left midway by a crashed replica (its row says running, nobody holds its lock) is taken over
         async with app1.state.ctx.db.transaction() as s:
-            s.add(BatchRun(period="2026-12", holder="dead", status="running", lease_until=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)))
+            s.add(BatchRun(period="2026-12", holder="dead", status="running"))
         assert (await batch.run_monthly(app2.state.ctx, "2026-12", "b"))["ran"] is True
+        # while a replica is running a period (it holds the period's lock), nobody else starts it
         async with app1.state.ctx.db.transaction() as s:
-            await s.execute(update(BatchRun).where(BatchRun.period == "2026-12").values(status="running", holder="alive",
-                            lease_until=dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)))
-        assert (await batch.run_monthly(app1.state.ctx, "2026-12", "a"))["ran"] is False
+            s.add(BatchRun(period="2027-01", holder="alive", status="running"))
+        alive = Leadership(app1.state.ctx.db, f"{batch.TIMER}:2027-01")
+        try:
+            assert await alive.held() is True
+            assert (await batch.run_monthly(app2.state.ctx, "2027-01", "b"))["ran"] is False
+        finally:
+            await alive.release()
+        assert (await batch.run_monthly(app2.state.ctx, "2027-01", "b"))["ran"] is True
+        # the background timer runs in every replica, the batch only in the leader's
+        t1, t2 = batch.timer(app1.state.ctx, 3600), batch.timer(app2.state.ctx, 3600)
+        try:
+            assert (await t1.tick())["period"] == batch.period_of(TODAY) and await t2.tick() is None
+            assert (t1.runs, t2.runs) == (1, 0)
+        finally:
+            await t1.stop()
+            await t2.stop()
 
 
 def test_fitted_scorecard_recovers_planted_effects():
@@ -317,3 +331,17 @@ async def test_sync_from_registry_population_forwards_the_token(make_risk, keys)
         assert body["indicators"]["national_fail_5y"] == 1 and body["score"] == 31 and body["class"] == "C"
         alerts = (await c.get("/alerts", params={"rule": "licence_expiring"}, headers=city)).json()["items"]
         assert [a["uscc"] for a in alerts] == [population[1]["uscc"]] and "2027-03-01" in alerts[0]["reason"]
+
+
+async def test_replicas_starting_together_install_the_initial_scorecard_once(make_risk):
+    from services.risk import versions
+    from services.risk.models import ScoreModel
+
+    app1, url = await make_risk()
+    app2, _ = await make_risk(url=url)
+    # both replicas' start-up hooks at once on an empty database: neither fails, one model
+    await asyncio.gather(*(versions.ensure_initial(a.state.ctx) for a in (app1, app2, app1, app2)))
+    async with app1.state.ctx.db.session() as s:
+        assert (await s.execute(select(func.count()).select_from(ScoreModel))).scalar_one() == 1
+    for a in (app1, app2):
+        await a.state.ctx.db.dispose()
