@@ -1,7 +1,7 @@
 """timer leadership by advisory lock: drop the lease table
 
 Revision ID: 3b8f6d2e9c17
-Revises: 9ff1b49abbcc
+Revises: 8dfdd997d643
 Create Date: 2026-11-30 17:00:00.000000
 """
 from typing import Sequence, Union
@@ -13,7 +13,7 @@ import shared.db
 
 
 revision: str = '3b8f6d2e9c17'
-down_revision: Union[str, None] = '9ff1b49abbcc'
+down_revision: Union[str, None] = '8dfdd997d643'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
