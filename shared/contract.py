@@ -207,7 +207,7 @@ def _problem_response(status: int) -> dict:
     return {
         "description": STATUS_PROBLEMS.get(status, ("", "错误"))[1],
         "content": {PROBLEM_CT: {"schema": {"$ref": PROBLEM_REF}}},
-        **({"headers": {"Retry-After": HEADERS["Retry-After"]}} if status in (429, 503) else {}),
+        **({"headers": {"Retry-After": HEADERS["Retry-After"]}} if status in (429, 503, 507) else {}),
     }
 
 

@@ -35,6 +35,7 @@ STATUS_PROBLEMS = {
     502: ("bad-gateway", "上游服务响应错误"),
     503: ("service-unavailable", "服务暂不可用"),
     504: ("gateway-timeout", "上游服务超时"),
+    507: ("evidence-store-full", "证据存储空间已满"),
 }
 
 

@@ -161,7 +161,7 @@ async def reject(record_id: str, amendment_id: str, body: Decision, ctx: CtxDep,
 
 # ---------------------------------------------------------------- evidence
 @router.post("/records/{record_id}/evidence/upload", summary="上传证据（原始字节流，按内容识别类型，SHA-256 内容寻址）",
-             **op(S.EvidenceOut, status=201, openapi_extra={"requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}, "required": True}}))
+             **op(S.EvidenceOut, status=201, problems=(503, 507), openapi_extra={"requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}, "required": True}}))
 async def upload_evidence(
     record_id: str, ctx: CtxDep, p: PrincipalDep, request: Request,
     purpose: Annotated[str, Query(description="item / fix / not_inspected / signature / record")] = "item",

@@ -55,7 +55,7 @@ async def get_case(case_id: CaseId, ctx: CtxDep, principal: PrincipalDep, respon
     return json_response(out, headers={"ETag": response.headers["ETag"]})
 
 
-@router.post("/cases/{case_id}/evidence", summary="上传证据文件（按内容识别类型，按 SHA-256 存储）", **op(S.EvidenceStoredOut, status=201))
+@router.post("/cases/{case_id}/evidence", summary="上传证据文件（按内容识别类型，按 SHA-256 存储）", **op(S.EvidenceStoredOut, status=201, problems=(503, 507)))
 async def upload_evidence(case_id: CaseId, ctx: CtxDep, principal: PrincipalDep, file: UploadFile = File(...)):
     return await cases.add_evidence(ctx, principal, case_id, file, ctx.extras["evidence"])
 

@@ -167,3 +167,8 @@ def test_paged_lists_headers_and_second_success_status_are_documented():
     # a file route declares its media type, not JSON
     pdf = spec["paths"]["/api/v1/inspection/records/{record_id}/form.pdf"]["get"]["responses"]["200"]["content"]
     assert list(pdf) == ["application/pdf"]
+    # evidence uploads say what a full or unreachable evidence store answers (507 / 503, with Retry-After)
+    for path in ("/api/v1/inspection/records/{record_id}/evidence/upload", "/api/v1/rectification/cases/{case_id}/evidence"):
+        responses = spec["paths"][path]["post"]["responses"]
+        assert {"503", "507"} <= set(responses), path
+        assert "Retry-After" in responses["507"]["headers"], path
