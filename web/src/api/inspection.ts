@@ -143,7 +143,7 @@ export const openRecord = (taskId: string, body: S['Arrival'], key: string) =>
 /** One item's answer; If-Match is the item's own version, the key is kept for the retries of one answer. */
 export const putItem = (recordId: string, code: string, version: number, body: S['ItemUpdate'], key: string) =>
   unwrap<Item>(api.PUT('/api/v1/inspection/records/{record_id}/items/{code}', {
-    params: { path: { record_id: recordId, code } }, body, headers: { 'If-Match': `"v${version}"`, 'Idempotency-Key': key },
+    params: { path: { record_id: recordId, code }, header: { 'If-Match': `"v${version}"`, 'Idempotency-Key': key } }, body,
   }))
 
 export const sign = (recordId: string, imageSha: string | null) =>
@@ -153,18 +153,18 @@ export const sign = (recordId: string, imageSha: string | null) =>
 
 export const confirmEnterprise = (recordId: string, version: number, body: S['EnterpriseConfirmation']) =>
   unwrapWithEtag<InspectionRecord>(api.PUT('/api/v1/inspection/records/{record_id}/enterprise-confirmation', {
-    params: { path: { record_id: recordId } }, body, headers: { 'If-Match': `"v${version}"` },
+    params: { path: { record_id: recordId }, header: { 'If-Match': `"v${version}"` } }, body,
   }))
 
 export const submitRecord = (recordId: string, version: number) =>
   unwrapWithEtag<InspectionRecord>(api.POST('/api/v1/inspection/records/{record_id}/submit', {
-    params: { path: { record_id: recordId } }, body: {}, headers: { 'If-Match': `"v${version}"` },
+    params: { path: { record_id: recordId }, header: { 'If-Match': `"v${version}"` } }, body: {},
   }))
 
 /** 对企业因停产、转产等原因未实施检查的，要做好详细记录: closes the record as an outcome of its own. */
 export const recordNotInspected = (recordId: string, version: number, body: S['NotInspectedBody']) =>
   unwrapWithEtag<InspectionRecord>(api.POST('/api/v1/inspection/records/{record_id}/not-inspected', {
-    params: { path: { record_id: recordId } }, body, headers: { 'If-Match': `"v${version}"` },
+    params: { path: { record_id: recordId }, header: { 'If-Match': `"v${version}"` } }, body,
   }))
 
 export const NOT_INSPECTED_REASONS: Record<string, string> = {

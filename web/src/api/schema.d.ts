@@ -416,6 +416,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/disclosure/report/cities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 按市汇总：已完成检查、已检查、已公示、应公示、逾期未公示（按管辖范围） */
+        get: operations["disclosure__city_report_report_cities_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/disclosure/results": {
         parameters: {
             query?: never;
@@ -457,10 +474,28 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** 更正记录（录入、审核、公示版本） */
+        get: operations["disclosure__list_corrections_results__result_id__corrections_get"];
         put?: never;
         /** 更正已公示的结果（新版本，须说明理由） */
         post: operations["disclosure__correct_result_results__result_id__corrections_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disclosure/results/{result_id}/corrections/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 审核更正（录入人以外的本局或市局工作人员）；通过即公示为新版本 */
+        post: operations["disclosure__review_correction_results__result_id__corrections_review_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3748,6 +3783,10 @@ export interface components {
         };
         /** ReadyOut */
         ReadyOut: {
+            /** Evidence Store */
+            evidence_store?: {
+                [key: string]: unknown;
+            } | null;
             /** Nats Connected */
             nats_connected: boolean;
             /** Outbox Pending */
@@ -3967,6 +4006,48 @@ export interface components {
             /** Reason */
             reason?: string | null;
         };
+        /** disclosure__CityCountsOut */
+        disclosure__CityCountsOut: {
+            /** City Code */
+            city_code: string;
+            /** City Name */
+            city_name: string;
+            /**
+             * Inspected
+             * @description 已实施检查
+             */
+            inspected: number;
+            /**
+             * Open
+             * @description 应公示（待录入、待审核、退回）
+             */
+            open: number;
+            /**
+             * Overdue
+             * @description 超过 20 个工作日未公示
+             */
+            overdue: number;
+            /**
+             * Published
+             * @description 已公示
+             */
+            published: number;
+            /**
+             * Results
+             * @description 已完成的检查（结果条数）
+             */
+            results: number;
+        };
+        /** disclosure__CityReportOut */
+        disclosure__CityReportOut: {
+            /** Items */
+            items: components["schemas"]["disclosure__CityCountsOut"][];
+            /**
+             * Today
+             * Format: date
+             */
+            today: string;
+        };
         /** disclosure__CodeName */
         disclosure__CodeName: {
             /** Code */
@@ -3984,6 +4065,56 @@ export interface components {
             follow_up: string;
             /** Reason */
             reason: string;
+        };
+        /** disclosure__CorrectionList */
+        disclosure__CorrectionList: {
+            /** Items */
+            items: components["schemas"]["disclosure__CorrectionOut"][];
+        };
+        /**
+         * disclosure__CorrectionOut
+         * @description A correction of a published result (录入 → 审核; approval publishes it as a new version).
+         */
+        disclosure__CorrectionOut: {
+            /** Categories */
+            categories: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Entered At
+             * Format: date-time
+             */
+            entered_at: string;
+            /** Entered By */
+            entered_by: string;
+            /** Follow Up */
+            follow_up: string;
+            /** Follow Up Label */
+            follow_up_label?: string | null;
+            /** Id */
+            id: string;
+            /**
+             * Published Version
+             * @description 批准后成为的公示版本号
+             */
+            published_version?: number | null;
+            /** Reason */
+            reason: string;
+            /** Result Id */
+            result_id: string;
+            /** Review Note */
+            review_note?: string | null;
+            /** Reviewed At */
+            reviewed_at?: string | null;
+            /** Reviewed By */
+            reviewed_by?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "submitted" | "approved" | "returned";
+            /** Status Label */
+            status_label: string;
         };
         /** disclosure__DeadlineRowOut */
         disclosure__DeadlineRowOut: {
@@ -4351,6 +4482,10 @@ export interface components {
         };
         /** disclosure__ReadyOut */
         disclosure__ReadyOut: {
+            /** Evidence Store */
+            evidence_store?: {
+                [key: string]: unknown;
+            } | null;
             /** Nats Connected */
             nats_connected: boolean;
             /** Outbox Pending */
@@ -4512,6 +4647,33 @@ export interface components {
             version: number;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * disclosure__ResultWithCorrectionOut
+         * @description The result after a correction step (the other fields of the internal result view come with it).
+         */
+        disclosure__ResultWithCorrectionOut: {
+            /** Categories */
+            categories: {
+                [key: string]: unknown;
+            }[];
+            correction: components["schemas"]["disclosure__CorrectionOut"];
+            /** Correction Pending */
+            correction_pending: boolean;
+            /** Follow Up */
+            follow_up?: string | null;
+            /** Id */
+            id: string;
+            /** Needs Correction */
+            needs_correction: boolean;
+            /** Published Version */
+            published_version: number;
+            /** Status */
+            status: string;
+            /** Status Label */
+            status_label: string;
+            /** Version */
+            version: number;
         };
         /** disclosure__ReviewBody */
         disclosure__ReviewBody: {
@@ -5254,6 +5416,10 @@ export interface components {
         };
         /** inspection__ReadyOut */
         inspection__ReadyOut: {
+            /** Evidence Store */
+            evidence_store?: {
+                [key: string]: unknown;
+            } | null;
             /** Nats Connected */
             nats_connected: boolean;
             /** Outbox Pending */
@@ -6530,6 +6696,10 @@ export interface components {
         };
         /** rectification__ReadyOut */
         rectification__ReadyOut: {
+            /** Evidence Store */
+            evidence_store?: {
+                [key: string]: unknown;
+            } | null;
             /** Nats Connected */
             nats_connected: boolean;
             /** Outbox Pending */
@@ -7312,6 +7482,10 @@ export interface components {
         };
         /** registry__ReadyOut */
         registry__ReadyOut: {
+            /** Evidence Store */
+            evidence_store?: {
+                [key: string]: unknown;
+            } | null;
             /** Nats Connected */
             nats_connected: boolean;
             /** Outbox Pending */
@@ -7999,6 +8173,10 @@ export interface components {
         };
         /** risk__ReadyOut */
         risk__ReadyOut: {
+            /** Evidence Store */
+            evidence_store?: {
+                [key: string]: unknown;
+            } | null;
             /** Nats Connected */
             nats_connected: boolean;
             /** Outbox Pending */
@@ -8726,6 +8904,10 @@ export interface components {
         };
         /** sampling__ReadyOut */
         sampling__ReadyOut: {
+            /** Evidence Store */
+            evidence_store?: {
+                [key: string]: unknown;
+            } | null;
             /** Nats Connected */
             nats_connected: boolean;
             /** Outbox Pending */
@@ -9380,6 +9562,10 @@ export interface components {
         };
         /** scheduling__ReadyOut */
         scheduling__ReadyOut: {
+            /** Evidence Store */
+            evidence_store?: {
+                [key: string]: unknown;
+            } | null;
             /** Nats Connected */
             nats_connected: boolean;
             /** Outbox Pending */
@@ -11868,6 +12054,44 @@ export interface operations {
             };
         };
     };
+    disclosure__city_report_report_cities_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["disclosure__CityReportOut"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
     disclosure__list_results_results_get: {
         parameters: {
             query?: {
@@ -12004,6 +12228,73 @@ export interface operations {
             };
         };
     };
+    disclosure__list_corrections_results__result_id__corrections_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                result_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["disclosure__CorrectionList"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
     disclosure__correct_result_results__result_id__corrections_post: {
         parameters: {
             query?: never;
@@ -12031,6 +12322,127 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["disclosure__ResultOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 资源已被修改（ETag 不匹配） */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+            /** @description 缺少 If-Match 请求头 */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["disclosure__ProblemDetail"];
+                };
+            };
+        };
+    };
+    disclosure__review_correction_results__result_id__corrections_review_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 资源的 ETag（GET 应答头）；缺少为 428，不匹配为 412 */
+                "If-Match": string;
+            };
+            path: {
+                result_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["disclosure__ReviewBody"];
+            };
+        };
+        responses: {
+            /** @description 成功 */
+            200: {
+                headers: {
+                    /** @description 资源版本（更新时作为 If-Match 发送） */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["disclosure__ResultWithCorrectionOut"];
                 };
             };
             /** @description 请求有误 */
@@ -14861,6 +15273,28 @@ export interface operations {
                     "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
                 };
             };
+            /** @description 服务暂不可用 */
+            503: {
+                headers: {
+                    /** @description 建议的重试等待秒数 */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 证据存储空间已满 */
+            507: {
+                headers: {
+                    /** @description 建议的重试等待秒数 */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
         };
     };
     inspection__evidence_content_records__record_id__evidence__evidence_id__content_get: {
@@ -16721,6 +17155,28 @@ export interface operations {
             /** @description 输入数据校验失败 */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 服务暂不可用 */
+            503: {
+                headers: {
+                    /** @description 建议的重试等待秒数 */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["rectification__ProblemDetail"];
+                };
+            };
+            /** @description 证据存储空间已满 */
+            507: {
+                headers: {
+                    /** @description 建议的重试等待秒数 */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
