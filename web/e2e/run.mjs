@@ -693,13 +693,13 @@ async function main() {
     await a.getByRole('heading', { name: `检查结果：${res.enterprise_name}` }).waitFor()
     await a.getByRole('heading', { name: '录入检查结果' }).waitFor()
     // the team's suggestion is pre-filled; without one the entry is chosen here
-    if (!(await a.locator('#res-cats').locator('xpath=ancestor::div[contains(@class,"el-select")]').locator('.el-tag').count())) {
+    const item = (id) => a.locator('.el-form-item', { has: a.locator(id) })
+    if (!(await item('#res-cats').locator('.el-tag').count())) {
       await a.getByLabel('检查结果', { exact: true }).click()
       await a.getByRole('option', { name: '未发现问题', exact: true }).click()
       await a.keyboard.press('Escape')
     }
-    const follow = await a.locator('#res-follow').locator('xpath=ancestor::div[contains(@class,"el-select")]').innerText()
-    if (!follow.trim() || follow.includes('选择后续处置措施')) {
+    if (!/停止检查|无需后续处置|责令改正；|案件线索|抄告相关部门|其他/.test(await item('#res-follow').innerText())) {
       await a.getByLabel('后续处置措施', { exact: true }).click()
       await a.getByRole('option', { name: '未发现问题或相关问题已规范、已改正，无需后续处置' }).click()
     }
