@@ -632,8 +632,10 @@ async function main() {
       if (problem) { kase = d; break }
     }
     assert(kase, 'the demo campaign left no open rectification case with an open problem')
+    // the account's region covers the enterprise's registered seat (the case's region is its inspected site's)
+    const seat = (await apiGet(P, `/api/v1/registry/enterprises/${kase.uscc}`)).region_code
     const username = await ensureUser(P, { username: `web_ent_${kase.uscc}`.toLowerCase(), display_name: kase.enterprise_name, roles: ['enterprise'],
-      region_code: kase.region_code, uscc: kase.uscc })
+      region_code: seat, uscc: kase.uscc })
     const page = await newPage()
     await login(page, username, TEST_PASSWORD)
     await page.goto(`${BASE}/enterprise`)
