@@ -454,6 +454,15 @@ async function main() {
     await login(page, 'demo_province')
     await page.goto(`${BASE}/risk`)
     await page.getByRole('heading', { name: /信用风险分类/ }).waitFor()
+    // an open alert acknowledged (If-Match with the listed version): said so, and stored
+    const openAlerts = (await apiGet(P, '/api/v1/risk/alerts?status=open&limit=10')).items
+    if (openAlerts.length) {
+      const al = openAlerts[0]
+      await page.getByRole('button', { name: `确认预警：${al.enterprise_name ?? al.uscc}` }).first().click()
+      await page.getByRole('status').filter({ hasText: '已确认预警' }).waitFor({ timeout: 20000 })
+      const acked = (await apiGet(P, `/api/v1/risk/alerts?status=acknowledged&uscc=${al.uscc}&limit=100`)).items
+      assert(acked.some((x) => x.id === al.id && x.acknowledged_by), `alert ${al.id} not acknowledged`)
+    }
     if (classes.length) {
       const row = page.locator('.el-table__body tr', { hasText: classes[0].name ?? classes[0].uscc }).first()
       await row.waitFor({ timeout: 30000 })
