@@ -210,4 +210,9 @@ async def _answer(send, status: int, headers: dict | None = None, body: dict | N
 def create_app():
     """The demo's ASGI app (``uvicorn --factory services.disclosure.receiver:create_app``)."""
     directory = receiver_dir()
-    return Receiver(secrets_file=directory / "secret", log_file=directory / "received.jsonl", keep=200).app
+    receiver = Receiver(secrets_file=directory / "secret", log_file=directory / "received.jsonl", keep=200)
+
+    async def app(scope, receive, send):  # a plain coroutine function: uvicorn takes a bound method for ASGI 2
+        await receiver.app(scope, receive, send)
+
+    return app

@@ -42,6 +42,15 @@ async function apiGet(tok, p) {
   return r.json()
 }
 
+const TEST_PASSWORD = 'Web-test-passw0rd!'
+
+/** An account the scenario needs, created by the province (the same call answers 409 when it exists already). */
+async function ensureUser(tok, user) {
+  const made = await apiPost(tok, '/admin/users', { password: TEST_PASSWORD, ...user }, { 'Idempotency-Key': `web-e2e-${user.username}` })
+  assert([200, 201, 409].includes(made.status), `create account ${user.username}: ${made.status} ${JSON.stringify(made.body)}`)
+  return user.username
+}
+
 async function apiPost(tok, p, body, headers = {}) {
   const r = await fetch(`${BASE}${p}`, { method: 'POST', headers: { Authorization: `Bearer ${tok}`, 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) })
   return { status: r.status, body: await r.json().catch(() => null) }
@@ -81,10 +90,10 @@ async function newPage(viewport = { width: 1366, height: 900 }, extra = {}) {
   return page
 }
 
-async function login(page, username) {
+async function login(page, username, password = PASSWORD) {
   await page.goto(`${BASE}/login`)
   await page.getByLabel('用户名').fill(username)
-  await page.getByLabel('密码', { exact: true }).fill(PASSWORD)
+  await page.getByLabel('密码', { exact: true }).fill(password)
   await page.getByRole('button', { name: '登录' }).click()
   await page.waitForURL((u) => !u.pathname.startsWith('/login'), { timeout: 15000 })
 }
@@ -445,6 +454,15 @@ async function main() {
     await login(page, 'demo_province')
     await page.goto(`${BASE}/risk`)
     await page.getByRole('heading', { name: /信用风险分类/ }).waitFor()
+    // an open alert acknowledged (If-Match with the listed version): said so, and stored
+    const openAlerts = (await apiGet(P, '/api/v1/risk/alerts?status=open&limit=10')).items
+    if (openAlerts.length) {
+      const al = openAlerts[0]
+      await page.getByRole('button', { name: `确认预警：${al.enterprise_name ?? al.uscc}` }).first().click()
+      await page.getByRole('status').filter({ hasText: '已确认预警' }).waitFor({ timeout: 20000 })
+      const acked = (await apiGet(P, `/api/v1/risk/alerts?status=acknowledged&uscc=${al.uscc}&limit=100`)).items
+      assert(acked.some((x) => x.id === al.id && x.acknowledged_by), `alert ${al.id} not acknowledged`)
+    }
     if (classes.length) {
       const row = page.locator('.el-table__body tr', { hasText: classes[0].name ?? classes[0].uscc }).first()
       await row.waitFor({ timeout: 30000 })
@@ -609,6 +627,130 @@ async function main() {
     await shot(page, '24-phone-sealed-summary')
     clean(page)
     await page.context().close()
+  })
+
+  // ---------------------------------------------------------------- enterprise portal and publishing (issue 13)
+  await scenario('enterprise-uploads-rectification', async () => {
+    // an open case with an open problem, and an enterprise account bound to its credit code
+    const open = (await apiGet(P, '/api/v1/rectification/cases?status=open&limit=100')).items
+    let kase = null
+    let problem = null
+    for (const c of open) {
+      const d = await apiGet(P, `/api/v1/rectification/cases/${c.id}`)
+      problem = d.problems.find((x) => x.status === 'open')
+      if (problem) { kase = d; break }
+    }
+    assert(kase, 'the demo campaign left no open rectification case with an open problem')
+    // the account's region covers the enterprise's registered seat (the case's region is its inspected site's)
+    const seat = (await apiGet(P, `/api/v1/registry/enterprises/${kase.uscc}`)).region_code
+    const username = await ensureUser(P, { username: `web_ent_${kase.uscc}`.toLowerCase(), display_name: kase.enterprise_name, roles: ['enterprise'],
+      region_code: seat, uscc: kase.uscc })
+    const page = await newPage()
+    await login(page, username, TEST_PASSWORD)
+    await page.goto(`${BASE}/enterprise`)
+    await page.getByRole('heading', { name: /企业服务/ }).waitFor()
+    const row = page.getByTestId('ent-cases').locator('.el-table__body tr', { hasText: kase.enterprise_name }).first()
+    await row.waitFor({ timeout: 30000 })
+    const portal = await page.locator('.page').innerText()
+    assert(portal.includes(kase.uscc), 'the portal does not show the enterprise\'s credit code')
+    assert(!/\[object Object\]|undefined|NaN|\{"/.test(portal), 'raw values on the enterprise portal')
+    await axe(page, 'enterprise-portal')
+    await shot(page, '25-enterprise-portal')
+    // the enterprise sees only its own cases
+    const others = await page.getByTestId('ent-cases').locator('.el-table__body tr').allInnerTexts()
+    assert(others.every((t) => t.includes(kase.enterprise_name)), `another enterprise's case on the portal: ${others}`)
+
+    await page.goto(`${BASE}/rectification/cases/${kase.id}`)
+    const probRow = page.getByTestId('case-problems').locator('.el-table__body tr').nth(kase.problems.indexOf(problem))
+    await probRow.getByRole('button', { name: '报告整改' }).click()
+    await page.getByRole('heading', { name: `报告第 ${problem.no} 项问题的整改情况` }).waitFor()
+    const text = `已补齐出厂检验记录并建立台账（e2e ${Date.now()}）`
+    await page.getByLabel('整改情况说明').fill(text)
+    await page.getByTestId('report-evidence').setInputFiles({ name: '整改照片.png', mimeType: 'image/png', buffer: pngBuffer(64, 40) })
+    await page.locator('.evidence li[data-state=done]').waitFor({ timeout: 30000 })
+    assert((await page.locator('.evidence li').innerText()).includes('已上传'), 'the upload is not said to be done')
+    await axe(page, 'enterprise-case-report')
+    await shot(page, '26-enterprise-case-report')
+    await page.getByRole('button', { name: '提交整改报告' }).click()
+    await page.getByRole('status').filter({ hasText: `第 ${problem.no} 项问题的整改情况已提交` }).waitFor({ timeout: 30000 })
+    const shown = await page.getByTestId('case-problems').locator('.el-table__body tr').nth(kase.problems.indexOf(problem)).innerText()
+    assert(shown.includes(text) && shown.includes('证据 1 份'), `the report is not shown on the case: ${shown}`)
+    await page.getByRole('heading', { name: '证据文件' }).waitFor()
+    await axe(page, 'enterprise-case')
+    await shot(page, '27-enterprise-case-reported')
+    // stored: the problem is reported with the uploaded file, which the case lists
+    const after = await apiGet(P, `/api/v1/rectification/cases/${kase.id}`)
+    const p2 = after.problems.find((x) => x.no === problem.no)
+    assert(p2.status === 'reported' && p2.report_text === text && p2.report_evidence.length === 1, `report not stored: ${JSON.stringify(p2)}`)
+    const ev = after.evidence.find((e) => e.sha256 === p2.report_evidence[0])
+    assert(ev && ev.media_type === 'image/png', `evidence not stored: ${JSON.stringify(after.evidence)}`)
+    clean(page)
+    await page.context().close()
+  })
+
+  await scenario('result-published-public', async () => {
+    const pending = (await apiGet(P, '/api/v1/disclosure/results?status=pending&limit=100')).items
+    assert(pending.length, 'the demo campaign left no result 待录入')
+    const res = pending[0]
+    // the enterer is of the result's bureau (county, or the city when the city inspected), the reviewer of the city
+    const enterer = res.county_code
+      ? await ensureUser(P, { username: `web_county_${res.county_code}`, display_name: `县局（${res.county_code}）`, roles: ['county_admin'], region_code: res.county_code })
+      : await ensureUser(P, { username: `web_city_${res.city_code}_entry`, display_name: `市局录入（${res.city_code}）`, roles: ['city_admin'], region_code: res.city_code })
+    const reviewer = await ensureUser(P, { username: `web_city_${res.city_code}`, display_name: `市局（${res.city_code}）`, roles: ['city_admin'], region_code: res.city_code })
+
+    const a = await newPage()
+    await login(a, enterer, TEST_PASSWORD)
+    await a.goto(`${BASE}/disclosure/results/${res.id}`)
+    await a.getByRole('heading', { name: `检查结果：${res.enterprise_name}` }).waitFor()
+    await a.getByRole('heading', { name: '录入检查结果' }).waitFor()
+    // the team's suggestion is pre-filled; without one the entry is chosen here
+    const item = (id) => a.locator('.el-form-item', { has: a.locator(id) })
+    if (!(await item('#res-cats').locator('.el-tag').count())) {
+      await a.getByLabel('检查结果', { exact: true }).click()
+      await a.getByRole('option', { name: '未发现问题', exact: true }).click()
+      await a.keyboard.press('Escape')
+    }
+    if (!/停止检查|无需后续处置|责令改正；|案件线索|抄告相关部门|其他/.test(await item('#res-follow').innerText())) {
+      await a.getByLabel('后续处置措施', { exact: true }).click()
+      await a.getByRole('option', { name: '未发现问题或相关问题已规范、已改正，无需后续处置' }).click()
+    }
+    await a.getByLabel('备注').fill('浏览器测试录入')
+    await axe(a, 'result-entry')
+    await shot(a, '28-result-entry')
+    await a.getByRole('button', { name: '提交审核' }).click()
+    await a.getByRole('status').filter({ hasText: '已录入，待另一名工作人员审核' }).waitFor({ timeout: 30000 })
+    await a.getByTestId('result-status').filter({ hasText: '待审核' }).waitFor()
+    await a.getByText('录入人不能审核自己录入的结果').waitFor() // no review form for the enterer
+    clean(a)
+    await a.context().close()
+
+    const b = await newPage()
+    await login(b, reviewer, TEST_PASSWORD)
+    await b.goto(`${BASE}/disclosure/results/${res.id}`)
+    await b.getByRole('heading', { name: '审核', exact: true }).waitFor()
+    await b.getByLabel('审核意见').fill('核对无误')
+    await axe(b, 'result-review')
+    await shot(b, '29-result-review')
+    await b.getByRole('button', { name: '审核通过并公示' }).click()
+    await b.getByRole('status').filter({ hasText: '审核通过，结果已公示' }).waitFor({ timeout: 30000 })
+    await b.getByTestId('result-status').filter({ hasText: '已公示' }).waitFor()
+    await b.getByRole('heading', { name: '更正已公示的结果' }).waitFor()
+    await shot(b, '30-result-published')
+    clean(b)
+    await b.context().close()
+
+    // anyone, without a login, finds it on the public results
+    const pub = await newPage()
+    await pub.goto(`${BASE}/public/results`)
+    await pub.getByLabel('统一社会信用代码').fill(res.uscc)
+    await pub.getByRole('button', { name: '查询' }).click()
+    const table = pub.getByTestId('public-results')
+    await table.locator('.el-table__body tr', { hasText: res.enterprise_name }).first().waitFor({ timeout: 30000 })
+    assert(!pub.url().includes('/login'), 'the public results page asks for a login')
+    await axe(pub, 'public-results-published')
+    await shot(pub, '31-public-result-published')
+    clean(pub)
+    await pub.context().close()
   })
 
   await browser.close()
