@@ -72,6 +72,8 @@ async def stream_ids(stack: Stack) -> list[str]:
             except (nats.errors.TimeoutError, asyncio.TimeoutError):
                 break
             ids += [m.headers.get("Nats-Msg-Id") if m.headers else None for m in msgs]
+            for m in msgs:  # an ephemeral pull consumer stops handing out messages at 1,000 unacknowledged ones
+                await m.ack()
             if len(msgs) < 500:
                 break
         await sub.unsubscribe()
