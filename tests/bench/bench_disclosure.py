@@ -244,6 +244,9 @@ async def run(rate: float, seconds: float) -> dict:
         rec.stop()
         if drop:
             await drop()
+        from tests.conftest import delete_streams
+
+        await delete_streams(os.environ.get("NATS_URL", "nats://127.0.0.1:4222"), settings.events_prefix)
     p50, p99 = _pct(lat, 50), _pct(lat, 99)
     base50 = statistics.median(base_lat)
     out = {

@@ -60,6 +60,13 @@ async def _hammer(url: str, headers: dict, n: int, concurrency: int) -> dict:
             "p50_ms": round(statistics.median(latencies) * 1000, 2), "retried_on_closed_connection": len(retried)}
 
 
+async def _drop_stream(prefix: str) -> None:
+    """The stack's JetStream stream goes with it (benchmarks leave nothing behind on the machine's NATS)."""
+    from tests.conftest import delete_streams
+
+    await delete_streams(os.environ.get("NATS_URL", "nats://127.0.0.1:4222"), prefix)
+
+
 def main() -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="spotcheck-bench-"))
     # every process the launcher starts gets a free port of its own (others may run a stack on the defaults)
@@ -104,6 +111,7 @@ def main() -> dict:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+        asyncio.run(_drop_stream(env["SPOTCHECK_EVENTS_PREFIX"]))
     result = {
         "request": f"GET {PATH} (demo registry, province admin)",
         "concurrency": CONCURRENCY,
