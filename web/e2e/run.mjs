@@ -673,6 +673,9 @@ async function main() {
     await shot(page, '26-enterprise-case-report')
     await page.getByRole('button', { name: '提交整改报告' }).click()
     await page.getByRole('status').filter({ hasText: `第 ${problem.no} 项问题的整改情况已提交` }).waitFor({ timeout: 30000 })
+    // the confirmation may come before the case is read again: wait for the row to carry the report
+    const reported = page.getByTestId('case-problems').locator('.el-table__body tr', { hasText: text }).first()
+    await reported.waitFor({ timeout: 30000 }).catch(() => {})
     const shown = await page.getByTestId('case-problems').locator('.el-table__body tr').nth(kase.problems.indexOf(problem)).innerText()
     assert(shown.includes(text) && shown.includes('证据 1 份'), `the report is not shown on the case: ${shown}`)
     await page.getByRole('heading', { name: '证据文件' }).waitFor()
