@@ -7,7 +7,7 @@ import os
 
 import nats
 from nats.js.api import StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from .envelope import stream_name
 
@@ -60,17 +60,24 @@ class EventBus:
         try:
             await self._js.stream_info(self.stream)
         except NotFoundError:
-            await self._js.add_stream(
-                StreamConfig(
-                    name=self.stream,
-                    subjects=[f"{self.prefix}.>"],
-                    storage=StorageType.FILE,
-                    duplicate_window=min(self.duplicate_window, self.max_age) if self.max_age else self.duplicate_window,
-                    **({"max_age": self.max_age} if self.max_age else {}),
-                    # 3 in a JetStream cluster (deploy/k8s): the stream survives the loss of a server
-                    num_replicas=int(os.environ.get("SPOTCHECK_EVENTS_REPLICAS", "1")),
-                )
+            config = StreamConfig(
+                name=self.stream,
+                subjects=[f"{self.prefix}.>"],
+                storage=StorageType.FILE,
+                duplicate_window=min(self.duplicate_window, self.max_age) if self.max_age else self.duplicate_window,
+                **({"max_age": self.max_age} if self.max_age else {}),
+                # 3 in a JetStream cluster (deploy/k8s): the stream survives the loss of a server
+                num_replicas=int(os.environ.get("SPOTCHECK_EVENTS_REPLICAS", "1")),
             )
+            try:
+                await self._js.add_stream(config)
+            except BadRequestError as exc:
+                # another process created the stream between our look and our create (JetStream answers
+                # 10058 "already in use with a different configuration" when its settings differ from ours);
+                # the stream is there, which is all a publisher or consumer needs
+                if exc.err_code != 10058:
+                    raise
+                await self._js.stream_info(self.stream)
         self._stream_ready = True
 
     async def _on_error(self, exc: Exception) -> None:

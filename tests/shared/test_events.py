@@ -12,6 +12,7 @@ from shared.events.bus import EventBus
 from shared.events.consumer import Consumer, ConsumerRunner
 from shared.events.outbox import OutboxRelay, emit
 from shared.migrations import upgrade_async
+from tests.conftest import delete_streams
 from tests.helpers import eventually
 
 
@@ -183,6 +184,24 @@ async def test_a_durable_consumer_follows_the_subjects_of_the_code(databases, na
         await relay.stop()
         await bus.close()
         await db.dispose()
+
+
+async def test_processes_creating_the_stream_at_once_with_different_settings_all_get_it(nats_url, events_prefix):
+    """A service and a test (or two replicas with different retention) that first use the bus at the same
+    moment: each looks, finds no stream, and creates it; the slower one is told 10058 "already in use with a
+    different configuration". That answer means the stream exists, so every bus must come up."""
+    for round_ in range(5):
+        prefix = f"{events_prefix}r{round_}"
+        buses = [EventBus(nats_url, prefix, max_age=(60.0 if i % 2 else 0)) for i in range(6)]
+        try:
+            results = await asyncio.gather(*(b.jetstream() for b in buses), return_exceptions=True)
+            assert [r for r in results if isinstance(r, Exception)] == []
+            info = await results[0].stream_info(buses[0].stream)
+            assert info.config.subjects == [f"{prefix}.>"]
+        finally:
+            for b in buses:
+                await b.close()
+            await delete_streams(nats_url, prefix)
 
 
 def test_subject_matching_follows_nats():
