@@ -15,7 +15,9 @@ Ticket derivation (exactly as the reference):
   ``0.ddd…``, which for these fixed-form fractions is the same as comparing them as decimals.
 
 Speed: the seed hash is exactly one 64-byte SHA-256 block, so its compression is done once
-and ``hashlib``'s state is copied for each id (``copy()`` + ``update(id)``). The order is
+and the hash state is copied for each id (``copy()`` + ``update(id)``; CPython's own SHA-256,
+whose objects copy far more cheaply than OpenSSL 3's). The selected units' tickets are written
+for all of them at once with numpy (exact long division by 10⁸, reversed digits from a table). The order is
 decided on short numpy keys (the ticket's first ``KEY_DIGITS`` digits, computed exactly from the
 digest's 64-bit limbs) with a partial selection per stratum; full tickets (a 78-digit decimal
 string each) are written only to break key ties and for the selected units.
@@ -24,10 +26,19 @@ from __future__ import annotations
 
 import hashlib
 import operator
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 
 import numpy as np
+
+try:  # CPython's own SHA-256 (``_sha2`` from 3.12, ``_sha256`` before): the same digests as OpenSSL's, but its
+    from _sha2 import sha256 as _sha256_fast  # objects are far cheaper to copy than OpenSSL 3's EVP contexts,
+except ImportError:  # which is what a one-block-per-id loop pays for
+    try:
+        from _sha256 import sha256 as _sha256_fast
+    except ImportError:  # pragma: no cover - a Python built without it
+        _sha256_fast = hashlib.sha256
 
 ALGORITHM = "sha256-consistent-sampler"
 ALGORITHM_VERSION = "1 (ticket-compatible with consistent_sampler 1.0.10 by R. L. Rivest)"
@@ -76,7 +87,7 @@ def trim(x: str, digits: int = 9) -> str:
 def tickets(ids: Iterable[str], seed: str) -> list[tuple[str, str]]:
     """``[(ticket, id), ...]`` for every id, in input order."""
     ids = list(ids)
-    return list(zip(_fractions(_digest_list(ids, seed), range(len(ids))), ids))
+    return list(zip(_tickets_of(_digests(ids, seed), np.arange(len(ids))), ids))
 
 
 # ---------------------------------------------------------------- the fast path
@@ -90,7 +101,7 @@ KEY_DIGITS = 9
 
 def _digest_list(ids: Sequence[str], seed: str) -> list[bytes]:
     """The 32-byte SHA-256 digest of ``seed_hash + id`` for every id, in input order."""
-    copy = hashlib.sha256(sha256_hex(seed).encode("ascii")).copy
+    copy = _sha256_fast(sha256_hex(seed).encode("ascii")).copy
     out: list[bytes] = []
     append = out.append
     for uid in ids:
@@ -111,12 +122,67 @@ _PADDED = 10 ** 63  # a hash integer below this has fewer than 64 decimal digits
 
 def _fractions(digest_list: Sequence[bytes], indices: Iterable[int]) -> Iterator[str]:
     """The tickets (``"0." + reversed zero-padded decimal``) of the digests at ``indices``, in
-    that order. Written as chains of C-level ``map``s: ``(str(h) + ".0")[::-1]`` is the ticket."""
+    that order, one at a time with ``str`` (the reference's own way): ``(str(h) + ".0")[::-1]``."""
     nums = list(map(int.from_bytes, map(digest_list.__getitem__, indices), repeat("big")))
     digits: Iterable[str] = map(str, nums)
     if nums and min(nums) < _PADDED:  # (practically never) the reference zero-pads to 64 digits first
         digits = (d.zfill(64) for d in digits)
     return map(_REVERSED, map(str.__add__, digits, repeat(".0")))
+
+
+# Many tickets at once: the 256-bit integers (eight 32-bit limbs each) are divided by 10**8 in
+# exact uint64 long division, column-wise for all of them, and every 4 decimal digits are written
+# through a table that holds them already reversed; the rows are split into strings at the end.
+# Blocks of a few thousand keep the working arrays in the CPU cache.
+_QUAD = np.array([int.from_bytes(f"{x:04d}"[::-1].encode(), sys.byteorder) for x in range(10_000)], dtype=np.uint32)
+_ROW_END = np.uint32(int.from_bytes(b"000\n", sys.byteorder))  # the zeros are stripped like any leading zeros
+_E8, _E4, _BITS = np.uint64(10 ** 8), np.uint64(10 ** 4), np.uint64(32)
+_BLOCK = 16_384
+
+
+def _tickets_of(digests: bytes, indices: np.ndarray) -> list[str]:
+    """Same strings as ``_fractions`` for the digests (concatenated) at ``indices``, in that order."""
+    out: list[str] = []
+    for a in range(0, len(indices), _BLOCK):
+        out += _ticket_block(digests, indices[a:a + _BLOCK])
+    return out
+
+
+def _ticket_block(digests: bytes, indices: np.ndarray) -> list[str]:
+    n = len(indices)
+    if n == 0:
+        return []
+    limbs = np.frombuffer(digests, dtype=">u4").reshape(-1, 8)[indices].astype(np.uint64).T.copy()  # most significant first
+    quads = np.empty((21, n), dtype=np.uint32)  # 20 × 4 digits, least significant first, then "000\n"
+    quads[20] = _ROW_END
+    cur, rem, tmp, high = (np.empty(n, dtype=np.uint64) for _ in range(4))
+    first, col = 0, 0
+    while col < 20:  # 80 digits ≥ the 78 of 2**256
+        rem.fill(0)
+        for j in range(first, 8):  # (rem·2³² + limb) < 10⁸·2³² < 2⁶⁰: exact in uint64
+            np.left_shift(rem, _BITS, out=cur)
+            np.bitwise_or(cur, limbs[j], out=cur)
+            np.floor_divide(cur, _E8, out=limbs[j])
+            np.multiply(limbs[j], _E8, out=tmp)
+            np.subtract(cur, tmp, out=rem)
+        while first < 8 and not limbs[first].any():
+            first += 1
+        np.floor_divide(rem, _E4, out=high)
+        np.multiply(high, _E4, out=tmp)
+        np.subtract(rem, tmp, out=tmp)
+        np.take(_QUAD, tmp, out=quads[col])
+        np.take(_QUAD, high, out=quads[col + 1])
+        col += 2
+        if first == 8:  # nothing left: the remaining digits are leading zeros
+            quads[col:20] = _QUAD[0]
+            break
+    rows = quads.T.copy().tobytes().decode("ascii").split("\n")
+    rows.pop()
+    # the last digit of a row is the number's first, never 0: stripping zeros removes exactly the leading zeros
+    tickets = list(map(str.__add__, repeat("0."), map(str.rstrip, rows, repeat("0"))))
+    if min(map(len, tickets)) < 66:  # (practically never) the reference zero-pads to 64 digits
+        tickets = [t.ljust(66, "0") for t in tickets]
+    return tickets
 
 
 def _order_keys(digests: bytes, digits: int | None = None) -> np.ndarray:
@@ -179,9 +245,9 @@ def smallest(ids: Iterable[str], seed: str, k: int) -> list[tuple[str, str]]:
     if k <= 0:
         return []
     ids = ids if isinstance(ids, list) else list(ids)
-    digest_list = _digest_list(ids, seed)
-    chosen = _smallest_indices(ids, b"".join(digest_list), k)
-    return list(zip(_fractions(digest_list, chosen), map(ids.__getitem__, chosen)))
+    digests = _digests(ids, seed)
+    chosen = _smallest_indices(ids, digests, k)
+    return list(zip(_tickets_of(digests, np.asarray(chosen, dtype=np.intp)), map(ids.__getitem__, chosen)))
 
 
 def ordered(ids: Iterable[str], seed: str) -> list[tuple[str, str]]:

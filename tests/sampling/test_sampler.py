@@ -1,6 +1,9 @@
 """The fast sampler agrees with Rivest's reference ``consistent_sampler`` ticket for ticket."""
 from __future__ import annotations
 
+import hashlib
+
+import numpy as np
 from consistent_sampler import consistent_sampler as ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -67,6 +70,31 @@ def test_short_digests_are_padded_like_the_reference():
     full = bytes(range(1, 33))
     assert list(sampler._fractions([digest, full, digest], [1, 0, 2])) == [
         sampler._fraction_of_digest(full), sampler._fraction_of_digest(digest), sampler._fraction_of_digest(digest)]
+    assert sampler._tickets_of(digest + full + digest, np.array([1, 0, 2])) == [
+        sampler._fraction_of_digest(full), sampler._fraction_of_digest(digest), sampler._fraction_of_digest(digest)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.one_of(st.integers(min_value=0, max_value=2 ** 256 - 1),
+                                 st.integers(min_value=0, max_value=10 ** 70),
+                                 st.sampled_from([0, 1, 10 ** 63 - 1, 10 ** 63, 10 ** 64, 10 ** 77, 2 ** 256 - 1, 10 ** 8, 2 ** 32])),
+                       min_size=1, max_size=40))
+def test_the_bulk_ticket_writer_writes_what_str_writes(values):
+    """The numpy writer (long division by 10**8 over 32-bit limbs) against ``str`` of the integer, the
+    reference's own way: short numbers (zero-padded to 64 digits), powers of ten, the largest digest."""
+    digests = [v.to_bytes(32, "big") for v in values]
+    order = np.arange(len(values))[::-1].copy()
+    assert sampler._tickets_of(b"".join(digests), order) == list(sampler._fractions(digests, order.tolist()))
+    assert sampler._tickets_of(b"".join(digests), order) == [sampler._fraction_of_digest(digests[i]) for i in order]
+
+
+def test_the_bulk_ticket_writer_over_blocks_and_the_builtin_hash():
+    # more ids than one block of the writer; digests from CPython's own SHA-256 equal hashlib's (OpenSSL)
+    ids = [f"9114{i:014d}" for i in range(sampler._BLOCK * 2 + 17)]
+    seed_hash = sampler.sha256_hex("31415926535897932384626433")
+    digests = sampler._digests(ids, "31415926535897932384626433")
+    assert digests == b"".join(hashlib.sha256((seed_hash + i).encode()).digest() for i in ids)
+    assert sampler._tickets_of(digests, np.arange(len(ids))) == [sampler.first_fraction(i, "", seed_hash) for i in ids]
 
 
 @settings(max_examples=150, deadline=None)
