@@ -122,7 +122,8 @@ async def _registry_revoked(c: CampaignClient, P: dict, case: dict) -> str:
         return ""
 
     async def revoked():
-        return all((await c.get(f"/registry/licences/{i}", P))["status"] == "撤销" for i in ids)
+        statuses = [(await c.get(f"/registry/licences/{i}", P))["status"] for i in ids]
+        return all(x == "撤销" for x in statuses)
 
     await c.eventually(revoked, "登记服务按 rectification.outcome.decided 事件撤销许可证", timeout=60)
     return f"，登记库许可证已撤销 {len(ids)} 张"
