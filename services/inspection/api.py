@@ -7,7 +7,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
-from shared.auth import PrincipalDep
+from shared.auth import Principal, PrincipalDep, require_roles
 from shared.contract import op
 from shared.errors import Problem, not_found
 from shared.etag import etag
@@ -16,11 +16,12 @@ from shared.pagination import PageParams, keyset, page_of
 from shared.schemas import json_response
 from shared.service import CtxDep, request_id
 
-from . import checklist, records, summaries
+from . import checklist, demo_history, records, summaries
 from . import schemas as S
 from .models import Evidence, ProblemSummary, Record, Task
-from .schemas import (AmendmentBody, Arrival, Decision, EnterpriseConfirmation, Handover, ItemUpdate, NotInspectedBody, SignBody,
+from .schemas import (AmendmentBody, Arrival, Decision, EnterpriseConfirmation, Handover, HistoryBatch, ItemUpdate, NotInspectedBody, SignBody,
                       ReportBody, SubmitBody, SummaryCreate)
+from .scope import today
 from .storage import TYPES
 
 router = APIRouter(tags=["现场检查"])
@@ -245,6 +246,17 @@ async def handover(summary_id: str, body: Handover, ctx: CtxDep, p: PrincipalDep
     async with ctx.db.transaction() as s:
         x = await summaries.hand_over(ctx, s, p, summary_id, body, request, request_id(request))
     return _json(summaries.summary_out(x), version=x.version)
+
+
+@router.post("/demo/history", summary="演示模式：发布往期检查批次的问题汇总表移交（演示历史，生产模式拒绝）",
+             **op(S.HistoryOut, status=201, idempotent=True))
+async def demo_history_handovers(body: HistoryBatch, ctx: CtxDep, request: Request, p: Principal = require_roles("province_admin")):
+    demo_history.refuse_in_production(ctx)
+
+    async def run(s):
+        return 201, await demo_history.emit(ctx, s, p, body, request_id(request), today(ctx)), None
+
+    return await idempotent_write(ctx, request, p.sub, f"demo-history:{body.batch}", body.model_dump(mode="json"), run)
 
 
 # ---------------------------------------------------------------- printable forms

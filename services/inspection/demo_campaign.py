@@ -1,7 +1,16 @@
 """Demo campaign step of inspection: through the gateway, as the team members (``c.as_person``) and the
 enterprises (``c.as_enterprise``) would, records in every state — open (arrived), in progress, sealed
 with findings and a handed-over problem summary, sealed clean, not inspected (停产), amended with the
-leader's approval — with evidence photos and drawn signatures, and the steel and cement forms."""
+leader's approval — with evidence photos and drawn signatures, and the steel and cement forms. Two more
+teams each seal one record with findings and hand its summary over, so rectification has cases to
+report and to recheck.
+
+往期检查（演示历史）: the deadlines of this campaign's hand-overs lie ahead, so to show what happens when
+a deadline passes (逾期, then 撤销 / 立案查处) the step also publishes an earlier batch — real demo
+enterprises and sites not in this campaign, handed over months ago — through the service's demo-only
+``POST /demo/history`` (the service's own ``record.submitted`` / ``problem_summary.handed_over`` events
+with their past dates; refused in production mode). Rectification opens those cases through its
+ordinary consumer and its sweep flags them overdue by itself."""
 from __future__ import annotations
 
 import struct
@@ -123,6 +132,38 @@ async def _sign_and_seal(c: CampaignClient, team: _Team, rec: dict, refuse: bool
     return r.json()
 
 
+FINDINGS = [
+    {"4.1": ("出厂检验记录不全，抽查 3 批次缺少检验报告", False), "5": ("部分产品未标注生产许可证编号", True),
+     "2.1": ("拉力试验机超出检定周期", False)},
+    {"2.1": ("部分检验设备未建立维护保养记录", False), "8": ("上年度市级监督抽查不合格后未报告整改情况", False)},
+    {"1.3": ("生产地址门牌变更后未申请许可证变更", False), "5": ("产品包装未标注生产许可证标志", True)},
+]
+
+
+async def _seal_and_hand_over(c: CampaignClient, P: dict, team: _Team, t: dict, findings: dict) -> int:
+    """Seal the task's record with ``findings`` and hand its problem summary over (each part once);
+    returns how many summaries the enterprise's account sees."""
+    rec = await _record(c, team, t)
+    if rec["state"] == "open":
+        await _answer(c, team, await c.get(f"/inspection/records/{rec['id']}", team.h()), findings)
+        rec = await _sign_and_seal(c, team, rec, refuse=False)
+    if not rec.get("problem_summary"):
+        lic = (await c.get(f"/registry/enterprises/{t['uscc']}/licences", P))["items"] if "registry" in enabled_services() else []
+        lics = [{"number": x["number"], "category": x.get("category"), "valid_from": x.get("issue_date"), "valid_until": x["expiry_date"]}
+                for x in lic if x.get("status") == "有效"][:5] or [{"number": "(晋)XK00-000-00000", "valid_until": "2026-12-31"}]
+        x = (await c.call("POST", f"/inspection/records/{rec['id']}/problem-summary", {**team.h(), "Idempotency-Key": f"demo-sum-{rec['id']}"},
+                          json={"licences": lics})).json()
+    else:
+        x = await c.get(f"/inspection/problem-summaries/{rec['problem_summary']['id']}", team.h())
+    if x["state"] != "handed_over":
+        ent_sig = next(e for e in (await c.get(f"/inspection/records/{rec['id']}", team.h()))["evidence"] if e["filename"] == "企业负责人签名.png")
+        await c.call("POST", f"/inspection/problem-summaries/{x['id']}/handover", {**team.h(), "If-Match": f'"v{x["version"]}"'},
+                     json={"enterprise": {"name": "企业负责人", "role": "总经理", "image_sha256": ent_sig["sha256"], "phone": "0351-7000000"},
+                           "contact": "企业负责人"})
+    seen = await c.get("/inspection/problem-summaries", c.as_enterprise(t["uscc"], t["region_code"]))
+    return len(seen["items"])
+
+
 async def run(c: CampaignClient) -> str:
     if "scheduling" not in enabled_services():
         return "调度服务不在本安装中，跳过（检查服务只从调度的派发事件得知任务）"
@@ -159,27 +200,22 @@ async def run(c: CampaignClient) -> str:
 
     if task("sealed_findings"):
         t = task("sealed_findings")
-        rec = await _record(c, team, t)
-        if rec["state"] == "open":
-            await _answer(c, team, await c.get(f"/inspection/records/{rec['id']}", team.h()),
-                          {"4.1": ("出厂检验记录不全，抽查 3 批次缺少检验报告", False), "5": ("部分产品未标注生产许可证编号", True),
-                           "2.1": ("拉力试验机超出检定周期", False)})
-            rec = await _sign_and_seal(c, team, rec, refuse=False)
-        if not rec.get("problem_summary"):
-            lic = (await c.get(f"/registry/enterprises/{t['uscc']}/licences", P))["items"] if "registry" in enabled_services() else []
-            lics = [{"number": x["number"], "category": x.get("category"), "valid_from": x.get("issue_date"), "valid_until": x["expiry_date"]}
-                    for x in lic if x.get("status") == "有效"][:5] or [{"number": "(晋)XK00-000-00000", "valid_until": "2026-12-31"}]
-            x = (await c.call("POST", f"/inspection/records/{rec['id']}/problem-summary", {**team.h(), "Idempotency-Key": f"demo-sum-{rec['id']}"},
-                              json={"licences": lics})).json()
-        else:
-            x = await c.get(f"/inspection/problem-summaries/{rec['problem_summary']['id']}", team.h())
-        if x["state"] != "handed_over":
-            ent_sig = next(e for e in (await c.get(f"/inspection/records/{rec['id']}", team.h()))["evidence"] if e["filename"] == "企业负责人签名.png")
-            await c.call("POST", f"/inspection/problem-summaries/{x['id']}/handover", {**team.h(), "If-Match": f'"v{x["version"]}"'},
-                         json={"enterprise": {"name": "企业负责人", "role": "总经理", "image_sha256": ent_sig["sha256"], "phone": "0351-7000000"},
-                               "contact": "企业负责人"})
-        seen = await c.get("/inspection/problem-summaries", c.as_enterprise(t["uscc"], t["region_code"]))
-        done.append(f"已封存并移交问题汇总表 {t['enterprise_name']}（企业账号可见 {len(seen['items'])} 份）")
+        seen = await _seal_and_hand_over(c, P, team, t, FINDINGS[0])
+        done.append(f"已封存并移交问题汇总表 {t['enterprise_name']}（企业账号可见 {seen} 份）")
+    # two more teams each seal a record with findings and hand its summary over (cases to report and recheck)
+    extra = st.setdefault("extra", {})
+    others = [k for k in sorted(by_team) if k != team_id]
+    for n, k in enumerate(others[:2], start=1):
+        if k not in extra:
+            extra[k] = sorted(by_team[k], key=lambda t: t["id"])[0]["id"]
+            c.save()
+        other_cur = {t["id"]: t for t in await c.all("/inspection/tasks", P, team_id=k)}
+        t = other_cur.get(extra[k])
+        if not t:
+            continue
+        other = _Team(c, (await c.get(f"/inspection/teams/{k}/report", P))["members"])
+        await _seal_and_hand_over(c, P, other, t, FINDINGS[n % len(FINDINGS)])
+        done.append(f"已封存并移交问题汇总表 {t['enterprise_name']}（{t.get('team_label') or k}）")
     if task("sealed_clean"):
         t = task("sealed_clean")
         rec = await _record(c, team, t)
@@ -233,10 +269,68 @@ async def run(c: CampaignClient) -> str:
             await c.call("PUT", f"/inspection/tasks/{t['id']}/forms/{kind}", {**ent, "Idempotency-Key": f"demo-form-{t['id']}-{kind}"},
                          json=_form(kind, t))
             forms += 1
-    summary = f"检查组 {report['label']}：" + "；".join(done) + f"；生产状况登记表 {forms} 份"
+    history = await _history(c, P, st, tasks)
+    handed = await c.all("/inspection/problem-summaries", P, state="handed_over")
+    st["handed_over"] = len(handed) + len(st.get("history", {}).get("items", []))  # the cases rectification should open
+    summary = f"检查组 {report['label']}：" + "；".join(done) + f"；生产状况登记表 {forms} 份；{history}"
     st["done"] = summary
     c.save()
     return summary
+
+
+# 往期检查（演示历史）: (days before today, period, problems) per enterprise; the deadlines passed months ago
+HISTORY_BATCH = "2026h1"
+HISTORY_PLAN = "2026年上半年工业产品生产许可证获证企业监督检查（往期检查，演示历史）"
+HISTORY = [
+    (150, {"value": 30, "unit": "days"}, [("2.1", "关键生产设备拉丝机带病运行，未建立维护记录"), ("7", "库房存放超出许可范围的产品，未能说明来源")]),
+    (140, {"value": 30, "unit": "days"}, [("1.3", "生产地址变更后未申请许可证变更，仍在原址外生产"), ("8", "上年度省级监督抽查不合格后拒不整改")]),
+    (125, {"value": 15, "unit": "working_days"}, [("9", "未按实施细则保存原材料进货查验记录")]),
+]
+
+
+async def _history(c: CampaignClient, P: dict, st: dict, tasks: list[dict]) -> str:
+    """Publish the earlier batch once: real enterprises of the demo registry (有效 licence, 在产, a site),
+    none of them in this campaign, handed over months ago (``POST /inspection/demo/history``, demo mode only)."""
+    import datetime as dt
+
+    hs = st.setdefault("history", {})
+    if hs.get("items"):
+        return hs["done"]
+    if "registry" not in enabled_services():
+        return "登记服务不在本安装中，未发布往期检查（演示历史）"
+    busy = {t["uscc"] for t in tasks}
+    picked: list[tuple[dict, dict, list[dict]]] = []
+    for region in ("140100", None):  # 太原 first (the demo city account sees them), then anywhere
+        page = await c.get("/registry/enterprises", P, licence_status="有效", production_status="在产", limit=100,
+                           **({"region": region} if region else {}))
+        for e in page["items"]:
+            if len(picked) >= len(HISTORY):
+                break
+            if e["uscc"] in busy or any(x[0]["uscc"] == e["uscc"] for x in picked):
+                continue
+            full = await c.get(f"/registry/enterprises/{e['uscc']}", P)
+            lics = [x for x in full["licences"] if x["status"] == "有效"]
+            sites = [x for x in full["sites"] if not x["region_code"].endswith("0000")]
+            if lics and sites:
+                picked.append((full, sites[0], lics))
+    if not picked:
+        return "登记库中没有可用的企业，未发布往期检查（演示历史）"
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    handovers = []
+    for (e, site, lics), (days, period, problems) in zip(picked, HISTORY):
+        handovers.append({
+            "uscc": e["uscc"], "enterprise_name": e["name"], "site_id": site["id"], "site_address": site["address"],
+            "region_code": site["region_code"], "categories": sorted({x["category"] for x in lics}),
+            "licences": [{"number": x["number"], "category": x["category"], "valid_until": x["expiry_date"], "licence_id": x["id"]} for x in lics[:5]],
+            "problems": [{"item_code": code, "text": text} for code, text in problems],
+            "handed_over_on": (today - dt.timedelta(days=days)).isoformat(), "period": period})
+    out = await c.post("/inspection/demo/history", {**P, "Idempotency-Key": f"demo-history-{HISTORY_BATCH}"},
+                       {"batch": HISTORY_BATCH, "plan_name": HISTORY_PLAN, "handovers": handovers})
+    hs["items"] = out["items"]
+    hs["done"] = (f"往期检查（演示历史，{HISTORY_PLAN}）移交问题汇总表 {len(out['items'])} 份，移交于 "
+                  + "、".join(h["handed_over_on"] for h in handovers))
+    c.save()
+    return hs["done"]
 
 
 def _form(kind: str, t: dict) -> dict:

@@ -114,6 +114,37 @@ class ReportBody(StrictModel):
     note: str | None = Field(default=None, max_length=4000)
 
 
+class HistoryProblem(StrictModel):
+    item_code: str = Field(min_length=1, max_length=10, description="附件2 检查内容编号（如 4.1）")
+    text: str = Field(min_length=1, max_length=2000, description="检查记录（不符合情况）")
+
+
+class HistoryLicence(StrictModel):
+    number: str = Field(min_length=3, max_length=60)
+    category: str | None = Field(default=None, max_length=60)
+    valid_until: dt.date | None = None
+    licence_id: str | None = Field(default=None, max_length=32)
+
+
+class HistoryHandover(StrictModel):
+    uscc: str = Field(pattern=r"^[0-9A-Z]{18}$")
+    enterprise_name: str = Field(min_length=1, max_length=200)
+    site_id: str = Field(min_length=1, max_length=64)
+    site_address: str | None = Field(default=None, max_length=500)
+    region_code: str = Field(pattern=r"^14\d{4}$", description="生产场所所在县（区）代码")
+    categories: list[str] = Field(default_factory=list, max_length=10)
+    licences: list[HistoryLicence] = Field(default_factory=list, max_length=10)
+    problems: list[HistoryProblem] = Field(min_length=1, max_length=10)
+    handed_over_on: dt.date = Field(description="往期检查的移交日期（须早于今天）")
+    period: Period
+
+
+class HistoryBatch(StrictModel):
+    batch: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$", description="往期批次代码（演示历史）")
+    plan_name: str = Field(min_length=1, max_length=200)
+    handovers: list[HistoryHandover] = Field(min_length=1, max_length=20)
+
+
 # ---------------------------------------------------------------- answers (documentation: the routes' dicts are not filtered)
 class _Out(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -349,3 +380,17 @@ class TeamReportOut(_Out):
     findings_by_item: list[dict[str, Any]]
     findings_by_product: list[dict[str, Any]]
     handed_over: list[dict[str, Any]]
+
+
+class HistoryItemOut(_Out):
+    summary_id: str
+    record_id: str
+    uscc: str
+    handed_over_on: dt.date
+
+
+class HistoryOut(_Out):
+    batch: str
+    plan_id: str
+    demo_history: bool
+    items: list[HistoryItemOut]

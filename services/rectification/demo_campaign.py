@@ -10,8 +10,13 @@ says so. With cases present it puts them, in order, into every state the bureau 
   and the registry revokes the licence from the event;
 - 立案查处 (referred) — an overdue case handed to the enforcement office.
 
-Deadlines follow the real clock: when no deadline has passed yet, the step says that the overdue,
-revoked and referred states will appear once the deadlines pass (re-run ``make run`` then)."""
+- 逾期 (still open) — one overdue case is left as the sweep flagged it.
+
+Deadlines follow the real clock. The cases whose deadlines have passed come from the inspection demo's
+往期检查 (an earlier batch handed over months ago, published as the inspection service's own hand-over
+events, demo mode only); they open here through the same consumer as any other. Without them (e.g. no
+registry to take enterprises from) the step says that the overdue, revoked and referred states will
+appear once the deadlines pass (re-run ``make run`` then)."""
 from __future__ import annotations
 
 from shared.demo_campaign import CampaignClient
@@ -60,14 +65,18 @@ async def run(c: CampaignClient) -> str:
     st = c.state.setdefault("rectification", {})
     P, P2 = await c.login("demo_province"), await c.login("demo_province2")
 
+    expected = c.state.get("inspection", {}).get("handed_over") or 1  # this campaign's hand-overs and the 往期检查
+
     async def some_cases():
         items = await c.all("/rectification/cases", P)
-        return items or None
+        return items if len(items) >= expected else None
 
     try:
-        cases = await c.eventually(some_cases, "整改服务收到检查服务移交的问题汇总表", timeout=60)
-    except Exception:  # noqa: BLE001 - the inspection demo handed nothing over
-        return "检查服务未移交问题汇总表（没有发现问题的检查），没有整改案件"
+        cases = await c.eventually(some_cases, f"整改服务收到检查服务移交的 {expected} 份问题汇总表", timeout=90)
+    except Exception:  # noqa: BLE001 - the inspection demo handed nothing (or less) over
+        cases = await c.all("/rectification/cases", P)
+        if not cases:
+            return "检查服务未移交问题汇总表（没有发现问题的检查），没有整改案件"
     if st.get("done"):
         return f"整改案件 {len(cases)} 件（沿用上次演示的处理）"
     today = (await c.get("/rectification/report/cities", P))["on"]
@@ -78,7 +87,7 @@ async def run(c: CampaignClient) -> str:
             return len(items) >= len(due) and items
         await c.eventually(flagged, "整改服务的定时任务把已过期限的案件标记为逾期", timeout=120)
         cases = await c.all("/rectification/cases", P)
-    overdue = [x for x in cases if x["overdue"] and x["status"] == "open"]
+    overdue = sorted((x for x in cases if x["overdue"] and x["status"] == "open"), key=lambda x: (x["handed_over_on"], x["id"]))
     in_time = [x for x in cases if not x["overdue"] and x["status"] == "open" and x["problems_open"] > 0]
     done = []
     if len(in_time) >= 3:
@@ -91,12 +100,30 @@ async def run(c: CampaignClient) -> str:
         x = overdue[0]
         if x["licences"]:
             await _outcome(c, P, P2, x, "revoke_overdue", "逾期未整改，不能持续保持生产条件（演示）")
-            done.append(f"撤销许可证 {x['enterprise_name']}")
+            done.append(f"撤销许可证 {x['enterprise_name']}（省局第二名官员决定）" + await _registry_revoked(c, P, x))
         if len(overdue) > 1:
             await _outcome(c, P, P2, overdue[1], "file_case_refusal", "拒不整改，作为案件来源登记（演示）",
                            body=f"{city_name(overdue[1]['city_code'])}市场监督管理局执法稽查局")
             done.append(f"立案查处 {overdue[1]['enterprise_name']}")
+        if len(overdue) > 2:
+            done.append(f"逾期待处置 {overdue[2]['enterprise_name']}（期限 {overdue[2]['deadline']}）")
     st["done"] = True
     c.save()
     waiting = "" if overdue else "；尚无逾期案件（期限未到），逾期、撤销、立案将在期限届满后由定时任务触发"
     return f"整改案件 {len(cases)} 件，逾期 {len(overdue)} 件；" + ("，".join(done) or "保持待整改") + waiting
+
+
+async def _registry_revoked(c: CampaignClient, P: dict, case: dict) -> str:
+    """The registry applies the decided 撤销 from the event: wait until the licence says so."""
+    if "registry" not in enabled_services():
+        return ""
+    ids = [lic["licence_id"] for lic in case["licences"] if lic.get("licence_id")]
+    if not ids:
+        return ""
+
+    async def revoked():
+        statuses = [(await c.get(f"/registry/licences/{i}", P))["status"] for i in ids]
+        return all(x == "撤销" for x in statuses)
+
+    await c.eventually(revoked, "登记服务按 rectification.outcome.decided 事件撤销许可证", timeout=60)
+    return f"，登记库许可证已撤销 {len(ids)} 张"

@@ -793,6 +793,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/inspection/demo/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 演示模式：发布往期检查批次的问题汇总表移交（演示历史，生产模式拒绝） */
+        post: operations["inspection__demo_history_handovers_demo_history_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/inspection/forms/{kind}/export.xlsx": {
         parameters: {
             query?: never;
@@ -5146,6 +5163,100 @@ export interface components {
             /** Contact */
             contact?: string | null;
             enterprise: components["schemas"]["inspection__EnterpriseConfirmation"];
+        };
+        /** inspection__HistoryBatch */
+        inspection__HistoryBatch: {
+            /**
+             * Batch
+             * @description 往期批次代码（演示历史）
+             */
+            batch: string;
+            /** Handovers */
+            handovers: components["schemas"]["inspection__HistoryHandover"][];
+            /** Plan Name */
+            plan_name: string;
+        };
+        /** inspection__HistoryHandover */
+        inspection__HistoryHandover: {
+            /** Categories */
+            categories?: string[];
+            /** Enterprise Name */
+            enterprise_name: string;
+            /**
+             * Handed Over On
+             * Format: date
+             * @description 往期检查的移交日期（须早于今天）
+             */
+            handed_over_on: string;
+            /** Licences */
+            licences?: components["schemas"]["inspection__HistoryLicence"][];
+            period: components["schemas"]["inspection__Period"];
+            /** Problems */
+            problems: components["schemas"]["inspection__HistoryProblem"][];
+            /**
+             * Region Code
+             * @description 生产场所所在县（区）代码
+             */
+            region_code: string;
+            /** Site Address */
+            site_address?: string | null;
+            /** Site Id */
+            site_id: string;
+            /** Uscc */
+            uscc: string;
+        };
+        /** inspection__HistoryItemOut */
+        inspection__HistoryItemOut: {
+            /**
+             * Handed Over On
+             * Format: date
+             */
+            handed_over_on: string;
+            /** Record Id */
+            record_id: string;
+            /** Summary Id */
+            summary_id: string;
+            /** Uscc */
+            uscc: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** inspection__HistoryLicence */
+        inspection__HistoryLicence: {
+            /** Category */
+            category?: string | null;
+            /** Licence Id */
+            licence_id?: string | null;
+            /** Number */
+            number: string;
+            /** Valid Until */
+            valid_until?: string | null;
+        };
+        /** inspection__HistoryOut */
+        inspection__HistoryOut: {
+            /** Batch */
+            batch: string;
+            /** Demo History */
+            demo_history: boolean;
+            /** Items */
+            items: components["schemas"]["inspection__HistoryItemOut"][];
+            /** Plan Id */
+            plan_id: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** inspection__HistoryProblem */
+        inspection__HistoryProblem: {
+            /**
+             * Item Code
+             * @description 附件2 检查内容编号（如 4.1）
+             */
+            item_code: string;
+            /**
+             * Text
+             * @description 检查记录（不符合情况）
+             */
+            text: string;
         };
         /** inspection__ItemOut */
         inspection__ItemOut: {
@@ -14095,6 +14206,107 @@ export interface operations {
             };
             /** @description 资源不存在 */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+        };
+    };
+    inspection__demo_history_handovers_demo_history_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 幂等键（1-200 字符）：相同键与相同请求体重放首次应答；相同键不同请求体为 422 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["inspection__HistoryBatch"];
+            };
+        };
+        responses: {
+            /** @description 成功 */
+            201: {
+                headers: {
+                    /** @description 为 true 时，本应答是同一 Idempotency-Key 与相同请求体的首次应答的重放 */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inspection__HistoryOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 无权执行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["inspection__ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
