@@ -18,9 +18,9 @@ from shared.service import CtxDep, request_id
 
 from . import clients, users
 from .bindings import check_bindings
-from .identity import TokenContext, token_endpoint
+from .identity import TokenContext, end_session, oauth_error, token_endpoint
 from .models import User
-from .schemas import ClientCreate, ClientOut, JwksOut, MeOut, PasswordReset, TokenOut, UserCreate, UserOut, UserPatch
+from .schemas import ClientCreate, ClientOut, JwksOut, MeOut, PasswordReset, RevokeOut, TokenOut, UserCreate, UserOut, UserPatch
 from .users import ADMIN_ROLES
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -51,6 +51,34 @@ auth_router = APIRouter(tags=["认证"])
 async def token(request: Request, tc: Annotated[TokenContext, Depends(token_context)]):
     body = await token_endpoint(tc, request, request_id(request))
     return JSONResponse(body, headers=NO_STORE)
+
+
+@auth_router.post(
+    "/auth/revoke",
+    summary="退出登录 / 吊销刷新令牌（OAuth2 令牌吊销，RFC 7009）",
+    **op(RevokeOut, problems=(400,), description="已处理（无论令牌是否有效）", openapi_extra={
+        "description": "吊销该刷新令牌所属的整次登录（同一家族的全部刷新令牌）。令牌无效、已吊销或不认识时同样答 200，"
+                       "不透露令牌是否存在（RFC 7009 §2.2）。已签发的访问令牌在其有效期（默认 10 分钟）内到期。",
+        "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {
+            "type": "object",
+            "required": ["token"],
+            "properties": {"token": {"type": "string", "format": "password"},
+                           "token_type_hint": {"type": "string", "enum": ["refresh_token"]}},
+        }}}, "required": True}}),
+)
+async def revoke(request: Request, tc: Annotated[TokenContext, Depends(token_context)]):
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/x-www-form-urlencoded":
+        raise oauth_error(400, "invalid_request", "吊销请求格式错误", "请求体应为 application/x-www-form-urlencoded")
+    form = await request.form()
+    token = form.get("token")
+    if not isinstance(token, str) or not token:
+        raise oauth_error(400, "invalid_request", "缺少令牌", "请在 token 字段中提供要吊销的刷新令牌")
+    if form.get("token_type_hint") not in (None, "", "refresh_token"):
+        # RFC 7009 §2.2.1: an access token cannot be revoked here (they expire by themselves)
+        raise oauth_error(400, "unsupported_token_type", "不支持的令牌类型", "只能吊销刷新令牌；访问令牌到期自动失效")
+    await end_session(tc, token, "logout", request_id(request))
+    return JSONResponse(RevokeOut().model_dump(), headers=NO_STORE)
 
 
 @auth_router.get("/.well-known/jwks.json", summary="令牌验签公钥（JWKS）", **op(JwksOut))

@@ -4,6 +4,7 @@ refresh_token (rotation with reuse detection). Failures are problem+json with an
 from __future__ import annotations
 
 import base64
+import hashlib
 import binascii
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -14,11 +15,11 @@ from sqlalchemy import select
 from shared.errors import Problem
 from shared.service import ServiceContext
 
-from .models import MachineClient, User
+from .models import MachineClient, RefreshToken, User
 from .passwords import verify_secret
 from .forwarded import client_address
 from .throttle import LoginThrottle
-from .tokens import Identity, RefreshOutcome, Signer, issue_refresh, rotate_refresh
+from .tokens import Identity, RefreshOutcome, Signer, issue_refresh, revoke_family, rotate_refresh
 from .users import roles_of
 
 GRANTS = ("password", "client_credentials", "refresh_token")
@@ -173,3 +174,19 @@ async def token_endpoint(tc: TokenContext, request: Request, request_id: str | N
     if not grant:
         raise oauth_error(400, "invalid_request", "令牌请求缺少参数", "缺少参数 grant_type")
     raise oauth_error(400, "unsupported_grant_type", "不支持的授权类型", f"grant_type 应为 {'、'.join(GRANTS)}")
+
+
+async def end_session(tc: TokenContext, refresh_token: str | None, reason: str, request_id: str | None) -> int:
+    """Revoke the whole login (the refresh token's family) the token belongs to; audited. An unknown or
+    already revoked token revokes nothing and says nothing (RFC 7009 §2.2: the answer is the same)."""
+    if not refresh_token:
+        return 0
+    digest = hashlib.sha256(refresh_token.encode()).hexdigest()
+    async with tc.ctx.db.transaction() as s:
+        row = (await s.execute(select(RefreshToken).where(RefreshToken.token_hash == digest))).scalar_one_or_none()
+        if row is None:
+            return 0
+        n = await revoke_family(s, row.family_id, reason)
+        await tc.ctx.audit(s, "gateway", f"auth.{reason}", "user", row.user_id,
+                           detail={"family_id": row.family_id, "revoked": n}, request_id=request_id)
+    return n

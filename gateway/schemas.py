@@ -115,3 +115,9 @@ class JwkOut(_BaseModel):
 
 class JwksOut(_BaseModel):
     keys: list[JwkOut]
+
+
+class RevokeOut(_BaseModel):
+    """The same answer whether or not the token was known (RFC 7009 §2.2)."""
+
+    result: str = Field("processed", description="总是 processed：不透露令牌是否存在或已吊销")

@@ -14,7 +14,6 @@ The SPA (``web/dist`` built by ``make run``) is served at ``/``: hashed assets c
 (history-mode routing), a Content-Security-Policy without inline scripts."""
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,16 +21,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
-from sqlalchemy import select
 
 from shared.contract import op
 from shared.errors import PROBLEM_CT, Problem
 from shared.service import request_id
 
-from .identity import TokenContext, oauth_error, password_grant, refresh_grant, client_ip
-from .models import RefreshToken
+from .identity import TokenContext, client_ip, end_session, oauth_error, password_grant, refresh_grant
 from .schemas import WebSessionOut
-from .tokens import revoke_family
 
 COOKIE = "spotcheck_refresh"
 COOKIE_PATH = "/auth/web"
@@ -110,15 +106,7 @@ async def web_refresh(request: Request, tc: TcDep):
 @web_router.post("/logout", status_code=204, summary="网页退出（吊销本次登录的全部刷新令牌，清除 Cookie）")
 async def web_logout(request: Request, tc: TcDep):
     _check_browser(request)
-    token = request.cookies.get(COOKIE)
-    if token:
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        async with tc.ctx.db.transaction() as s:
-            row = (await s.execute(select(RefreshToken).where(RefreshToken.token_hash == digest))).scalar_one_or_none()
-            if row is not None:
-                n = await revoke_family(s, row.family_id, "logout")
-                await tc.ctx.audit(s, "gateway", "auth.logout", "user", row.user_id,
-                                   detail={"family_id": row.family_id, "revoked": n}, request_id=request_id(request))
+    await end_session(tc, request.cookies.get(COOKIE), "logout", request_id(request))
     return _clear(request, Response(status_code=204, headers=NO_STORE))
 
 

@@ -113,6 +113,40 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(gw):
     _problem(await gw.client.post("/auth/token", data={"grant_type": "refresh_token", "refresh_token": "garbage"}), 400, "invalid_grant")
 
 
+async def test_revoke_ends_the_whole_login_and_says_nothing_about_unknown_tokens(gw):
+    """POST /auth/revoke (RFC 7009): the refresh token's whole family is revoked (a rotated successor too),
+    audited; an unknown token gets the same 200; other logins of the user go on; bad requests are 400s."""
+    first = await token_for(gw.client, "demo_taiyuan")
+    rotated = (await gw.client.post("/auth/token", data={"grant_type": "refresh_token",
+                                                         "refresh_token": first["refresh_token"]})).json()
+    other = await token_for(gw.client, "demo_taiyuan")  # a second login (another device)
+
+    r = await gw.client.post("/auth/revoke", data={"token": first["refresh_token"], "token_type_hint": "refresh_token"})
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    _problem(await gw.client.post("/auth/token", data={"grant_type": "refresh_token",
+                                                       "refresh_token": rotated["refresh_token"]}), 400, "invalid_grant")
+    ok = await gw.client.post("/auth/token", data={"grant_type": "refresh_token", "refresh_token": other["refresh_token"]})
+    assert ok.status_code == 200, ok.text
+
+    unknown = await gw.client.post("/auth/revoke", data={"token": "not-a-token"})
+    assert unknown.status_code == 200 and unknown.content == r.content
+    again = await gw.client.post("/auth/revoke", data={"token": first["refresh_token"]})
+    assert again.status_code == 200
+
+    _problem(await gw.client.post("/auth/revoke", data={}), 400, "invalid_request")
+    _problem(await gw.client.post("/auth/revoke", json={"token": other["refresh_token"]}), 400, "invalid_request")
+    _problem(await gw.client.post("/auth/revoke", data={"token": other["access_token"], "token_type_hint": "access_token"}),
+             400, "unsupported_token_type")
+
+    db = Database(gw.url)
+    try:
+        async with db.session() as s:
+            logouts = (await s.execute(select(kernel.audit.c.detail).where(kernel.audit.c.action == "auth.logout"))).scalars().all()
+        assert len(logouts) == 2  # the first revoke revoked 2 rows; the repeat revoked none but is on record
+    finally:
+        await db.dispose()
+
+
 async def test_login_throttled_per_username_then_per_ip(make_gateway):
     gw = await make_gateway(login_attempts_per_user=3, login_attempts_per_ip=6)
     data = {"grant_type": "password", "username": "demo_datong", "password": "wrong-password-1"}

@@ -3433,6 +3433,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 退出登录 / 吊销刷新令牌（OAuth2 令牌吊销，RFC 7009）
+         * @description 吊销该刷新令牌所属的整次登录（同一家族的全部刷新令牌）。令牌无效、已吊销或不认识时同样答 200，不透露令牌是否存在（RFC 7009 §2.2）。已签发的访问令牌在其有效期（默认 10 分钟）内到期。
+         */
+        post: operations["revoke_auth_revoke_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/token": {
         parameters: {
             query?: never;
@@ -3819,6 +3839,18 @@ export interface components {
             event_id: string;
             /** Id */
             id: number;
+        };
+        /**
+         * RevokeOut
+         * @description The same answer whether or not the token was known (RFC 7009 §2.2).
+         */
+        RevokeOut: {
+            /**
+             * Result
+             * @description 总是 processed：不透露令牌是否存在或已吊销
+             * @default processed
+             */
+            result: string;
         };
         /** StatusOut */
         StatusOut: {
@@ -27440,6 +27472,89 @@ export interface operations {
             };
             /** @description 无权执行此操作 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+        };
+    };
+    revoke_auth_revoke_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** Format: password */
+                    token: string;
+                    /** @enum {string} */
+                    token_type_hint?: "refresh_token";
+                };
+            };
+        };
+        responses: {
+            /** @description 已处理（无论令牌是否有效） */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevokeOut"];
+                };
+            };
+            /** @description 请求有误 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 请求体过大 */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 不支持的内容类型 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description 输入数据校验失败 */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
