@@ -279,6 +279,40 @@ async def test_corrections_replace_facts_and_issues_follow_cases(make_risk, keys
         assert U2 not in {r["uscc"] for r in (await c.get("/ledger", headers=H(keys))).json()["items"]}
 
 
+async def test_site_hints_never_move_an_enterprise_to_another_city(make_risk, keys):
+    """The region is the registry's: a task, record or case about a site in another city only fills an empty region."""
+    from services.risk.consumers import SchedulingConsumer
+    from .conftest import ev
+
+    U, NEW = "91140100MA0000009X", "91140100MA0000010X"
+    site = {"id": "S2", "address": "大同市某路", "region_code": "140202"}
+
+    def task(uscc, tid):
+        return ev("scheduling", "task", "dispatched", {"task_id": tid, "plan_id": "P", "team_id": "TM",
+                  "enterprise": {"uscc": uscc, "name": "太原企业", "categories": ["cement"]}, "site": site,
+                  "city_code": "140200", "county_code": "140202"})
+
+    app, _ = await make_risk()
+    async with running(app) as c:
+        assert await feed(app, registered(U, "140105", national=True), RegistryConsumer)
+        assert await feed(app, task(U, "T1"), SchedulingConsumer)
+        assert await feed(app, record(U, "140202", "R9", "2026-05-01", items=["A1"]), InspectionConsumer)
+        assert await feed(app, overdue(U, "140202", "K9", "2026-06-01"), RectificationConsumer)
+        ty = H(keys, sub="ty", roles=("city_admin",), region="140100")
+        dt_ = H(keys, sub="dt", roles=("city_admin",), region="140200")
+        assert (await c.get(f"/classes/{U}", headers=ty)).json()["region_code"] == "140105"
+        assert (await c.get(f"/classes/{U}", headers=dt_)).status_code == 404
+        assert U not in {i["uscc"] for i in (await c.get("/ledger", headers=dt_)).json()["items"]}
+        assert U in {i["uscc"] for i in (await c.get("/ledger", headers=ty)).json()["items"]}
+        # an enterprise the registry has not told about yet: the site fills the empty region until it does
+        assert await feed(app, task(NEW, "T2"), SchedulingConsumer)
+        assert await feed(app, overdue(NEW, "140202", "K10", "2026-06-01"), RectificationConsumer)
+        assert (await c.get(f"/classes/{NEW}", headers=dt_)).status_code == 200
+        assert await feed(app, registered(NEW, "140106"), RegistryConsumer)
+        assert (await c.get(f"/classes/{NEW}", headers=dt_)).status_code == 404
+        assert (await c.get(f"/classes/{NEW}", headers=ty)).json()["region_code"] == "140106"
+
+
 async def test_bad_input_is_a_problem_never_a_500(make_risk, keys):
     app, _ = await make_risk()
     async with running(app) as c:
