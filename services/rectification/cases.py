@@ -16,6 +16,7 @@ from . import deadlines
 from .models import Case, CaseAction, CaseEvidence, CaseProblem, Outcome
 from .schemas import HandedOver
 from .scope import case_filter, deny, is_city_of, is_county_of, is_enterprise_of, today
+from .sweep import overdue_data, overdue_text
 
 MAX_CASE_EVIDENCE = 200
 BUREAU_ROLES = ("province_admin", "city_admin", "county_admin", "discipline")
@@ -196,6 +197,24 @@ def _action(c: Case, principal: Principal, kind: str, **kw) -> CaseAction:
 
 
 # ---------------------------------------------------------------- the enterprise's report
+async def _overdue_if_late(ctx, s, c: Case) -> None:
+    """A report after the deadline on a case the sweep has not flagged yet: flag it here, exactly as the sweep
+    would have (timeline row, ``case.overdue`` event, audit entry), in the report's transaction. The case row
+    is locked (``for_update``) and the flag is checked under the lock, so the sweep and the report never both
+    flag it (the sweep's own update is conditional on ``overdue = false`` too)."""
+    on = today(ctx)
+    if c.status != "open" or c.overdue or c.deadline is None or on <= c.deadline:
+        return
+    before = case_out(c)
+    c.overdue, c.overdue_on = True, on
+    c.version += 1
+    s.add(CaseAction(case_id=c.id, kind="overdue", on=on, text=overdue_text(c), evidence=[], actor="rectification", at=utcnow()))
+    await s.flush()
+    await ctx.emit(s, "case", "overdue", overdue_data(c, on), subject_id=c.id, actor="rectification")
+    await ctx.audit(s, "rectification", "case.overdue", "case", c.id, before=before, after=case_out(c),
+                    detail={"deadline": c.deadline.isoformat(), "on": on.isoformat(), "found_by": "late_report"})
+
+
 async def report(ctx, s, principal: Principal, case_id: str, no: int, body) -> tuple[dict, int]:
     c = await get_case(s, principal, case_id, for_update=True)
     if not (is_enterprise_of(principal, c) or is_county_of(principal, c)):
@@ -209,6 +228,7 @@ async def report(ctx, s, principal: Principal, case_id: str, no: int, body) -> t
         raise Problem(409, "fixed-on-site", "该问题已现场整改", detail="现场整改的问题无需再报告")
     await _check_evidence(s, c, body.evidence)
     before = case_out(c)
+    await _overdue_if_late(ctx, s, c)
     now = utcnow()
     p.status, p.report_text, p.report_evidence, p.reported_by, p.reported_at = "reported", body.text, body.evidence, principal.sub, now
     s.add(_action(c, principal, "report", problem_no=no, text=body.text, evidence=body.evidence, on=today(ctx)))

@@ -232,6 +232,33 @@ async def test_reminder_then_overdue_by_the_sweep_once(svc):
     assert r.status_code == 201 and r.json()["overdue"] is True
 
 
+async def test_late_report_before_the_sweep_marks_the_case_overdue_once(svc):
+    c = await svc.open_case(on=dt.date(2024, 9, 2), period=(5, "working_days"))
+    assert c["deadline"] == "2024-09-09"
+    svc.clock.on(dt.date(2024, 9, 20))  # eleven days late; the hourly sweep has not run since
+    r = await svc.client.post(f"/cases/{c['id']}/problems/1/report", json={"text": "迟交"}, headers=svc.enterprise())
+    assert r.status_code == 201 and r.json()["overdue"] is True and r.json()["overdue_on"] == "2024-09-20"
+    r = await svc.client.post(f"/cases/{c['id']}/problems/3/report", json={"text": "迟交"}, headers=svc.enterprise())
+    assert r.status_code == 201 and r.json()["status"] == "reported"
+    assert (await svc.sweep())["overdue"] == 0
+    ov = await svc.events("rectification.case.overdue")
+    assert len(ov) == 1 and ov[0]["data"]["case_id"] == c["id"] and ov[0]["data"]["deadline"] == "2024-09-09"
+    assert ov[0]["data"]["overdue_on"] == "2024-09-20" and ov[0]["data"]["problems_open"] == 2
+    case = await svc.case_by_summary(c["summary_id"])
+    assert case["overdue"] is True and "overdue" in case["flags"]
+    assert [a["kind"] for a in case["actions"]][:2] == ["overdue", "report"]
+    audit = (await svc.client.get("/audit", params={"entity_id": c["id"]}, headers=svc.province())).json()["items"]
+    assert [a["action"] for a in audit].count("case.overdue") == 1
+    # an overdue case can now be proposed for revocation (逾期未整改)
+    r = await svc.client.post(f"/cases/{c['id']}/outcomes", json={"basis_code": "revoke_overdue", "facts": "逾期未整改"}, headers=svc.city())
+    assert r.status_code == 201, r.text
+    # a report in time never flags
+    c2 = await svc.open_case(on=dt.date(2024, 9, 20), period=(5, "working_days"))
+    r = await svc.client.post(f"/cases/{c2['id']}/problems/1/report", json={"text": "按时"}, headers=svc.enterprise())
+    assert r.status_code == 201 and r.json()["overdue"] is False
+    assert len(await svc.events("rectification.case.overdue")) == 1
+
+
 async def test_rollup_ledger_and_xlsx_export(svc):
     import openpyxl
 
