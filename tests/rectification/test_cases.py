@@ -119,6 +119,67 @@ async def test_evidence_streamed_content_addressed_and_typed_by_bytes(svc):
     assert (await upload(svc, c["id"], PNG, svc.enterprise(USCC_B))).status_code == 404
 
 
+async def test_enterprise_sees_only_its_own_and_shared_evidence(svc):
+    c = await svc.open_case(on=dt.date(2024, 9, 2), period=(5, "working_days"))
+    svc.clock.on(dt.date(2024, 9, 20))
+    assert (await svc.sweep())["overdue"] == 1
+    cid, e = c["id"], svc.enterprise()
+    secret = PDF + "线索材料：涉嫌生产销售伪劣产品罪".encode()
+    r = await upload(svc, cid, secret, svc.city(), name="线索材料-涉嫌犯罪.pdf")
+    assert r.status_code == 201
+    internal = r.json()["sha256"]
+    o = await svc.client.post(f"/cases/{cid}/outcomes", json={"basis_code": "transfer_judicial_crime", "facts": "涉嫌生产销售伪劣产品罪",
+                              "receiving_body": "太原市公安局", "evidence": [internal]}, headers=svc.city())
+    assert o.status_code == 201, o.text
+    handling_sha = (await upload(svc, cid, PDF + b"order", svc.county(), name="责令改正通知书.pdf")).json()["sha256"]
+    r = await svc.client.post(f"/cases/{cid}/handling", json={"measure": "order_correction", "on": "2024-09-19", "text": "责令改正",
+                              "evidence": [handling_sha]}, headers=svc.county())
+    assert r.status_code == 201, r.text
+    own = (await upload(svc, cid, PNG, e)).json()["sha256"]
+
+    def shas(detail):
+        return {x["sha256"] for x in detail["evidence"]}
+
+    d = (await svc.client.get(f"/cases/{cid}", headers=e)).json()
+    assert shas(d) == {own, handling_sha} and d["outcomes"] == []
+    assert {x["uploaded_as"] for x in d["evidence"]} == {"enterprise", "bureau"}
+    hidden = await svc.client.get(f"/cases/{cid}/evidence/{internal}", headers=e)
+    assert hidden.status_code == 404 and hidden.headers["content-type"].startswith("application/problem+json")
+    assert hidden.json()["type"].endswith("not-found") and "涉嫌" not in hidden.text
+    for sha in (own, handling_sha):
+        assert (await svc.client.get(f"/cases/{cid}/evidence/{sha}", headers=e)).status_code == 200
+    # the enterprise cannot cite a file it cannot see (the same answer as a file never uploaded)
+    r = await svc.client.post(f"/cases/{cid}/problems/1/report", json={"text": "已整改", "evidence": [internal]}, headers=e)
+    assert r.status_code == 422 and r.json()["type"].endswith("evidence-unknown")
+    # bureaus see every file, with who uploaded it
+    full = (await svc.client.get(f"/cases/{cid}", headers=svc.city())).json()
+    assert {x["sha256"]: x["uploaded_as"] for x in full["evidence"]} == {internal: "bureau", handling_sha: "bureau", own: "enterprise"}
+    assert (await svc.client.get(f"/cases/{cid}/evidence/{internal}", headers=svc.county())).status_code == 200
+    # once the outcome is decided the enterprise sees it and the files attached to it
+    etag = (await svc.client.get(f"/outcomes/{o.json()['id']}", headers=svc.province())).headers["etag"]
+    r = await svc.client.post(f"/outcomes/{o.json()['id']}/decide", json={"approve": True, "note": "同意移送"},
+                              headers={**svc.province("prov-2"), "If-Match": etag})
+    assert r.status_code == 200, r.text
+    d = (await svc.client.get(f"/cases/{cid}", headers=e)).json()
+    assert internal in shas(d) and len(d["outcomes"]) == 1
+    assert (await svc.client.get(f"/cases/{cid}/evidence/{internal}", headers=e)).status_code == 200
+
+
+async def test_enterprise_upload_of_bytes_the_bureau_holds_confirms_nothing(svc):
+    c = await svc.open_case()
+    cid, e = c["id"], svc.enterprise()
+    sha = (await upload(svc, cid, PDF + b"internal", svc.city(), name="内部.pdf")).json()["sha256"]
+    assert (await svc.client.get(f"/cases/{cid}/evidence/{sha}", headers=e)).status_code == 404
+    r = await upload(svc, cid, PDF + b"internal", e, name="mine.pdf")
+    assert r.status_code == 201 and r.json()["already_present"] is False
+    again = await upload(svc, cid, PDF + b"internal", e, name="mine.pdf")
+    assert again.json()["already_present"] is True
+    # now the enterprise has uploaded those bytes itself
+    assert (await svc.client.get(f"/cases/{cid}/evidence/{sha}", headers=e)).status_code == 200
+    full = (await svc.client.get(f"/cases/{cid}", headers=svc.city())).json()
+    assert [x["uploaded_as"] for x in full["evidence"]] == ["both"]
+
+
 async def test_report_handling_recheck_and_close(svc):
     c = await svc.open_case(uscc=USCC_A, county="140105", on=dt.date(2024, 9, 27), period=(10, "working_days"))
     cid, e = c["id"], svc.enterprise()
