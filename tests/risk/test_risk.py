@@ -203,6 +203,45 @@ async def test_new_model_version_needs_a_second_official(make_risk, keys):
         assert [m["status"] for m in models[:2]] == ["adopted", "superseded"]
 
 
+async def test_two_versions_adopted_at_once_leave_one_adopted(make_risk, keys):
+    """Two adoptions racing: both wait on the adopted row (a transaction holding it stands in for a slow third
+    one); when it lets go they go one after the other, so the later supersedes the earlier."""
+    from sqlalchemy import text, update as sa_update
+    from services.risk.models import ScoreModel
+
+    app, _ = await make_risk()
+    db = app.state.ctx.db
+    async with running(app) as c:
+        etags = {}
+        for name in ("甲版", "乙版"):
+            d = json.loads(json.dumps(EXPERT_V1))
+            r = await c.post("/models", json={"name": name, "definition": d}, headers=H(keys))
+            r = await c.post(f"/models/{r.json()['version']}/propose", headers={**H(keys), "If-Match": r.headers["etag"]})
+            etags[r.json()["version"]] = r.headers["etag"]
+
+        async def waiting() -> bool:
+            async with db.session() as s:
+                n = (await s.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                          "AND wait_event_type = 'Lock'"))).scalar_one()
+            return n >= 2
+
+        async with db.transaction() as s:
+            if db.sqlite:  # SQLite: the write lock, which every writer waits for
+                await s.execute(sa_update(ScoreModel).where(ScoreModel.version == 1).values(row_version=ScoreModel.row_version))
+            else:
+                await s.execute(select(ScoreModel).where(ScoreModel.version == 1).with_for_update())
+            tasks = [asyncio.create_task(c.post(f"/models/{v}/adopt", json={"note": "同意"}, headers={**H(keys, sub=f"p{v}"), "If-Match": e}))
+                     for v, e in etags.items()]
+            if db.sqlite:
+                await asyncio.sleep(0.5)
+            else:
+                await eventually(waiting)
+        answers = await asyncio.gather(*tasks)
+        assert all(a.status_code in (200, 409) for a in answers), [a.text for a in answers]
+        models = {m["version"]: m["status"] for m in (await c.get("/models", headers=H(keys))).json()["items"]}
+        assert list(models.values()).count("adopted") == 1 and models[1] == "superseded", models
+
+
 async def test_monthly_batch_runs_once_per_cluster(make_risk, keys):
     app1, url = await make_risk()
     app2, _ = await make_risk(url=url)
