@@ -20,7 +20,7 @@ from shared.service import CtxDep
 
 from . import cases, outcomes, reports
 from . import schemas as S
-from .models import Case, CaseEvidence, Outcome
+from .models import Case, Outcome
 from .schemas import CaseDetailOut, CaseOut, DecideIn, HandlingIn, OutcomeIn, RecheckIn, ReportIn
 from .scope import READERS, case_filter, today
 
@@ -63,8 +63,7 @@ async def upload_evidence(case_id: CaseId, ctx: CtxDep, principal: PrincipalDep,
 @router.get("/cases/{case_id}/evidence/{sha256}", summary="下载证据文件", **op(None, media_type=tuple(MEDIA_TYPES), etag=True))
 async def download_evidence(case_id: CaseId, sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")], ctx: CtxDep, principal: PrincipalDep):
     async with ctx.db.session() as s:
-        c = await cases.get_case(s, principal, case_id)
-        e = (await s.execute(select(CaseEvidence).where(CaseEvidence.case_id == c.id, CaseEvidence.sha256 == sha256))).scalars().first()
+        e = await cases.evidence_for_download(s, principal, case_id, sha256)
     response = await ctx.extras["evidence"].response(sha256, e.media_type, {"X-Content-Type-Options": "nosniff",
                                                      "Content-Disposition": f"attachment; filename*=UTF-8''{quote(sha256)}"}) if e else None
     if response is None:

@@ -16,6 +16,7 @@ from . import deadlines
 from .models import Case, CaseAction, CaseEvidence, CaseProblem, Outcome
 from .schemas import HandedOver
 from .scope import case_filter, deny, is_city_of, is_county_of, is_enterprise_of, today
+from .sweep import overdue_data, overdue_text
 
 MAX_CASE_EVIDENCE = 200
 BUREAU_ROLES = ("province_admin", "city_admin", "county_admin", "discipline")
@@ -143,20 +144,66 @@ async def detail(s, principal: Principal, case_id: str, on: dt.date) -> tuple[Ca
     evidence = (await s.execute(select(CaseEvidence).where(CaseEvidence.case_id == c.id).order_by(CaseEvidence.uploaded_at))).scalars().all()
     from .outcomes import outcome_out
 
-    if principal.has("enterprise") and not principal.has(*BUREAU_ROLES):
-        # the enterprise sees decisions, not the bureaus' pending or rejected proposals
-        outcomes = [o for o in outcomes if o.status == "decided"]
-        actions = [a for a in actions if a.kind != "outcome"]
+    if enterprise_view(principal):
+        # the enterprise sees decisions, not the bureaus' pending or rejected proposals, and of the files only
+        # its own uploads and those attached to what it sees (never, e.g., material for a pending referral)
+        outcomes, actions = _enterprise_sees(outcomes, actions)
+        shown = _attached(problems, actions, outcomes)
+        evidence = [e for e in evidence if e.uploaded_as in ENTERPRISE_UPLOADS or e.sha256 in shown]
     out = {**case_out(c, on), "problems": [problem_out(p) for p in problems], "actions": [action_out(a) for a in actions],
            "outcomes": [outcome_out(o) for o in outcomes],
            "evidence": [{"sha256": e.sha256, "media_type": e.media_type, "size": e.size, "filename": e.filename,
-                         "uploaded_by": e.uploaded_by, "uploaded_at": e.uploaded_at} for e in evidence]}
+                         "uploaded_by": e.uploaded_by, "uploaded_as": e.uploaded_as, "uploaded_at": e.uploaded_at} for e in evidence]}
     if c.resolution in RESOLUTIONS:
         out["disclosure"] = disclosure_block(c.resolution)
     return c, out
 
 
 # ---------------------------------------------------------------- evidence
+ENTERPRISE_UPLOADS = ("enterprise", "both")
+
+
+def enterprise_view(p: Principal) -> bool:
+    """An enterprise account (not also a bureau): sees part of its case only."""
+    return p.has("enterprise") and not p.has(*BUREAU_ROLES)
+
+
+def _enterprise_sees(outcomes: list, actions: list) -> tuple[list, list]:
+    return [o for o in outcomes if o.status == "decided"], [a for a in actions if a.kind != "outcome"]
+
+
+def _attached(problems, actions, outcomes) -> set[str]:
+    """The files cited by these problems (on-site evidence, reports), timeline entries and outcomes."""
+    shas: set[str] = set()
+    for p in problems:
+        shas.update(p.evidence or ())
+        shas.update(p.report_evidence or ())
+    for x in (*actions, *outcomes):
+        shas.update(x.evidence or ())
+    return shas
+
+
+async def enterprise_visible(s, c: Case) -> set[str]:
+    """SHA-256 of the case's files its enterprise may see: its own uploads and the files attached to the problems,
+    reports, handling/recheck entries and *decided* outcomes it sees."""
+    problems = (await s.execute(select(CaseProblem).where(CaseProblem.case_id == c.id))).scalars().all()
+    actions = (await s.execute(select(CaseAction).where(CaseAction.case_id == c.id))).scalars().all()
+    outcomes = (await s.execute(select(Outcome).where(Outcome.case_id == c.id))).scalars().all()
+    outcomes, actions = _enterprise_sees(outcomes, actions)
+    own = set((await s.execute(select(CaseEvidence.sha256).where(CaseEvidence.case_id == c.id,
+                                                                 CaseEvidence.uploaded_as.in_(ENTERPRISE_UPLOADS)))).scalars())
+    return own | _attached(problems, actions, outcomes)
+
+
+async def evidence_for_download(s, principal: Principal, case_id: str, sha256: str) -> CaseEvidence | None:
+    """The file's row if the caller may download it; None (→ 404, existence not confirmed) otherwise."""
+    c = await get_case(s, principal, case_id)
+    e = (await s.execute(select(CaseEvidence).where(CaseEvidence.case_id == c.id, CaseEvidence.sha256 == sha256))).scalars().first()
+    if e is not None and enterprise_view(principal) and sha256 not in await enterprise_visible(s, c):
+        return None
+    return e
+
+
 async def add_evidence(ctx, principal: Principal, case_id: str, upload, store) -> dict:
     async with ctx.db.session() as s:
         c = await get_case(s, principal, case_id)
@@ -170,20 +217,30 @@ async def add_evidence(ctx, principal: Principal, case_id: str, upload, store) -
         raise Problem(409, "evidence-limit", "证据文件数量已达上限", detail=f"每个案件最多 {MAX_CASE_EVIDENCE} 个证据文件")
     stored = await store.save_upload(upload)
     name = (getattr(upload, "filename", None) or "")[:200] or None
+    side = "enterprise" if enterprise_view(principal) else "bureau"
     async with ctx.db.transaction() as s:
-        existing = (await s.execute(select(CaseEvidence).where(CaseEvidence.case_id == c.id, CaseEvidence.sha256 == stored.sha256))).scalars().first()
+        existing = (await s.execute(select(CaseEvidence).where(CaseEvidence.case_id == c.id, CaseEvidence.sha256 == stored.sha256)
+                                    .with_for_update())).scalars().first()
+        # "already present" as this side knows it: an enterprise is never told that the bureau holds the same bytes
+        present = existing is not None and (side == "bureau" or stored.sha256 in await enterprise_visible(s, c))
+        detail = {"sha256": stored.sha256, "media_type": stored.media_type, "size": stored.size, "uploaded_as": side}
         if existing is None:
             s.add(CaseEvidence(case_id=c.id, sha256=stored.sha256, media_type=stored.media_type, size=stored.size, filename=name,
-                               uploaded_by=principal.sub, uploaded_at=utcnow()))
-            await ctx.audit(s, principal, "evidence.uploaded", "case", c.id,
-                            detail={"sha256": stored.sha256, "media_type": stored.media_type, "size": stored.size})
-    return {"sha256": stored.sha256, "media_type": stored.media_type, "size": stored.size, "already_present": existing is not None}
+                               uploaded_by=principal.sub, uploaded_as=side, uploaded_at=utcnow()))
+            await ctx.audit(s, principal, "evidence.uploaded", "case", c.id, detail=detail)
+        elif existing.uploaded_as not in (side, "both"):
+            existing.uploaded_as = "both"  # the other side uploaded the same bytes: both may see them now
+            await ctx.audit(s, principal, "evidence.uploaded", "case", c.id, detail={**detail, "also_uploaded_by_other_side": True})
+    return {"sha256": stored.sha256, "media_type": stored.media_type, "size": stored.size, "already_present": present}
 
 
-async def _check_evidence(s, c: Case, shas: list[str]) -> None:
+async def _check_evidence(s, c: Case, shas: list[str], principal: Principal | None = None) -> None:
+    """Every cited file is on the case (and, for an enterprise, one it may see: the same answer either way)."""
     if not shas:
         return
     have = set((await s.execute(select(CaseEvidence.sha256).where(CaseEvidence.case_id == c.id, CaseEvidence.sha256.in_(shas)))).scalars())
+    if principal is not None and enterprise_view(principal):
+        have &= await enterprise_visible(s, c)
     missing = [x for x in shas if x not in have]
     if missing:
         raise Problem(422, "evidence-unknown", "证据未上传", errors=[
@@ -196,6 +253,24 @@ def _action(c: Case, principal: Principal, kind: str, **kw) -> CaseAction:
 
 
 # ---------------------------------------------------------------- the enterprise's report
+async def _overdue_if_late(ctx, s, c: Case) -> None:
+    """A report after the deadline on a case the sweep has not flagged yet: flag it here, exactly as the sweep
+    would have (timeline row, ``case.overdue`` event, audit entry), in the report's transaction. The case row
+    is locked (``for_update``) and the flag is checked under the lock, so the sweep and the report never both
+    flag it (the sweep's own update is conditional on ``overdue = false`` too)."""
+    on = today(ctx)
+    if c.status != "open" or c.overdue or c.deadline is None or on <= c.deadline:
+        return
+    before = case_out(c)
+    c.overdue, c.overdue_on = True, on
+    c.version += 1
+    s.add(CaseAction(case_id=c.id, kind="overdue", on=on, text=overdue_text(c), evidence=[], actor="rectification", at=utcnow()))
+    await s.flush()
+    await ctx.emit(s, "case", "overdue", overdue_data(c, on), subject_id=c.id, actor="rectification")
+    await ctx.audit(s, "rectification", "case.overdue", "case", c.id, before=before, after=case_out(c),
+                    detail={"deadline": c.deadline.isoformat(), "on": on.isoformat(), "found_by": "late_report"})
+
+
 async def report(ctx, s, principal: Principal, case_id: str, no: int, body) -> tuple[dict, int]:
     c = await get_case(s, principal, case_id, for_update=True)
     if not (is_enterprise_of(principal, c) or is_county_of(principal, c)):
@@ -207,8 +282,9 @@ async def report(ctx, s, principal: Principal, case_id: str, no: int, body) -> t
         raise Problem(404, "not-found", "问题不存在", detail=f"案件 {c.id} 没有第 {no} 项问题")
     if p.fixed_on_site:
         raise Problem(409, "fixed-on-site", "该问题已现场整改", detail="现场整改的问题无需再报告")
-    await _check_evidence(s, c, body.evidence)
+    await _check_evidence(s, c, body.evidence, principal)
     before = case_out(c)
+    await _overdue_if_late(ctx, s, c)
     now = utcnow()
     p.status, p.report_text, p.report_evidence, p.reported_by, p.reported_at = "reported", body.text, body.evidence, principal.sub, now
     s.add(_action(c, principal, "report", problem_no=no, text=body.text, evidence=body.evidence, on=today(ctx)))

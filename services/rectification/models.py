@@ -117,6 +117,9 @@ class CaseEvidence(Base, table=True):
     size: int
     filename: str | None = Field(default=None, max_length=200)
     uploaded_by: str = Field(max_length=100)
+    # who put the file on the case: "enterprise", "bureau", or "both" (the same bytes uploaded by each side);
+    # an enterprise sees its own uploads and files attached to what it can see (``cases.enterprise_visible``)
+    uploaded_as: str = Field(default="bureau", max_length=10, sa_column_kwargs={"server_default": "bureau"})
     uploaded_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 

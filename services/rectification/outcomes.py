@@ -4,6 +4,7 @@ provincial and may not be delegated, so 撤销/吊销/注销 are decided by 省�
 outcome reaches the registry as ``rectification.outcome.decided``."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from functools import lru_cache
@@ -33,7 +34,8 @@ NEEDS_BODY = {"file_case", "transfer_judicial", "refer_department"}
 # decided outcome kind -> case resolution (refer_department informs another body and leaves the case as it is)
 CLOSES = {"revoke": "licence_revoked", "revoke_penalty": "licence_revoked_penalty", "cancel": "licence_cancelled",
           "file_case": "case_filed", "transfer_judicial": "transferred_judicial"}
-REQUIREMENT_TEXT = {"overdue": "案件已逾期未整改", "recheck_failed": "整改复查不合格"}
+REQUIREMENT_TEXT = {"overdue": "案件已逾期未整改", "recheck_failed": "整改复查不合格",
+                    "licence_expired": "案件所涉生产许可证已超过有效期（有效期截止日早于今天）"}
 
 
 @lru_cache(maxsize=1)
@@ -77,8 +79,26 @@ def referral_document(o: Outcome, c: Case) -> dict | None:
             "registered_at": o.decided_at, "status": o.status}
 
 
-def _case_state_ok(c: Case, req: str) -> bool:
-    return c.overdue if req == "overdue" else c.recheck_passed is False if req == "recheck_failed" else True
+def _valid_until(lic: dict) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(lic.get("valid_until"))[:10]) if lic.get("valid_until") else None
+    except ValueError:
+        return None
+
+
+def expired_licences(c: Case, on: dt.date) -> list[str]:
+    """Numbers of the case's licences whose validity ended before ``on`` (a licence valid until today is still valid)."""
+    return [lic["number"] for lic in c.licences if (v := _valid_until(lic)) is not None and v < on]
+
+
+def _case_state_ok(c: Case, req: str, on: dt.date) -> bool:
+    if req == "overdue":
+        return bool(c.overdue)
+    if req == "recheck_failed":
+        return c.recheck_passed is False
+    if req == "licence_expired":
+        return bool(expired_licences(c, on))
+    return req == "none"  # a requirement this code does not know is never taken as met
 
 
 async def propose(ctx, s, principal: Principal, case_id: str, body) -> tuple[dict, int]:
@@ -90,7 +110,8 @@ async def propose(ctx, s, principal: Principal, case_id: str, body) -> tuple[dic
     basis = legal_bases().get(body.basis_code)
     if basis is None:
         raise Problem(422, "validation", errors=[{"field": "basis_code", "message": "未知的法律依据代码，见 GET /legal-bases"}])
-    unmet = [REQUIREMENT_TEXT[r] for r in basis.get("requires", []) if not _case_state_ok(c, r)]
+    on = today(ctx)
+    unmet = [REQUIREMENT_TEXT.get(r, r) for r in basis.get("requires", []) if not _case_state_ok(c, r, on)]
     if unmet:
         raise Problem(409, "basis-not-met", "不满足该处理依据的前提", detail=f"“{basis['label']}”要求：{'、'.join(unmet)}")
     kind = basis["kind"]
@@ -99,10 +120,15 @@ async def propose(ctx, s, principal: Principal, case_id: str, body) -> tuple[dic
     licences: list[dict] = []
     if kind in LICENCE_KINDS:
         known = {lic["number"]: lic for lic in c.licences}
-        wanted = body.licences if body.licences is not None else list(known)
+        # on an expiry basis only the expired licences may be cancelled (and are, by default)
+        allowed = set(expired_licences(c, on)) if "licence_expired" in basis.get("requires", []) else set(known)
+        wanted = body.licences if body.licences is not None else [n for n in known if n in allowed]
         unknown = [n for n in wanted if n not in known]
         if unknown or not wanted:
             raise Problem(422, "validation", errors=[{"field": "licences", "message": f"许可证不属于本案件：{'、'.join(unknown) or '（无许可证）'}"}])
+        still_valid = [n for n in wanted if n not in allowed]
+        if still_valid:
+            raise Problem(422, "validation", errors=[{"field": "licences", "message": f"许可证尚在有效期内，不能以“{basis['label']}”注销：{'、'.join(still_valid)}"}])
         licences = [{"licence_id": known[n].get("licence_id"), "number": n, "category": known[n].get("category")} for n in wanted]
     pending = (await s.execute(select(Outcome.id).where(Outcome.case_id == c.id, Outcome.kind == kind, Outcome.status == "proposed"))).first()
     if pending:

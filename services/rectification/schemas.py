@@ -183,7 +183,7 @@ class EvidenceStoredOut(BaseModel):
     sha256: str
     media_type: str
     size: int
-    already_present: bool = Field(description="同一内容此前已存储")
+    already_present: bool = Field(description="同一内容此前已存储（对企业：此前已由本企业上传或企业可见）")
 
 
 class CaseWithProblemOut(CaseOut):

@@ -57,6 +57,17 @@ async def _record(ctx, s, rows, kind: str, verb: str, texts, datas, on: dt.date)
 _SWEEP_COLS = (Case.id, Case.uscc, Case.enterprise_name, Case.region_code, Case.city_code, Case.county_code, Case.deadline, Case.problems_open)
 
 
+def overdue_text(c) -> str:
+    return f"整改期限 {c.deadline.isoformat()} 已届满，仍有 {c.problems_open} 项问题未报告整改"
+
+
+def overdue_data(c, on: dt.date) -> dict:
+    """The data of ``rectification.case.overdue`` (the sweep's and a late report's alike)."""
+    return {"case_id": c.id, "uscc": c.uscc, "enterprise_name": c.enterprise_name, "region_code": c.region_code,
+            "city_code": c.city_code, "county_code": c.county_code, "deadline": c.deadline, "overdue_on": on,
+            "problems_open": c.problems_open}
+
+
 async def mark_overdue(ctx, on: dt.date, batch: int = 500) -> int:
     """Open cases whose deadline has passed become overdue: one event each, in batches."""
     total = 0
@@ -67,13 +78,7 @@ async def mark_overdue(ctx, on: dt.date, batch: int = 500) -> int:
             if found:
                 done = await _flip(s, [c.id for c in found], Case.overdue.is_(False), {"overdue": True, "overdue_on": on, "version": Case.version + 1})
                 rows = [c for c in found if c.id in done]
-                await _record(
-                    ctx, s, rows, "overdue", "overdue",
-                    lambda c: f"整改期限 {c.deadline.isoformat()} 已届满，仍有 {c.problems_open} 项问题未报告整改",
-                    lambda c: {"case_id": c.id, "uscc": c.uscc, "enterprise_name": c.enterprise_name, "region_code": c.region_code,
-                               "city_code": c.city_code, "county_code": c.county_code, "deadline": c.deadline, "overdue_on": on,
-                               "problems_open": c.problems_open},
-                    on)
+                await _record(ctx, s, rows, "overdue", "overdue", overdue_text, lambda c: overdue_data(c, on), on)
                 total += len(rows)
         if len(found) < batch:
             return total

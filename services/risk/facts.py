@@ -30,7 +30,7 @@ class Effects:
     facts: list[dict[str, Any]] = field(default_factory=list)
     open_issues: list[dict[str, Any]] = field(default_factory=list)
     close_issues: list[tuple[str, str]] = field(default_factory=list)  # (kind, ref)
-    hint: dict[str, Any] = field(default_factory=dict)  # name/region carried by any event
+    hint: dict[str, Any] = field(default_factory=dict)  # name/region carried by any event: fills empty fields only
 
 
 def _date(v: Any, fallback: dt.date | None = None) -> dt.date | None:
@@ -91,7 +91,8 @@ def interpret(event: dict[str, Any]) -> Effects:
         ent, site = d.get("enterprise") or {}, d.get("site") or {}
         if ent.get("uscc"):
             fx.uscc.add(ent["uscc"])
-            fx.enterprise = {"name": ent.get("name"), "region_code": site.get("region_code") or d.get("county_code") or d.get("city_code")}
+            # the SITE's region, not the enterprise's: a hint that only fills an empty region (see ``apply``)
+            fx.hint = {"name": ent.get("name"), "region_code": site.get("region_code") or d.get("county_code") or d.get("city_code")}
     elif et in ("registry.licence.issued", "registry.licence.updated", "registry.licence.status_changed"):
         lid = licence_key(d) if (d.get("number") or d.get("licence_id") or d.get("id")) else None
         lic = _licence(d)
@@ -178,6 +179,8 @@ async def apply(session: AsyncSession, fx: Effects, event_id: str) -> None:
             lics[fx.licence["id"]] = {**lics.get(fx.licence["id"], {}), **{k: v for k, v in fx.licence["state"].items() if v is not None}}
             ent.licences = lics
             ent.name = fx.licence.get("name") or ent.name
+        # the enterprise's region comes from the registry's enterprise and licence events only; every other
+        # event (task, inspection record, case, result) names a site or a bureau and may only fill an empty region
         region = (fx.enterprise or fx.licence or {}).get("region_code")
         if region:
             ent.region_code = region

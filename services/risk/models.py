@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, Date, Index, Text
+from sqlalchemy import JSON, Column, Date, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime, new_id, new_registry, utcnow
@@ -76,6 +76,8 @@ class ScoreModel(Base, table=True):
     second one) → superseded; or rejected. Exactly one adopted model at a time."""
 
     __tablename__ = "score_model"
+    __table_args__ = (Index("uq_score_model_one_adopted", "status", unique=True,
+                            postgresql_where=text("status = 'adopted'"), sqlite_where=text("status = 'adopted'")),)
 
     version: int = Field(primary_key=True)
     name: str = Field(max_length=200)

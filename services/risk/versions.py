@@ -93,10 +93,20 @@ async def _transition(ctx, request: Request, principal: Principal, version: int,
                               detail="评分卡版本的采用或驳回须由其编制人和发布人以外的另一名省局管理员进行（双人复核）")
             m.decided_by, m.decided_at, m.decision_note = principal.sub, now, note
             if to == "adopted":
+                # Exactly one adopted version. PostgreSQL (READ COMMITTED): lock the adopted row first, so a concurrent
+                # adoption waits here; the UPDATE below is a new statement that then sees the version the other one
+                # adopted and supersedes it (an UPDATE alone would re-check only the rows it had found, and both would
+                # end adopted). SQLite runs one writer at a time and the UPDATE is its first write. The partial unique
+                # index ``uq_score_model_one_adopted`` is the last line on both.
+                await s.execute(select(ScoreModel.version).where(ScoreModel.status == "adopted").with_for_update())
                 await s.execute(update(ScoreModel).where(ScoreModel.status == "adopted").values(status="superseded"))
         m.status = to
         m.row_version += 1
-        await s.flush()
+        try:
+            await s.flush()
+        except IntegrityError:
+            raise Problem(409, "model-adopt-conflict", "另一评分卡版本正在被采用",
+                          detail="同一时间只能有一个评分卡版本处于采用状态，请刷新后重试") from None
         data = {"version": m.version, "name": m.name, "status": m.status, "by": principal.sub, "note": note}
         await ctx.emit(s, "model", to, data, subject_id=str(m.version), actor=principal.sub)
         await ctx.audit(s, principal, f"model.{to}", "score_model", str(m.version), before=before, after=model_out(m, full=False),

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import sampler
+from . import sampler, strata
 from .verify import result_digest, verify_export
 
 MAX_PUBLIC_BYTES = 50 * 1024 * 1024
@@ -48,11 +48,16 @@ def compare_public(export: dict[str, Any], public: dict[str, Any]) -> list[str]:
     if export.get("population") is not None and public.get("population_count") is not None:
         if len(export["population"]) != public["population_count"]:
             diffs.append(f"总体数量不符：导出为 {len(export['population'])}，公开为 {public['population_count']}")
+    # the export's strata as they are published (strata by risk class folded into one entry), compared entry by entry
+    rules = (export.get("plan") or {}).get("rules") or []
+    expected = {st["name"]: st for st in strata.public_strata(export.get("strata") or [], rules)}
     pub_strata = {s["name"]: s for s in public.get("strata") or []}
-    for st in export.get("strata") or []:
-        ps = pub_strata.get(st["name"])
+    for name, st in expected.items():
+        ps = pub_strata.get(name)
         if ps is None or ps.get("quota") != st.get("quota") or ps.get("population") != st.get("population"):
-            diffs.append(f"层“{st['name']}”与公开不符")
+            diffs.append(f"层“{name}”与公开不符")
+    for name in pub_strata.keys() - expected.keys():
+        diffs.append(f"公开的层“{name}”不在导出中")
     if export.get("kind") == "enterprise" and "selected" in public:
         mine = sorted(u["unit_id"] for u in export["population"] if u.get("selected"))
         theirs = sorted(x["uscc"] for x in public["selected"])

@@ -35,7 +35,15 @@ from .schemas import DrawIn, ReplacementIn, SeedConfirmIn, SeedIn
 MIN_SEED_DIGITS = 20
 
 
-RISK_STRATUM_PUBLIC = "（按信用风险分类抽取的层，分类不公开）"
+RISK_STRATUM_PUBLIC = strata.RISK_STRATUM_PUBLIC
+# the one label of every selected unit in the public view of a plan with a rule by risk class
+SELECTED_PUBLIC = "（本计划含按信用风险分类抽取的层，抽中企业不逐家公开所属层）"
+RISK_DISCLOSURE = (
+    "本计划有按信用风险分类抽取的层。信用风险分类是内部监管依据，不公开：抽中企业统一标注、按统一社会信用代码排列，"
+    "不列出所属层和签号；按分类抽取的各层合为一项公开其企业数和抽取数。公众可核对：种子与信标、总体摘要、结果摘要、"
+    "规则、各层（合并项）数量、抽中与替补名单；逐层名单、签号和结果摘要的重算须用内部导出文件（spotcheck verify-draw "
+    "导出文件 --public 本页），由受托审计方进行。"
+)
 
 
 def draw_dict(d: Draw) -> dict[str, Any]:
@@ -496,15 +504,21 @@ async def public_view(ctx: ServiceContext, draw_id: str) -> dict[str, Any]:
                "digest_rule": verify.DIGEST_RULE, "seed_rule": verify.SEED_RULE, "result_digest_rule": verify.RESULT_DIGEST_RULE,
                "strata_rules": {"first_match": strata.FIRST_MATCH_RULE, "multi_category": strata.MULTI_CATEGORY_RULE},
                "algorithm": d.algorithm, "algorithm_version": d.algorithm_version,
-               "strata": [{k: st.get(k) for k in ("index", "name", "population", "quota", "ratio", "count", "rounding", "note")}
-                          for st in d.strata]}
+               "rules": plan["rules"], "strata_disclosure": None,
+               "strata": strata.public_strata(d.strata, plan["rules"])}
+        risky = strata.uses_risk_classes(plan["rules"])
+        if risky:
+            out["strata_disclosure"] = RISK_DISCLOSURE
         if d.kind == "enterprise":
-            units = list((await s.execute(select(DrawUnit).where(DrawUnit.draw_id == d.id, DrawUnit.selected.is_(True))
-                                          .order_by(DrawUnit.stratum, DrawUnit.position))).scalars())
-            # classes are internal: a stratum chosen by risk class is not named per enterprise
-            hidden = {r["name"] for r in d.plan_snapshot["rules"] if r.get("risk_classes")}
-            out["selected"] = [{"uscc": u.unit_id, "name": u.data.get("name"), "region_code": u.data.get("region_code"),
-                                "stratum": u.stratum if u.stratum not in hidden else RISK_STRATUM_PUBLIC, "ticket": u.ticket} for u in units]
+            q = select(DrawUnit).where(DrawUnit.draw_id == d.id, DrawUnit.selected.is_(True))
+            units = list((await s.execute(q.order_by(DrawUnit.unit_id) if risky else q.order_by(DrawUnit.stratum, DrawUnit.position))).scalars())
+            if risky:
+                # classes are internal: nothing per enterprise (label, order, ticket) tells a risk stratum's units apart
+                out["selected"] = [{"uscc": u.unit_id, "name": u.data.get("name"), "region_code": u.data.get("region_code"),
+                                    "stratum": SELECTED_PUBLIC} for u in units]
+            else:
+                out["selected"] = [{"uscc": u.unit_id, "name": u.data.get("name"), "region_code": u.data.get("region_code"),
+                                    "stratum": u.stratum, "ticket": u.ticket} for u in units]
             out["replacements"] = [{"replaced_uscc": r.replaced_uscc, "replacement_uscc": r.replacement_uscc,
                                     "reason": r.reason, "recorded_at": _iso(r.recorded_at)} for r in await _replacements(s, d.id)]
         return out

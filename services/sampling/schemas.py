@@ -233,8 +233,10 @@ class PublicDrawOut(PublicDrawAttemptOut):
     strata_rules: dict[str, _Any]
     algorithm: str | None = None
     algorithm_version: str | None = None
-    strata: list[dict[str, _Any]]
-    selected: list[dict[str, _Any]] | None = Field(None, description="企业抽取：抽中的企业")
+    rules: list[dict[str, _Any]] = Field(description="计划的分层规则（公开）")
+    strata_disclosure: str | None = Field(None, description="计划含按信用风险分类的规则时：本页公开什么、不公开什么")
+    strata: list[dict[str, _Any]] = Field(description="各层数量；按信用风险分类抽取的层合为一项")
+    selected: list[dict[str, _Any]] | None = Field(None, description="企业抽取：抽中的企业（含信用风险分层时统一标注、无签号）")
     replacements: list[dict[str, _Any]] | None = Field(None, description="企业抽取：替补记录")
 
 

@@ -53,6 +53,8 @@ MULTI_CATEGORY_RULE = (
     "因此多类别企业归入其所持类别中比例最高的那一层，不会因持有多个类别而被重复抽取或降低比例。"
 )
 RISK_CLASSES = ("A", "B", "C", "D")
+# the public name of the strata chosen by risk class, folded into one entry (``public_strata``)
+RISK_STRATUM_PUBLIC = "（按信用风险分类抽取的层，分类不公开）"
 ROUNDING = "向上取整（ceil），按精确分数计算"
 CONDITIONS = ("categories", "flags", "region_prefix", "licence_statuses", "production_statuses", "risk_classes")
 
@@ -211,6 +213,30 @@ def validate_rules(raw_rules: list[dict[str, Any]], catalogue: str, owner_region
 
 def uses_risk_classes(rules: list[dict[str, Any]]) -> bool:
     return any(r.get("risk_classes") for r in rules)
+
+
+PUBLIC_STRATUM_KEYS = ("index", "name", "population", "quota", "ratio", "count", "rounding", "note")
+
+
+def public_strata(strata_list: list[dict[str, Any]], rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The strata as published: every stratum chosen by risk class folded into one entry (``RISK_STRATUM_PUBLIC``,
+    at the place of the first of them) with the summed population and quota; the other strata as they are."""
+    hidden = {r["name"] for r in rules if r.get("risk_classes")}
+    out: list[dict[str, Any]] = []
+    combined: dict[str, Any] | None = None
+    for st in strata_list:
+        if st.get("name") not in hidden:
+            out.append({k: st.get(k) for k in PUBLIC_STRATUM_KEYS})
+            continue
+        if combined is None:
+            combined = {"index": None, "name": RISK_STRATUM_PUBLIC, "population": 0, "quota": 0, "ratio": None, "count": None,
+                        "rounding": "各层按其规则计算后合计", "note": None}
+            out.append(combined)
+        combined["population"] += st.get("population") or 0
+        combined["quota"] += st.get("quota") or 0
+    if combined is not None:
+        combined["note"] = "按信用风险分类抽取的各层合为一项公开（规则见 rules）；企业的分类不公开"
+    return out
 
 
 def assign(rules: list[Rule], unit: dict[str, Any]) -> str:

@@ -119,6 +119,67 @@ async def test_evidence_streamed_content_addressed_and_typed_by_bytes(svc):
     assert (await upload(svc, c["id"], PNG, svc.enterprise(USCC_B))).status_code == 404
 
 
+async def test_enterprise_sees_only_its_own_and_shared_evidence(svc):
+    c = await svc.open_case(on=dt.date(2024, 9, 2), period=(5, "working_days"))
+    svc.clock.on(dt.date(2024, 9, 20))
+    assert (await svc.sweep())["overdue"] == 1
+    cid, e = c["id"], svc.enterprise()
+    secret = PDF + "线索材料：涉嫌生产销售伪劣产品罪".encode()
+    r = await upload(svc, cid, secret, svc.city(), name="线索材料-涉嫌犯罪.pdf")
+    assert r.status_code == 201
+    internal = r.json()["sha256"]
+    o = await svc.client.post(f"/cases/{cid}/outcomes", json={"basis_code": "transfer_judicial_crime", "facts": "涉嫌生产销售伪劣产品罪",
+                              "receiving_body": "太原市公安局", "evidence": [internal]}, headers=svc.city())
+    assert o.status_code == 201, o.text
+    handling_sha = (await upload(svc, cid, PDF + b"order", svc.county(), name="责令改正通知书.pdf")).json()["sha256"]
+    r = await svc.client.post(f"/cases/{cid}/handling", json={"measure": "order_correction", "on": "2024-09-19", "text": "责令改正",
+                              "evidence": [handling_sha]}, headers=svc.county())
+    assert r.status_code == 201, r.text
+    own = (await upload(svc, cid, PNG, e)).json()["sha256"]
+
+    def shas(detail):
+        return {x["sha256"] for x in detail["evidence"]}
+
+    d = (await svc.client.get(f"/cases/{cid}", headers=e)).json()
+    assert shas(d) == {own, handling_sha} and d["outcomes"] == []
+    assert {x["uploaded_as"] for x in d["evidence"]} == {"enterprise", "bureau"}
+    hidden = await svc.client.get(f"/cases/{cid}/evidence/{internal}", headers=e)
+    assert hidden.status_code == 404 and hidden.headers["content-type"].startswith("application/problem+json")
+    assert hidden.json()["type"].endswith("not-found") and "涉嫌" not in hidden.text
+    for sha in (own, handling_sha):
+        assert (await svc.client.get(f"/cases/{cid}/evidence/{sha}", headers=e)).status_code == 200
+    # the enterprise cannot cite a file it cannot see (the same answer as a file never uploaded)
+    r = await svc.client.post(f"/cases/{cid}/problems/1/report", json={"text": "已整改", "evidence": [internal]}, headers=e)
+    assert r.status_code == 422 and r.json()["type"].endswith("evidence-unknown")
+    # bureaus see every file, with who uploaded it
+    full = (await svc.client.get(f"/cases/{cid}", headers=svc.city())).json()
+    assert {x["sha256"]: x["uploaded_as"] for x in full["evidence"]} == {internal: "bureau", handling_sha: "bureau", own: "enterprise"}
+    assert (await svc.client.get(f"/cases/{cid}/evidence/{internal}", headers=svc.county())).status_code == 200
+    # once the outcome is decided the enterprise sees it and the files attached to it
+    etag = (await svc.client.get(f"/outcomes/{o.json()['id']}", headers=svc.province())).headers["etag"]
+    r = await svc.client.post(f"/outcomes/{o.json()['id']}/decide", json={"approve": True, "note": "同意移送"},
+                              headers={**svc.province("prov-2"), "If-Match": etag})
+    assert r.status_code == 200, r.text
+    d = (await svc.client.get(f"/cases/{cid}", headers=e)).json()
+    assert internal in shas(d) and len(d["outcomes"]) == 1
+    assert (await svc.client.get(f"/cases/{cid}/evidence/{internal}", headers=e)).status_code == 200
+
+
+async def test_enterprise_upload_of_bytes_the_bureau_holds_confirms_nothing(svc):
+    c = await svc.open_case()
+    cid, e = c["id"], svc.enterprise()
+    sha = (await upload(svc, cid, PDF + b"internal", svc.city(), name="内部.pdf")).json()["sha256"]
+    assert (await svc.client.get(f"/cases/{cid}/evidence/{sha}", headers=e)).status_code == 404
+    r = await upload(svc, cid, PDF + b"internal", e, name="mine.pdf")
+    assert r.status_code == 201 and r.json()["already_present"] is False
+    again = await upload(svc, cid, PDF + b"internal", e, name="mine.pdf")
+    assert again.json()["already_present"] is True
+    # now the enterprise has uploaded those bytes itself
+    assert (await svc.client.get(f"/cases/{cid}/evidence/{sha}", headers=e)).status_code == 200
+    full = (await svc.client.get(f"/cases/{cid}", headers=svc.city())).json()
+    assert [x["uploaded_as"] for x in full["evidence"]] == ["both"]
+
+
 async def test_report_handling_recheck_and_close(svc):
     c = await svc.open_case(uscc=USCC_A, county="140105", on=dt.date(2024, 9, 27), period=(10, "working_days"))
     cid, e = c["id"], svc.enterprise()
@@ -230,6 +291,33 @@ async def test_reminder_then_overdue_by_the_sweep_once(svc):
     # a late report is accepted and shown as late; the overdue flag stays on the record
     r = await svc.client.post(f"/cases/{c['id']}/problems/1/report", json={"text": "迟交的整改报告"}, headers=svc.enterprise())
     assert r.status_code == 201 and r.json()["overdue"] is True
+
+
+async def test_late_report_before_the_sweep_marks_the_case_overdue_once(svc):
+    c = await svc.open_case(on=dt.date(2024, 9, 2), period=(5, "working_days"))
+    assert c["deadline"] == "2024-09-09"
+    svc.clock.on(dt.date(2024, 9, 20))  # eleven days late; the hourly sweep has not run since
+    r = await svc.client.post(f"/cases/{c['id']}/problems/1/report", json={"text": "迟交"}, headers=svc.enterprise())
+    assert r.status_code == 201 and r.json()["overdue"] is True and r.json()["overdue_on"] == "2024-09-20"
+    r = await svc.client.post(f"/cases/{c['id']}/problems/3/report", json={"text": "迟交"}, headers=svc.enterprise())
+    assert r.status_code == 201 and r.json()["status"] == "reported"
+    assert (await svc.sweep())["overdue"] == 0
+    ov = await svc.events("rectification.case.overdue")
+    assert len(ov) == 1 and ov[0]["data"]["case_id"] == c["id"] and ov[0]["data"]["deadline"] == "2024-09-09"
+    assert ov[0]["data"]["overdue_on"] == "2024-09-20" and ov[0]["data"]["problems_open"] == 2
+    case = await svc.case_by_summary(c["summary_id"])
+    assert case["overdue"] is True and "overdue" in case["flags"]
+    assert [a["kind"] for a in case["actions"]][:2] == ["overdue", "report"]
+    audit = (await svc.client.get("/audit", params={"entity_id": c["id"]}, headers=svc.province())).json()["items"]
+    assert [a["action"] for a in audit].count("case.overdue") == 1
+    # an overdue case can now be proposed for revocation (逾期未整改)
+    r = await svc.client.post(f"/cases/{c['id']}/outcomes", json={"basis_code": "revoke_overdue", "facts": "逾期未整改"}, headers=svc.city())
+    assert r.status_code == 201, r.text
+    # a report in time never flags
+    c2 = await svc.open_case(on=dt.date(2024, 9, 20), period=(5, "working_days"))
+    r = await svc.client.post(f"/cases/{c2['id']}/problems/1/report", json={"text": "按时"}, headers=svc.enterprise())
+    assert r.status_code == 201 and r.json()["overdue"] is False
+    assert len(await svc.events("rectification.case.overdue")) == 1
 
 
 async def test_rollup_ledger_and_xlsx_export(svc):

@@ -123,6 +123,28 @@ async def test_referrals_need_a_receiving_body_and_may_be_decided_by_the_city(sv
     assert (await svc.client.get("/outcomes", headers=svc.enterprise())).status_code == 403
 
 
+async def test_cancel_for_expiry_needs_an_expired_licence_on_the_case(svc):
+    body = {"basis_code": "cancel_expired", "facts": "生产许可证有效期届满未申请延续"}
+    valid = await svc.open_case(licences=[{"number": "(晋)XK13-001-90001", "category": "cement", "valid_until": "2027-03-01"}])
+    r = await svc.client.post(f"/cases/{valid['id']}/outcomes", json=body, headers=svc.city())
+    assert r.status_code == 409 and r.json()["type"].endswith("basis-not-met")
+    assert "有效期" in r.json()["detail"] and r.headers["content-type"].startswith("application/problem+json")
+    assert await svc.events("rectification.outcome.proposed") == []
+    assert (await svc.case_by_summary(valid["summary_id"]))["actions"] == []
+    # a licence that expires today is still valid today
+    svc.clock.on(dt.date(2024, 9, 27))
+    today = await svc.open_case(licences=[{"number": "(晋)XK13-001-90002", "category": "cement", "valid_until": "2024-09-27"}])
+    assert (await svc.client.post(f"/cases/{today['id']}/outcomes", json=body, headers=svc.city())).status_code == 409
+    mixed = await svc.open_case(licences=[{"number": "(晋)XK13-001-90003", "category": "cement", "valid_until": "2024-06-30"},
+                                          {"number": "(晋)XK13-001-90004", "category": "wire_cable", "valid_until": "2028-01-01"}])
+    # only the expired licence may be cancelled on this basis: by default the expired ones, a valid one named is refused
+    r = await svc.client.post(f"/cases/{mixed['id']}/outcomes", json={**body, "licences": ["(晋)XK13-001-90004"]}, headers=svc.city())
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "licences"
+    r = await svc.client.post(f"/cases/{mixed['id']}/outcomes", json=body, headers=svc.city())
+    assert r.status_code == 201, r.text
+    assert [lic["number"] for lic in r.json()["licences"]] == ["(晋)XK13-001-90003"]
+
+
 async def test_rejected_proposal_leaves_the_case_open(svc):
     c = await _overdue_case(svc)
     r = await svc.client.post(f"/cases/{c['id']}/outcomes", json={"basis_code": "cancel_stopped", "facts": "企业称已停产"}, headers=svc.city())

@@ -203,6 +203,45 @@ async def test_new_model_version_needs_a_second_official(make_risk, keys):
         assert [m["status"] for m in models[:2]] == ["adopted", "superseded"]
 
 
+async def test_two_versions_adopted_at_once_leave_one_adopted(make_risk, keys):
+    """Two adoptions racing: both wait on the adopted row (a transaction holding it stands in for a slow third
+    one); when it lets go they go one after the other, so the later supersedes the earlier."""
+    from sqlalchemy import text, update as sa_update
+    from services.risk.models import ScoreModel
+
+    app, _ = await make_risk()
+    db = app.state.ctx.db
+    async with running(app) as c:
+        etags = {}
+        for name in ("甲版", "乙版"):
+            d = json.loads(json.dumps(EXPERT_V1))
+            r = await c.post("/models", json={"name": name, "definition": d}, headers=H(keys))
+            r = await c.post(f"/models/{r.json()['version']}/propose", headers={**H(keys), "If-Match": r.headers["etag"]})
+            etags[r.json()["version"]] = r.headers["etag"]
+
+        async def waiting() -> bool:
+            async with db.session() as s:
+                n = (await s.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                          "AND wait_event_type = 'Lock'"))).scalar_one()
+            return n >= 2
+
+        async with db.transaction() as s:
+            if db.sqlite:  # SQLite: the write lock, which every writer waits for
+                await s.execute(sa_update(ScoreModel).where(ScoreModel.version == 1).values(row_version=ScoreModel.row_version))
+            else:
+                await s.execute(select(ScoreModel).where(ScoreModel.version == 1).with_for_update())
+            tasks = [asyncio.create_task(c.post(f"/models/{v}/adopt", json={"note": "同意"}, headers={**H(keys, sub=f"p{v}"), "If-Match": e}))
+                     for v, e in etags.items()]
+            if db.sqlite:
+                await asyncio.sleep(0.5)
+            else:
+                await eventually(waiting)
+        answers = await asyncio.gather(*tasks)
+        assert all(a.status_code in (200, 409) for a in answers), [a.text for a in answers]
+        models = {m["version"]: m["status"] for m in (await c.get("/models", headers=H(keys))).json()["items"]}
+        assert list(models.values()).count("adopted") == 1 and models[1] == "superseded", models
+
+
 async def test_monthly_batch_runs_once_per_cluster(make_risk, keys):
     app1, url = await make_risk()
     app2, _ = await make_risk(url=url)
@@ -277,6 +316,40 @@ async def test_corrections_replace_facts_and_issues_follow_cases(make_risk, keys
         await feed(app, ev("rectification", "case", "closed", {"case_id": "K1", "uscc": U2, "region_code": "140106", "closed_on": "2026-12-01"}),
                    RectificationConsumer)
         assert U2 not in {r["uscc"] for r in (await c.get("/ledger", headers=H(keys))).json()["items"]}
+
+
+async def test_site_hints_never_move_an_enterprise_to_another_city(make_risk, keys):
+    """The region is the registry's: a task, record or case about a site in another city only fills an empty region."""
+    from services.risk.consumers import SchedulingConsumer
+    from .conftest import ev
+
+    U, NEW = "91140100MA0000009X", "91140100MA0000010X"
+    site = {"id": "S2", "address": "大同市某路", "region_code": "140202"}
+
+    def task(uscc, tid):
+        return ev("scheduling", "task", "dispatched", {"task_id": tid, "plan_id": "P", "team_id": "TM",
+                  "enterprise": {"uscc": uscc, "name": "太原企业", "categories": ["cement"]}, "site": site,
+                  "city_code": "140200", "county_code": "140202"})
+
+    app, _ = await make_risk()
+    async with running(app) as c:
+        assert await feed(app, registered(U, "140105", national=True), RegistryConsumer)
+        assert await feed(app, task(U, "T1"), SchedulingConsumer)
+        assert await feed(app, record(U, "140202", "R9", "2026-05-01", items=["A1"]), InspectionConsumer)
+        assert await feed(app, overdue(U, "140202", "K9", "2026-06-01"), RectificationConsumer)
+        ty = H(keys, sub="ty", roles=("city_admin",), region="140100")
+        dt_ = H(keys, sub="dt", roles=("city_admin",), region="140200")
+        assert (await c.get(f"/classes/{U}", headers=ty)).json()["region_code"] == "140105"
+        assert (await c.get(f"/classes/{U}", headers=dt_)).status_code == 404
+        assert U not in {i["uscc"] for i in (await c.get("/ledger", headers=dt_)).json()["items"]}
+        assert U in {i["uscc"] for i in (await c.get("/ledger", headers=ty)).json()["items"]}
+        # an enterprise the registry has not told about yet: the site fills the empty region until it does
+        assert await feed(app, task(NEW, "T2"), SchedulingConsumer)
+        assert await feed(app, overdue(NEW, "140202", "K10", "2026-06-01"), RectificationConsumer)
+        assert (await c.get(f"/classes/{NEW}", headers=dt_)).status_code == 200
+        assert await feed(app, registered(NEW, "140106"), RegistryConsumer)
+        assert (await c.get(f"/classes/{NEW}", headers=dt_)).status_code == 404
+        assert (await c.get(f"/classes/{NEW}", headers=ty)).json()["region_code"] == "140106"
 
 
 async def test_bad_input_is_a_problem_never_a_500(make_risk, keys):

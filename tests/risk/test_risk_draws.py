@@ -4,6 +4,8 @@ the class is frozen in each unit's record so the export re-derives the draw; the
 the rules but no enterprise's class; a city bureau's freeze of such a plan is refused."""
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from services.risk.consumers import InspectionConsumer, RegistryConsumer
@@ -76,8 +78,12 @@ async def test_draw_by_risk_class_frozen_verifiable_and_private(make_risk, datab
             assert v["verified"] is True, v
             pub = await c.get(f"/public/draws/{did}")
             assert pub.status_code == 200
-            assert "risk_class" not in pub.text and "高风险企业（D类）" in pub.text  # the rule, not the class
-            assert all(s["stratum"] == "（按信用风险分类抽取的层，分类不公开）" for s in pub.json()["selected"] if s["uscc"] in d_class)
+            # the rule, not the class: no unit's class, stratum or ticket; the risk strata are one figure
+            body = pub.json()
+            assert "高风险企业（D类）" in [r["name"] for r in body["rules"]]
+            assert "risk_class" not in json.dumps(body["selected"]) + json.dumps(body["strata"])
+            assert len({s["stratum"] for s in body["selected"]}) == 1 and all("ticket" not in s for s in body["selected"])
+            assert "高风险企业（D类）" not in [s["name"] for s in body["strata"]]
             # a city bureau's plan using classes: the risk service refuses the lookup, nothing is frozen
             city = h(keys, sub="ty", roles=("city_admin",), region="140100")
             r = await c.post("/plans", json={**plan, "batch": "2026-C"}, headers=city)

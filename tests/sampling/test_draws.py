@@ -21,13 +21,13 @@ SEED = "31415926535897932384626"
 
 @pytest.fixture
 async def make_client(databases, nats_url, events_prefix, keys):
-    async def make(source=None):
+    async def make(source=None, **kw):
         url = await databases.create("sampling")
         await upgrade_async("services.sampling", url)
         app = create_app(
             settings_for("sampling", database_url=url, nats_url=nats_url, events_prefix=events_prefix),
             population_source=source or StaticPopulation(population.enterprises(300), population.people()),
-            verifier=TokenVerifier("spotcheck-gateway", "spotcheck", jwks=keys.jwks),
+            verifier=TokenVerifier("spotcheck-gateway", "spotcheck", jwks=keys.jwks), **kw,
         )
         return app
     return make

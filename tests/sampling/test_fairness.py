@@ -12,6 +12,7 @@ from fractions import Fraction
 from services.sampling.cli import verify_file
 from shared.cli import main as spotcheck
 from tests.helpers import running
+from services.sampling.population import StaticPopulation
 from tests.sampling import population
 from tests.sampling import test_draws
 from tests.sampling.test_draws import SEED, approved_plan, assert_problem, committed_draw, h
@@ -164,6 +165,54 @@ async def test_offline_verifier_prints_seed_digests_and_compares_with_public_vie
     f3.write_text(json.dumps(e, ensure_ascii=False), encoding="utf-8")
     out = io.StringIO()
     assert verify_file(str(f3), out) == 1 and "结果摘要不符" in out.getvalue()
+
+
+async def test_public_view_of_a_risk_driven_draw_does_not_tell_risk_units_apart(make_client, keys, tmp_path):
+    """With a rule by risk class, every selected unit carries one label, the risk strata are one figure and no
+    ticket is listed; the export still verifies against that public view, and a changed figure is caught."""
+    from services.sampling.population import StaticRiskClasses
+
+    ents = population.enterprises(300)
+    d_class = {e["uscc"] for e in ents[:6]}
+    risk = StaticRiskClasses({e["uscc"]: ("D" if e["uscc"] in d_class else "A") for e in ents})
+    app = await make_client(StaticPopulation(ents, population.people()), risk_classes=risk)
+    rules = [{"name": "高风险企业（D类）", "risk_classes": ["D"], "ratio": "1"}, {"name": "其他", "ratio": "0.05"}]
+    settings = {"window_start": "2026-06-10", "window_end": "2026-11-10", "report_date": "2026-11-20"}
+    async with running(app) as c:
+        r = await c.post("/plans", json={"name": "2026年风险分类抽查", "batch": "2026-R", "catalogue": "2022", "settings": settings,
+                                         "rules": rules}, headers=h(keys))
+        assert r.status_code == 201, r.text
+        pid = r.json()["id"]
+        assert (await c.post(f"/plans/{pid}/approve", headers={**h(keys, sub="admin2"), "If-Match": r.headers["etag"]})).status_code == 200
+        d = await committed_draw(c, keys, pid)
+        exp = (await c.get(f"/draws/{d['id']}/export", headers=h(keys))).content
+        raw = await c.get(f"/public/draws/{d['id']}")
+    pub = raw.json()
+    assert {u["unit_id"] for u in json.loads(exp)["population"] if u["selected"]} >= d_class
+    labels = {x["stratum"] for x in pub["selected"]}
+    assert len(labels) == 1 and "高风险" not in next(iter(labels)) and "其他" != next(iter(labels))
+    assert all("ticket" not in x for x in pub["selected"])
+    assert [x["uscc"] for x in pub["selected"]] == sorted(x["uscc"] for x in pub["selected"])
+    names = [st["name"] for st in pub["strata"] if st["name"] != "（未纳入抽取）"]
+    assert "高风险企业（D类）" not in names and "其他" in names and len(names) == 2
+    combined = next(st for st in pub["strata"] if st["name"] != "其他")
+    other = next(st for st in pub["strata"] if st["name"] == "其他")
+    assert combined["population"] == 6 and combined["quota"] == 6 and combined["ratio"] is None
+    assert other["population"] == 294 and other["quota"] == 15
+    assert len(pub["selected"]) == combined["quota"] + other["quota"]
+    assert [r["name"] for r in pub["rules"]] == ["高风险企业（D类）", "其他"]  # the rule is public, no unit's class
+    assert "risk_class" not in json.dumps(pub["selected"]) + json.dumps(pub["strata"]) and pub["strata_disclosure"]
+    # an outside auditor holding the export re-derives the draw and matches it with the public view
+    fe, fp = tmp_path / "e.json", tmp_path / "p.json"
+    fe.write_bytes(exp)
+    fp.write_bytes(raw.content)
+    out = io.StringIO()
+    assert verify_file(str(fe), out, public=str(fp)) == 0, out.getvalue()
+    assert "与公开结果一致" in out.getvalue()
+    combined["population"] = 7
+    fp.write_text(json.dumps(pub, ensure_ascii=False), encoding="utf-8")
+    out = io.StringIO()
+    assert verify_file(str(fe), out, public=str(fp)) == 1 and "信用风险" in out.getvalue()
 
 
 def test_csv_export_neutralises_formula_cells():
