@@ -83,6 +83,23 @@ async def test_enterprise_sees_only_its_own_case(svc):
     assert (await svc.client.get("/cases", headers=svc.h("i", ["inspector"], "140000"))).status_code == 403
 
 
+async def test_a_city_discipline_group_reads_its_region_only(svc):
+    """Audit of issue 7 #1: a city 纪检 account read the whole province's cases; it reads its
+    region like the bureau it watches, and only a province-level discipline account reads all."""
+    a = await svc.open_case(uscc=USCC_A, county="140105")
+    c = await svc.open_case(uscc=USCC_C, county="141002")
+    for region, seen in (("140000", {a["id"], c["id"]}), ("140100", {a["id"]}), ("141000", {c["id"]}), ("140200", set()), ("140106", set())):
+        h = svc.h(f"jw-{region}", ["discipline"], region)
+        assert {x["id"] for x in (await svc.client.get("/cases", headers=h)).json()["items"]} == seen, region
+        assert {x["case_id"] for x in (await svc.client.get("/ledger", headers=h)).json()["items"]} == seen, region
+        for case in (a, c):
+            assert (await svc.client.get(f"/cases/{case['id']}", headers=h)).status_code == (200 if case["id"] in seen else 404), region
+        cities = {i["city_code"] for i in (await svc.client.get("/report/cities", headers=h)).json()["items"]}
+        assert len(cities) == 11 if region == "140000" else cities <= {region[:4] + "00"}, (region, cities)
+    x = await svc.client.get("/ledger.xlsx", headers=svc.h("jw", ["discipline"], "140200"))
+    assert x.status_code == 200 and x.headers["X-Row-Count"] == "0"
+
+
 async def test_evidence_count_per_case_is_bounded(svc, monkeypatch):
     import services.rectification.cases as cases_mod
 
