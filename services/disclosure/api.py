@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 from typing import Annotated, Literal
 
@@ -16,7 +15,7 @@ from shared.db import utcnow
 from shared.errors import Problem, not_found
 from shared.etag import set_etag
 from shared.pagination import PageParams, keyset, page_of
-from shared.schemas import json_response
+from shared.schemas import IsoDate, json_response
 from shared.service import CtxDep
 
 from . import export as export_domain
@@ -309,7 +308,7 @@ async def public_results(
     request: Request, ctx: CtxDep, page: Page,
     uscc: Annotated[str | None, Query(max_length=18)] = None, region: Region = None,
     plan: Annotated[str | None, Query(max_length=64)] = None,
-    date_from: dt.date | None = None, date_to: dt.date | None = None,
+    date_from: IsoDate | None = None, date_to: IsoDate | None = None,
 ):
     from shared.auth import region_prefix
 

@@ -303,3 +303,16 @@ async def test_a_city_discipline_group_reads_its_region_only(db_url, keys, nats_
         # subscriptions and deliveries concern the whole province
         assert (await c.get("/subscriptions", headers=H(keys, DISCIPLINE))).status_code == 200
         assert (await c.get("/subscriptions", headers=H(keys, dict(sub="jw", roles=["discipline"], region="140100")))).status_code == 403
+
+
+async def test_public_dates_are_iso_only(db_url, keys, nats_url, events_prefix):
+    """Audit of issue 7 #13: ``date_to=0`` was read as 1970-01-01; dates are YYYY-MM-DD or a 422."""
+    app = make_app(db_url, keys, nats_url, events_prefix)
+    async with running(app) as c:
+        for field in ("date_from", "date_to"):
+            for bad in ("0", "1700000000", "2024-02-30", "2024-09-27T00:00:00"):
+                r = await c.get("/public/results", params={field: bad})
+                assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), (field, bad)
+                err = r.json()["errors"][0]
+                assert err["field"] == field and any("\u4e00" <= ch <= "\u9fff" for ch in err["message"]), err  # a Chinese message
+        assert (await c.get("/public/results", params={"date_from": "2024-01-01", "date_to": "2024-12-31"})).status_code == 200

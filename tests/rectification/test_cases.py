@@ -300,6 +300,13 @@ async def test_bad_input_is_4xx(svc):
         assert r.headers["content-type"].startswith("application/problem+json")
     assert (await svc.client.get("/cases/" + "x" * 40, headers=e)).status_code == 422
     assert (await svc.client.get("/cases", params={"status": "bogus"}, headers=e)).status_code == 422
+    # ledger dates are YYYY-MM-DD, not Unix timestamps (audit of issue 7 #13: deadline_to=0 read as 1970-01-01)
+    for field in ("deadline_from", "deadline_to"):
+        for bad in ("0", "1700000000", "2024-13-01", "2024-09-27T00:00:00"):
+            r = await svc.client.get("/ledger", params={field: bad}, headers=svc.province())
+            assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), (field, bad)
+            assert r.json()["errors"][0]["field"] == field and "YYYY-MM-DD" in r.json()["errors"][0]["message"]
+    assert (await svc.client.get("/ledger", params={"deadline_to": "2024-12-31"}, headers=svc.province())).status_code == 200
     r = await svc.client.post(f"/cases/{c['id']}/problems/1/report", content=json.dumps({"text": "好"}), headers={**e, "Content-Type": "text/plain"})
     assert r.status_code == 415
 
