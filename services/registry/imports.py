@@ -735,7 +735,7 @@ async def import_people(
     taken = await _existing(session, Person.id, [p["id"] for p in people if p["id"]])
     for p in people:
         if p["id"] in taken:
-            report.add(p["row"], "编号", f"编号 {p['id']} 已存在")
+            report.add(p["row"], "编号", f"编号 {p['id']} 已被使用（编号全省唯一），请换一个编号或留空由系统分配")
     report.raise_if_any(len(table.rows))
     explicit = {p["id"] for p in people if p["id"]}
     for kind in ("inspector", "expert"):
