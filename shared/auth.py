@@ -46,6 +46,13 @@ def region_level(code: str) -> str:
     return "county"
 
 
+def reads_province(p: "Principal") -> bool:
+    """Reads every region of the province: the province administration, and a discipline (纪检)
+    account at province level. A city or county discipline group reads its own region only, like
+    the bureau it watches (threat model, issue 7)."""
+    return p.has("province_admin") or (p.has("discipline") and region_level(p.region) == "province")
+
+
 def region_prefix(code: str) -> str:
     """The prefix every region code under ``code`` starts with."""
     level = region_level(code)

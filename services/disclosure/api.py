@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 from typing import Annotated, Literal
 
@@ -10,13 +9,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
 from shared import idempotency
-from shared.auth import Principal, PrincipalDep, require_roles
+from shared.auth import Principal, PrincipalDep, reads_province, require_roles
 from shared.contract import op
 from shared.db import utcnow
 from shared.errors import Problem, not_found
 from shared.etag import set_etag
 from shared.pagination import PageParams, keyset, page_of
-from shared.schemas import json_response
+from shared.schemas import IsoDate, json_response
 from shared.service import CtxDep
 
 from . import export as export_domain
@@ -199,6 +198,16 @@ async def pull_feed(ctx: CtxDep, after: Annotated[str | None, Query(max_length=2
 ADMIN = require_roles("province_admin")
 
 
+def _province_reader(principal: Principal = require_roles("province_admin", "discipline")) -> Principal:
+    """Subscriptions and deliveries concern the whole province: province-level accounts only."""
+    if not reads_province(principal):
+        raise Problem(403, "out-of-jurisdiction", "超出管辖范围", detail="订阅与推送记录覆盖全省，仅限省级账号查阅")
+    return principal
+
+
+ProvinceReader = Annotated[Principal, Depends(_province_reader)]
+
+
 @router.post("/subscriptions", summary="创建 Webhook 订阅（密钥只显示一次）",
              **op(S.SubscriptionWithSecretOut, status=201, etag=True, idempotent=True))
 async def create_subscription(body: SubscriptionCreate, request: Request, ctx: CtxDep, principal: Principal = ADMIN):
@@ -212,7 +221,7 @@ async def create_subscription(body: SubscriptionCreate, request: Request, ctx: C
 
 
 @router.get("/subscriptions", summary="Webhook 订阅列表", **op(S.SubscriptionOut, page=True))
-async def list_subscriptions(ctx: CtxDep, page: Page, _: Principal = require_roles("province_admin", "discipline")):
+async def list_subscriptions(ctx: CtxDep, page: Page, _: ProvinceReader):
     async with ctx.db.session() as s:
         rows = list((await s.execute(keyset(select(Subscription), [Subscription.id], page))).scalars())
     p = page_of(rows, page, lambda r: [r.id])
@@ -220,7 +229,7 @@ async def list_subscriptions(ctx: CtxDep, page: Page, _: Principal = require_rol
 
 
 @router.get("/subscriptions/{sub_id}", summary="Webhook 订阅详情", **op(S.SubscriptionOut, etag=True))
-async def get_subscription(sub_id: str, ctx: CtxDep, response: Response, _: Principal = require_roles("province_admin", "discipline")):
+async def get_subscription(sub_id: str, ctx: CtxDep, response: Response, _: ProvinceReader):
     async with ctx.db.session() as s:
         sub = await wh.get_subscription(s, sub_id)
     set_etag(response, sub.version)
@@ -242,9 +251,8 @@ async def rotate_secret(sub_id: str, request: Request, ctx: CtxDep, response: Re
 
 
 @router.get("/subscriptions/{sub_id}/deliveries", summary="投递日志", **op(S.DeliveryOut, page=True))
-async def list_deliveries(sub_id: str, ctx: CtxDep, page: Page,
-                          status: Annotated[str | None, Query(pattern="^(pending|succeeded|failed)$")] = None,
-                          _: Principal = require_roles("province_admin", "discipline")):
+async def list_deliveries(sub_id: str, ctx: CtxDep, page: Page, _: ProvinceReader,
+                          status: Annotated[str | None, Query(pattern="^(pending|succeeded|failed)$")] = None):
     q = select(Delivery, Message).join(Message, Message.id == Delivery.message_id).where(Delivery.subscription_id == sub_id)
     if status:
         q = q.where(Delivery.status == status)
@@ -256,7 +264,7 @@ async def list_deliveries(sub_id: str, ctx: CtxDep, page: Page,
 
 
 @router.get("/subscriptions/{sub_id}/deliveries/{delivery_id}", summary="一次投递及其全部尝试（状态码、耗时）", **op(S.DeliveryDetailOut))
-async def get_delivery(sub_id: str, delivery_id: str, ctx: CtxDep, _: Principal = require_roles("province_admin", "discipline")):
+async def get_delivery(sub_id: str, delivery_id: str, ctx: CtxDep, _: ProvinceReader):
     async with ctx.db.session() as s:
         row = (await s.execute(select(Delivery, Message).join(Message, Message.id == Delivery.message_id)
                                .where(Delivery.id == delivery_id, Delivery.subscription_id == sub_id))).first()
@@ -300,7 +308,7 @@ async def public_results(
     request: Request, ctx: CtxDep, page: Page,
     uscc: Annotated[str | None, Query(max_length=18)] = None, region: Region = None,
     plan: Annotated[str | None, Query(max_length=64)] = None,
-    date_from: dt.date | None = None, date_to: dt.date | None = None,
+    date_from: IsoDate | None = None, date_to: IsoDate | None = None,
 ):
     from shared.auth import region_prefix
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from shared import audit
-from shared.auth import Principal, region_prefix
+from shared.auth import Principal, reads_province, region_prefix
 from shared.calendar import CalendarYearMissing, WorkCalendar, default_calendar
 from shared.db import first_or_404, utcnow
 from shared.errors import Problem
@@ -28,7 +28,6 @@ CHINA = ZoneInfo("Asia/Shanghai")
 OPEN = ("pending", "submitted", "returned")
 STATUS_LABELS = {"pending": "待录入", "submitted": "待审核", "returned": "审核退回", "published": "已公示", "withdrawn": "已撤回"}
 TYPE_LABELS = {"random": "双随机抽查", "directed": "定向抽查"}
-READ_ALL = ("province_admin", "discipline")
 BUREAUS = ("city_admin", "county_admin")
 
 
@@ -118,9 +117,11 @@ def result_out(r: Result, on: dt.date | None = None) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- jurisdiction in SQL
 def scope(p: Principal) -> ColumnElement:
-    if p.has(*READ_ALL):
+    """Province administration and province discipline: all; bureaus and city/county discipline
+    groups: their region."""
+    if reads_province(p):
         return true()
-    if p.has(*BUREAUS):
+    if p.has(*BUREAUS, "discipline"):
         return Result.region_code.startswith(p.prefix)
     raise Problem(403, "forbidden", "无权执行此操作", detail="需要角色：省局管理员、市局管理员、县局管理员或驻局纪检监察组")
 

@@ -338,12 +338,12 @@ async def put_form(task_id: str, kind: str, body: dict, ctx: CtxDep, p: Principa
 @router.get("/forms/{kind}/export.xlsx", summary="按市导出生产状况登记表（附件3/4 栏目，多行表头）", **op(None, media_type=XLSX))
 async def export_forms(kind: str, city_code: Annotated[str, Query(pattern=r"^14\d{2}00$")], ctx: CtxDep, p: PrincipalDep, plan_id: str | None = None):
     from . import forms
-    from .scope import READ_ALL
+    from shared.auth import reads_province
 
-    if not p.has(*READ_ALL):
-        if not p.has("city_admin", "county_admin", "inspector", "expert"):
+    if not reads_province(p):
+        if not p.has("city_admin", "county_admin", "discipline", "inspector", "expert"):
             raise Problem(403, "forbidden", "无权执行此操作", detail="按市导出供省局、市县局和检查组使用")
-        if p.has("city_admin", "county_admin") and p.region[:4] != city_code[:4]:
+        if p.has("city_admin", "county_admin", "discipline") and p.region[:4] != city_code[:4]:
             raise Problem(403, "out-of-jurisdiction", "超出管辖范围", detail="该市不在您的管辖范围内")
     async with ctx.db.session() as s:
         data = await forms.export_xlsx(s, p, kind, city_code, plan_id)

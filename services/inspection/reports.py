@@ -11,7 +11,7 @@ from openpyxl.styles import Font
 from sqlalchemy import exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal
+from shared.auth import Principal, reads_province
 from shared.db import utcnow
 from shared.errors import Problem, not_found
 from shared.spreadsheet import safe_cell
@@ -19,14 +19,14 @@ from shared.vocabulary import NOT_INSPECTED_REASONS, RESULT_CATEGORIES, category
 
 from . import checklist, records
 from .models import Membership, ProblemSummary, Record, Task, Team, TeamReport
-from .scope import BUREAUS, PEOPLE, READ_ALL, member_of, today
+from .scope import PEOPLE, REGION_READERS, member_of, today
 
 
 def team_filter(p: Principal):
-    if p.has(*READ_ALL):
+    if reads_province(p):
         return true()
     clauses = []
-    if p.has(*BUREAUS):
+    if p.has(*REGION_READERS):
         clauses.append(exists().where(Task.team_id == Team.id, Task.region_code.startswith(p.prefix)))
     if p.has(*PEOPLE) and p.person_id:
         clauses.append(Team.id.in_(select(Membership.team_id).where(Membership.person_id == p.person_id)))

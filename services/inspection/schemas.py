@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.schemas import StrictModel
+from shared.schemas import IsoDate, StrictModel
 
 Conclusion = Literal["conforming", "nonconforming", "not_applicable"]
 Sha = str
@@ -95,8 +95,8 @@ class Period(StrictModel):
 class LicenceIn(StrictModel):
     number: str = Field(min_length=3, max_length=60)
     category: str | None = Field(default=None, max_length=60)
-    valid_from: dt.date | None = None
-    valid_until: dt.date
+    valid_from: IsoDate | None = None
+    valid_until: IsoDate
 
 
 class SummaryCreate(StrictModel):

@@ -1,8 +1,8 @@
 """Who sees and who writes: jurisdiction and team membership in SQL.
 
 Only members of the assigned team write a record (严禁未经检查组检查直接录入检查结果) — no role,
-not even province_admin, writes for them. Reading: province and discipline everything; city and
-county bureaus their region; team members their teams' records; an enterprise account only its own
+not even province_admin, writes for them. Reading: province administration and province discipline
+everything; city and county bureaus and discipline groups their region; team members their teams' records; an enterprise account only its own
 handed-over problem summaries and its own forms."""
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from sqlalchemy import false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from shared.auth import Principal
+from shared.auth import Principal, reads_province
 from shared.errors import Problem
 
 from .models import Membership, Team
 
-READ_ALL = ("province_admin", "discipline")
 BUREAUS = ("city_admin", "county_admin")
+REGION_READERS = BUREAUS + ("discipline",)  # a city/county discipline group reads its region, read-only
 PEOPLE = ("inspector", "expert")
 CHINA = ZoneInfo("Asia/Shanghai")
 
@@ -38,10 +38,10 @@ def my_teams(person_id: str):
 
 
 def read_filter(p: Principal, region_col, team_col, uscc_col=None, enterprise_ok: ColumnElement | None = None) -> ColumnElement:
-    if p.has(*READ_ALL):
+    if reads_province(p):
         return true()
     clauses = []
-    if p.has(*BUREAUS):
+    if p.has(*REGION_READERS):
         clauses.append(region_col.startswith(p.prefix))
     if p.has(*PEOPLE) and p.person_id:
         clauses.append(team_col.in_(my_teams(p.person_id)))

@@ -1,7 +1,6 @@
 """HTTP routes of the rectification service (thin: parse, call the domain, shape the answer)."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 from urllib.parse import quote
 
@@ -15,7 +14,7 @@ from shared.errors import Problem, not_found
 from shared.evidence import MEDIA_TYPES
 from shared.etag import set_etag
 from shared.pagination import PageParams, keyset, page_of
-from shared.schemas import json_response
+from shared.schemas import IsoDate, json_response
 from shared.service import CtxDep
 
 from . import cases, outcomes, reports
@@ -163,7 +162,7 @@ async def city_rollup(ctx: CtxDep, principal: Principal = require_roles("provinc
 def _ledger_filters(
     region: Region = None, status: Status = None, overdue: bool | None = None, recheck_failed: bool | None = None,
     uscc: Annotated[str | None, Query(max_length=18)] = None, plan_id: Annotated[str | None, Query(max_length=64)] = None,
-    deadline_from: dt.date | None = None, deadline_to: dt.date | None = None,
+    deadline_from: IsoDate | None = None, deadline_to: IsoDate | None = None,
     resolution: Annotated[str | None, Query(pattern="^(" + "|".join(cases.RESOLUTIONS) + ")$")] = None,
     outcome_kind: Annotated[str | None, Query(pattern="^(" + "|".join(outcomes.KINDS) + ")$")] = None,
     q: Annotated[str | None, Query(max_length=100, description="企业名称包含")] = None,

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import and_, case as sql_case, func, select
 from sqlalchemy.sql import Select
 
-from shared.auth import Principal, region_prefix
+from shared.auth import Principal, reads_province, region_prefix
 from shared.spreadsheet import xlsx_bytes
 from shared.vocabulary import CITY_NAMES, city_name
 
@@ -47,7 +47,7 @@ async def rollup(s, principal: Principal, on: dt.date) -> dict:
     for r in (await s.execute(oq)).all():
         slot = outcomes.setdefault(r.city_code, {})
         slot.setdefault(r.kind, {"proposed": 0, "decided": 0, "rejected": 0})[r.status] = r.n
-    cities = sorted(set(rows) | set(CITY_NAMES)) if principal.has("province_admin", "discipline") else sorted(rows)
+    cities = sorted(set(rows) | set(CITY_NAMES)) if reads_province(principal) else sorted(rows)
     zero = {"opened": 0, "in_progress": 0, "due": 0, "overdue": 0, "overdue_ever": 0, "reported": 0, "passed": 0, "failed": 0,
             "closed": 0, "rectified": 0, "deadline_unknown": 0}
     items = []

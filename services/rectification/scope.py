@@ -7,14 +7,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import false, true
 from sqlalchemy.sql import ColumnElement
 
-from shared.auth import Principal
+from shared.auth import Principal, reads_province
 from shared.db import utcnow
 from shared.errors import Problem
 
 from .models import Case
 
 CHINA = ZoneInfo("Asia/Shanghai")
-READ_ALL = ("province_admin", "discipline")
 READERS = ("province_admin", "discipline", "city_admin", "county_admin", "enterprise")
 
 
@@ -29,10 +28,11 @@ def today(ctx) -> dt.date:
 
 
 def case_filter(p: Principal) -> ColumnElement:
-    """province/discipline: all; city/county bureaus: cases in their region; enterprise: its own."""
-    if p.has(*READ_ALL):
+    """province administration and province discipline: all; city/county bureaus and discipline
+    groups: cases in their region; enterprise: its own."""
+    if reads_province(p):
         return true()
-    if p.has("city_admin", "county_admin"):
+    if p.has("city_admin", "county_admin", "discipline"):
         return Case.region_code.startswith(p.prefix)
     if p.has("enterprise"):
         return Case.uscc == p.uscc if p.uscc else false()

@@ -306,11 +306,30 @@ async def population_people(
 
 
 # ---------------------------------------------------------------- bulk imports
+MAX_CONCURRENT_IMPORTS = 2  # files parsed at once per process; more answer 429 at once
+
+
+def _import_slot(request: Request):
+    """Claim one of the process's import slots (a counter on the app: no loop binding), or 429."""
+    state = request.app.state
+    busy = getattr(state, "imports_running", 0)
+    if busy >= MAX_CONCURRENT_IMPORTS:
+        raise Problem(429, "imports-busy", "导入任务繁忙，请稍后重试",
+                      detail=f"本服务同时最多解析 {MAX_CONCURRENT_IMPORTS} 个导入文件，请稍后重新上传",
+                      headers={"Retry-After": "10"})
+    state.imports_running = busy + 1
+
+
 async def _import(request: Request, ctx, principal: Principal, file: UploadFile, what: str, fn) -> JSONResponse:
     """Read the upload, then import under Idempotency-Key (the request body is the file's digest)."""
-    data = await file.read()
-    # parsing is CPU-bound and bounded (imports.API_LIMITS): in a worker thread, never on the loop
-    table = await asyncio.to_thread(imports.read_table, file.filename or "", data)
+    _import_slot(request)
+    try:
+        data = await file.read()
+        # parsing is CPU-bound and bounded (imports.API_LIMITS, with a wall-clock deadline): in a
+        # worker thread, never on the loop
+        table = await asyncio.to_thread(imports.read_table, file.filename or "", data)
+    finally:
+        request.app.state.imports_running -= 1
     body = {"filename": file.filename, "sha256": sha256_hex(data)}
     return await _create(request, ctx, principal, f"import.{what}", body,
                          lambda s: fn(s, ctx, principal.sub, table, scope_region=principal.region, request_id=request_id(request), source=file.filename),
@@ -318,12 +337,12 @@ async def _import(request: Request, ctx, principal: Principal, file: UploadFile,
 
 
 @router.post("/imports/enterprises", tags=["批量导入"], summary="批量导入企业与许可证（CSV/XLSX；任一行有误则全部不写入）",
-             **op(S.EnterpriseImportOut, status=201, idempotent=True))
+             **op(S.EnterpriseImportOut, status=201, idempotent=True, problems=(429,)))
 async def import_enterprises(request: Request, ctx: CtxDep, principal: Writer, file: Annotated[UploadFile, File(description="CSV 或 XLSX 文件")]):
     return await _import(request, ctx, principal, file, "enterprises", imports.import_enterprises)
 
 
-@router.post("/imports/people", tags=["批量导入"], summary="批量导入执法检查人员与技术专家（CSV/XLSX）", **op(S.PeopleImportOut, status=201, idempotent=True))
+@router.post("/imports/people", tags=["批量导入"], summary="批量导入执法检查人员与技术专家（CSV/XLSX）", **op(S.PeopleImportOut, status=201, idempotent=True, problems=(429,)))
 async def import_people(request: Request, ctx: CtxDep, principal: Writer, file: Annotated[UploadFile, File(description="CSV 或 XLSX 文件")]):
     return await _import(request, ctx, principal, file, "people", imports.import_people)
 

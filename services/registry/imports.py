@@ -99,10 +99,15 @@ class Limits:
     max_cell_chars: int = 2_000
     max_uncompressed_bytes: int = 64 * 1024 * 1024  # XLSX: all parts of the zip, as declared
     max_zip_entries: int = 200
+    # XLSX: every part but the worksheets (shared strings, styles, workbook...), as declared; openpyxl
+    # loads those whole before the first row is read (60 MB of tiny shared strings took ~0.5 GB)
+    max_part_bytes: int = 8 * 1024 * 1024
+    max_parse_seconds: float = 30.0  # wall clock for reading the file, checked while parsing
 
 
 API_LIMITS = Limits()
-CLI_LIMITS = Limits(max_rows=2_000_000, max_uncompressed_bytes=2 * 1024 * 1024 * 1024, max_zip_entries=1_000)
+CLI_LIMITS = Limits(max_rows=2_000_000, max_uncompressed_bytes=2 * 1024 * 1024 * 1024, max_zip_entries=1_000,
+                    max_part_bytes=512 * 1024 * 1024, max_parse_seconds=3600.0)
 MAX_REPORTED_CHARS = 60  # a column name or value quoted in the error report is cut to this
 
 
@@ -129,37 +134,195 @@ def _check_row(values: list, rownum: int, limits: Limits) -> list:
     return values
 
 
+_WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+_SCAN_CHUNK = 64 * 1024
+
+
+class _Deadline:
+    def __init__(self, limits: Limits):
+        import time
+
+        self._clock = time.monotonic
+        self._until = self._clock() + limits.max_parse_seconds
+        self._seconds = limits.max_parse_seconds
+
+    def check(self) -> None:
+        if self._clock() > self._until:
+            raise _too_big(f"XLSX 文件解析超过 {self._seconds:g} 秒，已停止")
+
+
+def _expat(start) -> object:
+    """A namespace-aware expat parser calling ``start(local_name, attrs)``; DTDs are refused
+    (an import file has none, and entity tricks live there)."""
+    import xml.parsers.expat
+
+    parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+
+    def refuse(*_args):
+        raise _unreadable("XLSX 文件含有不允许的 DTD 声明")
+
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    parser.StartElementHandler = lambda name, attrs: start(name.rpartition(" ")[2], attrs)
+    return parser
+
+
+def _feed(parser, src, deadline: _Deadline) -> None:
+    import xml.parsers.expat
+
+    try:
+        while chunk := src.read(_SCAN_CHUNK):
+            deadline.check()
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except xml.parsers.expat.ExpatError:
+        raise _unreadable("XLSX 文件内容损坏，无法读取") from None
+
+
+def _worksheet_parts(zf, infos) -> set[str]:
+    """Parts declared only as worksheets in [Content_Types].xml (a part also declared as anything
+    else, e.g. shared strings, is not one)."""
+    types: dict[str, set[str]] = {}
+
+    def start(name, attrs):
+        if name == "Override" and "PartName" in attrs:
+            types.setdefault(attrs["PartName"].lstrip("/"), set()).add(attrs.get("ContentType", ""))
+
+    member = next((i for i in infos if i.filename == "[Content_Types].xml"), None)
+    if member is None:
+        raise _unreadable("不是有效的 XLSX 文件")
+    with zf.open(member) as src:
+        _feed(_expat(start), src, _Deadline(Limits(max_parse_seconds=60.0)))
+    return {name for name, kinds in types.items() if kinds == {_WORKSHEET_TYPE}}
+
+
+def _column_number(ref: str) -> int:
+    n = 0
+    for ch in ref:
+        if "A" <= ch <= "Z":
+            n = n * 26 + ord(ch) - 64
+        else:
+            break
+    return n
+
+
+def _sheet_targets(data: bytes) -> list[str]:
+    """The zip members openpyxl opens as worksheets (it parses each whole when it opens the
+    workbook, looking for a declared size), found as openpyxl finds them: workbook part from the
+    content types, sheets from the workbook's relationships. Called once every other part is known
+    to be small."""
+    from openpyxl.reader.excel import ExcelReader
+
+    reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
+    try:
+        reader.read_manifest()
+        reader.read_workbook()
+        return [rel.target for _sheet, rel in reader.parser.find_sheets()
+                if rel.target in reader.valid_files and "chartsheet" not in rel.Type]
+    finally:
+        reader.archive.close()
+
+
+def _scan_sheet(src, limits: Limits, deadline: _Deadline, state: dict) -> None:
+    """Stream a sheet's XML once, before openpyxl opens the workbook, and refuse it at the first
+    limit: <row> elements counted as they come (openpyxl yields only increasing row numbers, so
+    a million ``<row r="1">`` never moved its counter), row numbers beyond the limit, a value in
+    a column beyond the limit, and more cell elements than the limits allow. Rows and cells are
+    counted over all the workbook's sheets (``state``): openpyxl parses every sheet when it opens
+    the file. Only attributes are looked at; nothing is kept."""
+    max_cells = (limits.max_rows + 1) * limits.max_columns
+    row_limit = limits.max_rows + 1
+    state.update(col=0, far=0, row=0)
+
+    def start(name, attrs):
+        if name == "c":
+            state["cells"] += 1
+            if state["cells"] > max_cells:
+                raise _too_big(f"XLSX 单元格超过 {max_cells} 个")
+            ref = attrs.get("r")
+            col = _column_number(ref) if ref else state["col"] + 1
+            state["col"] = col
+            state["far"] = col if col > limits.max_columns else 0
+        elif name in ("v", "is", "f") and state["far"]:
+            raise _too_big(f"第{state['row']}行超过 {limits.max_columns} 列")
+        elif name == "row":
+            state["rows"] += 1
+            state["col"] = 0
+            state["far"] = 0
+            r = attrs.get("r", "")
+            state["row"] = int(r) if r.isdigit() and len(r) < 10 else state["row"] + 1
+            if state["rows"] > row_limit or state["row"] > row_limit:
+                raise _too_big(f"数据行超过 {limits.max_rows} 行")
+
+    _feed(_expat(start), src, deadline)
+
+
 def _read_xlsx(data: bytes, limits: Limits) -> Table:
     import zipfile
 
     import openpyxl
 
+    deadline = _Deadline(limits)
     # a zip bomb is refused by the sizes its directory declares, before anything is inflated
+    # (zipfile never inflates a member past its declared size: a lie is a CRC error)
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            infos = zf.infolist()
+        zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError):
         raise _unreadable("不是有效的 XLSX 文件") from None
-    if len(infos) > limits.max_zip_entries:
-        raise _too_big(f"XLSX 文件内部条目超过 {limits.max_zip_entries} 个")
-    if sum(i.file_size for i in infos) > limits.max_uncompressed_bytes:
-        raise _too_big(f"XLSX 文件解压后超过 {limits.max_uncompressed_bytes // (1024 * 1024)} MB")
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > limits.max_zip_entries:
+            raise _too_big(f"XLSX 文件内部条目超过 {limits.max_zip_entries} 个")
+        if sum(i.file_size for i in infos) > limits.max_uncompressed_bytes:
+            raise _too_big(f"XLSX 文件解压后超过 {limits.max_uncompressed_bytes // (1024 * 1024)} MB")
+        # the parts openpyxl loads whole (shared strings, styles, workbook, content types...):
+        # each bounded, from the directory, before any is read
+        for info in infos:
+            if info.filename == "[Content_Types].xml" and info.file_size > limits.max_part_bytes:
+                raise _too_big(f"XLSX 文件内部条目 {_short(info.filename)} 解压后超过 {limits.max_part_bytes // (1024 * 1024)} MB")
+        try:
+            sheets = _worksheet_parts(zf, infos)
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+            raise _unreadable("不是有效的 XLSX 文件") from None
+        for info in infos:
+            if info.filename not in sheets and info.file_size > limits.max_part_bytes:
+                raise _too_big(f"XLSX 文件内部条目 {_short(info.filename)} 解压后超过 {limits.max_part_bytes // (1024 * 1024)} MB")
+        # every sheet openpyxl will open, streamed once before it does (see _scan_sheet)
+        try:
+            targets = _sheet_targets(data)
+        except Problem:
+            raise
+        except Exception:
+            raise _unreadable("不是有效的 XLSX 文件") from None
+        state = {"rows": 0, "cells": 0}
+        try:
+            for target in targets:
+                with zf.open(target) as src:
+                    _scan_sheet(src, limits, deadline, state)
+        except Problem:
+            raise
+        except Exception:
+            raise _unreadable("XLSX 文件内容损坏，无法读取") from None
+    deadline.check()
     try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
     except Exception:
         raise _unreadable("不是有效的 XLSX 文件") from None
     try:
         if not wb.worksheets:
             raise _unreadable("XLSX 文件中没有工作表")
         ws = wb.worksheets[0]
-        # the declared used range (e.g. A1:XFD1048576) is the attacker's; read only the cells present
+        # the declared used range (e.g. A1:XFD1048576) is the attacker's; read only the cells present,
+        # and never wider than the limit (a row ending in an empty <c r="XFD2"/> cost 16,384 cells)
         ws.reset_dimensions()
         headers: list[str] = []
         rows = []
         try:
-            for i, raw in enumerate(ws.iter_rows(values_only=True), start=1):
+            for i, raw in enumerate(ws.iter_rows(max_col=limits.max_columns, values_only=True), start=1):
                 if i > limits.max_rows + 1:
                     raise _too_big(f"数据行超过 {limits.max_rows} 行")
+                if i % 256 == 0:
+                    deadline.check()
                 values = _check_row(list(raw), i, limits)
                 if i == 1:
                     headers = [str(h).strip() if h is not None else "" for h in values]
@@ -572,7 +735,7 @@ async def import_people(
     taken = await _existing(session, Person.id, [p["id"] for p in people if p["id"]])
     for p in people:
         if p["id"] in taken:
-            report.add(p["row"], "编号", f"编号 {p['id']} 已存在")
+            report.add(p["row"], "编号", f"编号 {p['id']} 已被使用（编号全省唯一），请换一个编号或留空由系统分配")
     report.raise_if_any(len(table.rows))
     explicit = {p["id"] for p in people if p["id"]}
     for kind in ("inspector", "expert"):

@@ -127,7 +127,10 @@ async def create(session: AsyncSession, rec, principal: Principal, kind: str, bo
         raise Problem(422, "validation", "输入数据校验失败", errors=[{"field": "specialties", "message": "专业领域仅适用于技术专家"}])
     pid = body.id or (await next_ids(session, kind, 1))[0]
     if (await session.get(Person, pid)) is not None:
-        raise Problem(409, "person-exists", "人员编号已存在", errors=[{"field": "id", "message": f"编号 {pid} 已存在"}])
+        # ids are unique province-wide: a taken id is one neutral answer, the same in the caller's
+        # region and elsewhere, naming nothing of the other record (which stays 404) — threat model
+        raise Problem(409, "person-id-taken", "人员编号不可用", detail=f"编号 {pid} 已被使用（编号全省唯一），请换一个编号或留空由系统分配",
+                      errors=[{"field": "id", "message": f"编号 {pid} 已被使用，请换一个编号或留空由系统分配"}])
     p = Person(
         id=pid, kind=kind, name=body.name, level=body.level, region_code=body.region_code, organisation=body.organisation, unit=body.unit,
         business_line=body.business_line, division_cadre=body.division_cadre, certificate_no=body.certificate_no or None, active=body.active,

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from shared.auth import region_level
-from shared.schemas import StrictModel
+from shared.schemas import IsoDate, StrictModel
 
 from . import validation as v
 
@@ -35,7 +35,7 @@ class SitePatch(StrictModel):
 
 class FlagIn(StrictModel):
     source: str = Field(min_length=1, max_length=300, description="来源（如 国家市场监督管理总局2021年第3批国抽通报）")
-    date: dt.date
+    date: IsoDate
 
 
 class FlagsIn(StrictModel):
@@ -49,8 +49,8 @@ class LicenceIn(StrictModel):
     number: str
     category: str
     product_description: str | None = Field(default=None, max_length=500)
-    issue_date: dt.date
-    expiry_date: dt.date | None = None
+    issue_date: IsoDate
+    expiry_date: IsoDate | None = None
     status: LicenceStatus = "有效"
 
     _number = field_validator("number")(lambda cls, x: v.check_licence_number(x))
@@ -73,7 +73,7 @@ class LicenceIn(StrictModel):
 
 class LicencePatch(StrictModel):
     product_description: str | None = Field(default=None, max_length=500)
-    expiry_date: dt.date | None = None
+    expiry_date: IsoDate | None = None
 
 
 class LicenceStatusIn(StrictModel):

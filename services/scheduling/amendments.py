@@ -164,9 +164,9 @@ async def apply_replacement(ctx, s, rep, actor: str) -> Amendment | None:
     from .draws import load_draw
     from .scope import today
 
-    a = (await s.execute(select(Assignment).where(Assignment.enterprise_draw_id == rep.draw_id))).scalars().first()
+    a = (await s.execute(select(Assignment).where(Assignment.enterprise_draw_id == rep.draw_id, Assignment.voided_at.is_(None)))).scalars().first()
     if a is None or rep.id in (a.replacement_ids or []):
-        return None  # not formed yet: formation applies it
+        return None  # not formed yet (or only voided formations): formation applies it
     reason = rep.reason or "企业无法检查，按签序替补"
     new_ent = dict(rep.replacement)
     old = rep.replaced_uscc
@@ -270,12 +270,16 @@ async def apply_replacement(ctx, s, rep, actor: str) -> Amendment | None:
 
 
 async def void_for_abandoned_draw(ctx, s, draw_id: str, reason: str, actor: str) -> Amendment | None:
-    """A draw sampling abandoned: the formation built on it stops being effective; its open tasks
-    are cancelled with the reason, as one amendment (a new draw attempt may then be formed)."""
-    a = (await s.execute(select(Assignment).where((Assignment.enterprise_draw_id == draw_id) | (Assignment.inspector_draw_id == draw_id)))).scalars().first()
+    """A draw sampling abandoned: the formation built on it stops being effective (``voided_at``,
+    reason and draw kept on the row, ``scheduling.assignment.voided`` published); its open tasks are
+    cancelled with the reason, as one amendment. A new formation of the same enterprise draw (with a
+    new inspector draw) or of a new enterprise draw may then be made; it records the one it supersedes."""
+    a = (await s.execute(select(Assignment).where((Assignment.enterprise_draw_id == draw_id) | (Assignment.inspector_draw_id == draw_id),
+                                                  Assignment.voided_at.is_(None)))).scalars().first()
     if a is None:
         return None
     why = f"抽取 {draw_id} 已作废：{reason}"
+    a.voided_at, a.void_reason, a.voided_draw_id = utcnow(), reason, draw_id
     open_tasks = list((await s.execute(select(Task).where(Task.assignment_id == a.id, Task.status != "cancelled"))).scalars())
     now = utcnow()
     for t in open_tasks:
@@ -290,6 +294,10 @@ async def void_for_abandoned_draw(ctx, s, draw_id: str, reason: str, actor: str)
         t.amendment_id = am.id
         await ctx.emit(s, "task", "cancelled", {"task_id": t.id, "team_id": t.team_id, "plan_id": t.plan_id, "uscc": t.uscc,
                                                 "site_id": t.site_id, "reason": why, "amendment_id": am.id}, subject_id=t.id, actor=actor)
+    await ctx.emit(s, "assignment", "voided", {"assignment_id": a.id, "plan_id": a.plan_id, "enterprise_draw_id": a.enterprise_draw_id,
+                                               "inspector_draw_id": a.inspector_draw_id, "abandoned_draw_id": draw_id, "reason": reason,
+                                               "voided_at": a.voided_at.isoformat(), "amendment_id": am.id,
+                                               "cancelled_tasks": len(open_tasks)}, subject_id=a.id, actor=actor)
     await ctx.audit(s, actor, "assignment.voided", "assignment", a.id, after=amendment_out(am), detail={"draw_id": draw_id, "reason": reason})
     return am
 

@@ -77,7 +77,7 @@ async def verify_assignment(assignment_id: str, ctx: CtxDep, _: Principal = Depe
 
 
 @router.get("/assignments/{assignment_id}/amendments", summary="组建后的变更记录（有序、哈希链接）", **op(S.AmendmentOut, page=True))
-async def list_amendments(assignment_id: str, ctx: CtxDep, page: Page, _: Principal = require_roles(*READERS)):
+async def list_amendments(assignment_id: str, ctx: CtxDep, page: Page, _: Principal = Depends(assignment_reader)):
     q = select(Amendment).where(Amendment.assignment_id == assignment_id)
     async with ctx.db.session() as s:
         rows = list((await s.execute(keyset(q, [Amendment.seq], page))).scalars())

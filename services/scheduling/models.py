@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Column, Date, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Date, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime, new_id, new_registry
@@ -49,13 +49,21 @@ class Replacement(Base, table=True):
 
 
 class Assignment(Base, table=True):
-    """One team formation for an enterprise draw; ``result`` is the pure function's canonical output."""
+    """One team formation for an enterprise draw; ``result`` is the pure function's canonical output.
+    A formation built on a draw sampling abandoned is *voided* (kept, with when, why and which draw)
+    and no longer blocks a formation of the same enterprise draw with a new inspector draw, which
+    records the one it ``supersedes``; at most one effective (not voided) formation per enterprise draw."""
+
+    __table_args__ = (
+        Index("uq_assignment_effective_enterprise_draw", "enterprise_draw_id", unique=True,
+              postgresql_where=text("voided_at IS NULL"), sqlite_where=text("voided_at IS NULL")),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     plan_id: str = Field(index=True, max_length=64)
     batch: str | None = Field(default=None, max_length=64)
     owner_region: str = Field(max_length=6)
-    enterprise_draw_id: str = Field(max_length=64, unique=True)
+    enterprise_draw_id: str = Field(max_length=64)
     inspector_draw_id: str = Field(max_length=64)
     replacement_ids: list = Field(sa_column=Column(JSON, nullable=False))
     input_digest: str = Field(max_length=64)
@@ -68,6 +76,11 @@ class Assignment(Base, table=True):
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     # the dispatch date the visit plan counted the notice period from (an input of the pure function)
     dispatch_date: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    voided_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    void_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    voided_draw_id: str | None = Field(default=None, max_length=64)
+    supersedes: str | None = Field(default=None, max_length=32)  # the voided formation this one replaces
+    superseded_by: str | None = Field(default=None, max_length=32)
 
 
 class Amendment(Base, table=True):

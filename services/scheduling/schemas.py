@@ -113,6 +113,11 @@ class AssignmentOut(_BaseModel):
     created_by: str
     created_at: _dt.datetime
     dispatch_date: _dt.date | None = None
+    voided_at: _dt.datetime | None = Field(None, description="组建所依据的抽取被作废的时间（作废后不再有效）")
+    void_reason: str | None = None
+    voided_draw_id: str | None = Field(None, description="被作废的抽取")
+    supersedes: str | None = Field(None, description="本次组建取代的已作废组建")
+    superseded_by: str | None = Field(None, description="取代本组建的新组建")
 
 
 class AssignmentDetailOut(AssignmentOut):

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
-from shared.auth import Principal, region_level
+from shared.auth import Principal, reads_province
 from shared.errors import Problem
 
 from .models import Task, Team, TeamMember
@@ -31,7 +31,7 @@ def _forbidden() -> Problem:
 
 def reads_all(p: Principal) -> bool:
     """The province administration and a province-level discipline account see every region."""
-    return p.has("province_admin") or (p.has("discipline") and region_level(p.region) == "province")
+    return reads_province(p)
 
 
 def member_teams(person_id: str):

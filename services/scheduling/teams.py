@@ -50,6 +50,8 @@ def assignment_out(a: Assignment) -> dict:
         "inspector_draw_id": a.inspector_draw_id, "input_digest": a.input_digest, "result_digest": a.result_digest,
         "algorithm_version": a.algorithm_version, "team_count": a.team_count, "task_count": a.task_count,
         "created_by": a.created_by, "created_at": a.created_at, "dispatch_date": a.dispatch_date,
+        "voided_at": a.voided_at, "void_reason": a.void_reason, "voided_draw_id": a.voided_draw_id,
+        "supersedes": a.supersedes, "superseded_by": a.superseded_by,
     }
 
 
@@ -106,14 +108,17 @@ async def form(ctx, s, principal: Principal, plan_id: str, enterprise_draw_id: s
 
 
 async def _form(ctx, s, principal, plan_id, enterprise_draw_id, inspector_draw_id, rid) -> dict:
-    if (await s.execute(select(Assignment.id).where(Assignment.enterprise_draw_id == enterprise_draw_id))).first():
+    # one *effective* formation per enterprise draw: one voided because sampling abandoned a draw
+    # it was built on (e.g. the inspector draw, drawn again) does not block the next
+    if (await s.execute(select(Assignment.id).where(Assignment.enterprise_draw_id == enterprise_draw_id, Assignment.voided_at.is_(None)))).first():
         raise Problem(409, "assignment-exists", "该企业抽取已组建检查组", detail=f"企业抽取 {enterprise_draw_id} 已有检查组组建结果",
                       errors=[{"field": "enterprise_draw_id", "message": "已组建，不能重复组建"}])
     from .models import Draw
 
     live_draw = select(Draw.draw_id).where(Draw.abandoned_at.is_(None))
     earlier = (await s.execute(select(Assignment.id).where(
-        Assignment.plan_id == plan_id, Assignment.enterprise_draw_id.in_(live_draw), Assignment.inspector_draw_id.in_(live_draw)))).scalars().first()
+        Assignment.plan_id == plan_id, Assignment.voided_at.is_(None),
+        Assignment.enterprise_draw_id.in_(live_draw), Assignment.inspector_draw_id.in_(live_draw)))).scalars().first()
     if earlier:
         raise Problem(409, "plan-already-formed", "本计划已组建检查组", detail=f"计划 {plan_id} 已有检查组组建结果 {earlier}；"
                       "每个计划只有一次有效组建，其后的任何改变（替换、替补、取消）均作为有序记录的变更办理",
@@ -139,8 +144,17 @@ async def _form(ctx, s, principal, plan_id, enterprise_draw_id, inspector_draw_i
         team_count=len(result["teams"]), task_count=sum(len(t["visits"]) for t in result["teams"]),
         created_by=principal.sub, created_at=now, dispatch_date=dispatch_day,
     )
+    # the voided formation(s) of this enterprise draw: the new one supersedes the latest, both say so
+    voided = (await s.execute(select(Assignment).where(Assignment.enterprise_draw_id == enterprise_draw_id, Assignment.voided_at.is_not(None),
+                                                       Assignment.superseded_by.is_(None)).order_by(Assignment.voided_at.desc()))).scalars().first()
+    if voided is not None:
+        a.supersedes = voided.id
     s.add(a)
     await s.flush()
+    if voided is not None:
+        voided.superseded_by = a.id
+        await ctx.audit(s, principal, "assignment.superseded", "assignment", voided.id,
+                        after={"superseded_by": a.id, "inspector_draw_id": a.inspector_draw_id}, request_id=rid)
     selected = {e["uscc"]: e for e in inp["enterprise_draw"]["selected"]}
     window = {"start": settings["window_start"], "end": settings["window_end"]}
     teams_out = []

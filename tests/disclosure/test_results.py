@@ -280,3 +280,39 @@ async def test_city_report_counts_inspected_published_and_overdue_in_jurisdictio
         city = (await c.get("/report/cities", headers=H(keys, CITY))).json()["items"]
         assert [i["city_code"] for i in city] == ["140100"]  # a city sees its own only
         assert (await c.get("/report/cities", headers=H(keys, CREDIT))).status_code == 403
+
+
+async def test_a_city_discipline_group_reads_its_region_only(db_url, keys, nats_url, events_prefix):
+    """Audit of issue 7 #1: a city 纪检 account read the whole province's results; it reads its
+    region like the bureau it watches, and only a province-level discipline account reads all."""
+    app = make_app(db_url, keys, nats_url, events_prefix)
+    async with running(app) as c:
+        taiyuan, datong = record_event(region="140105"), record_event(region="140202")
+        for e in (taiyuan, datong):
+            assert await feed(app, e)
+        ty = await result_for(c, keys, taiyuan["data"]["record_id"])
+        dt_ = await result_for(c, keys, datong["data"]["record_id"])
+        for region, seen in (("140000", {ty["id"], dt_["id"]}), ("140100", {ty["id"]}), ("140200", {dt_["id"]}), ("140106", set())):
+            who = dict(sub=f"jw-{region}", roles=["discipline"], region=region)
+            assert {i["id"] for i in (await c.get("/results", headers=H(keys, who))).json()["items"]} == seen, region
+            for r in (ty, dt_):
+                assert (await c.get(f"/results/{r['id']}", headers=H(keys, who))).status_code == (200 if r["id"] in seen else 404), region
+                assert (await c.get(f"/results/{r['id']}/versions", headers=H(keys, who))).status_code == (200 if r["id"] in seen else 404), region
+            cities = {i["city_code"] for i in (await c.get("/report/cities", headers=H(keys, who))).json()["items"] if i["results"]}
+            assert cities == {rid_city for rid_city, r in (("140100", ty), ("140200", dt_)) if r["id"] in seen}, region
+        # subscriptions and deliveries concern the whole province
+        assert (await c.get("/subscriptions", headers=H(keys, DISCIPLINE))).status_code == 200
+        assert (await c.get("/subscriptions", headers=H(keys, dict(sub="jw", roles=["discipline"], region="140100")))).status_code == 403
+
+
+async def test_public_dates_are_iso_only(db_url, keys, nats_url, events_prefix):
+    """Audit of issue 7 #13: ``date_to=0`` was read as 1970-01-01; dates are YYYY-MM-DD or a 422."""
+    app = make_app(db_url, keys, nats_url, events_prefix)
+    async with running(app) as c:
+        for field in ("date_from", "date_to"):
+            for bad in ("0", "1700000000", "2024-02-30", "2024-09-27T00:00:00"):
+                r = await c.get("/public/results", params={field: bad})
+                assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), (field, bad)
+                err = r.json()["errors"][0]
+                assert err["field"] == field and any("\u4e00" <= ch <= "\u9fff" for ch in err["message"]), err  # a Chinese message
+        assert (await c.get("/public/results", params={"date_from": "2024-01-01", "date_to": "2024-12-31"})).status_code == 200

@@ -466,3 +466,18 @@ async def test_content_hash_is_the_digest_of_the_sealed_content(svc):
 
     reread = _json.loads(_json.dumps(sealed))
     assert digest(content_of(reread, reread["items"])) == sealed["content_hash"]
+
+
+async def test_a_city_discipline_group_reads_its_region_only(svc):
+    """Audit of issue 7 #1: a city 纪检 account read the whole province's records; it reads its
+    region like the bureau it watches, and only a province-level discipline account reads all."""
+    rec = (await arrive(svc)).json()  # t-wire: 140105, a county of Taiyuan
+    for region, status in (("140000", 200), ("140100", 200), ("140105", 200), ("140200", 404), ("140202", 404)):
+        h = svc.admin("discipline", region)
+        assert (await svc.client.get(f"/records/{rec['id']}", headers=h)).status_code == status, region
+        listed = [r["id"] for r in (await svc.client.get("/records", headers=h)).json()["items"]]
+        assert (rec["id"] in listed) == (status == 200), region
+        tasks = [t["region_code"] for t in (await svc.client.get("/tasks", headers=h)).json()["items"]]
+        assert all(t.startswith(region[:2] if region == "140000" else region[:4] if region.endswith("00") else region) for t in tasks), region
+    # the per-city export is the city's own
+    assert (await svc.client.get("/forms/steel/export.xlsx", params={"city_code": "140100"}, headers=svc.admin("discipline", "140200"))).status_code == 403

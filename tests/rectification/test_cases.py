@@ -83,6 +83,23 @@ async def test_enterprise_sees_only_its_own_case(svc):
     assert (await svc.client.get("/cases", headers=svc.h("i", ["inspector"], "140000"))).status_code == 403
 
 
+async def test_a_city_discipline_group_reads_its_region_only(svc):
+    """Audit of issue 7 #1: a city 纪检 account read the whole province's cases; it reads its
+    region like the bureau it watches, and only a province-level discipline account reads all."""
+    a = await svc.open_case(uscc=USCC_A, county="140105")
+    c = await svc.open_case(uscc=USCC_C, county="141002")
+    for region, seen in (("140000", {a["id"], c["id"]}), ("140100", {a["id"]}), ("141000", {c["id"]}), ("140200", set()), ("140106", set())):
+        h = svc.h(f"jw-{region}", ["discipline"], region)
+        assert {x["id"] for x in (await svc.client.get("/cases", headers=h)).json()["items"]} == seen, region
+        assert {x["case_id"] for x in (await svc.client.get("/ledger", headers=h)).json()["items"]} == seen, region
+        for case in (a, c):
+            assert (await svc.client.get(f"/cases/{case['id']}", headers=h)).status_code == (200 if case["id"] in seen else 404), region
+        cities = {i["city_code"] for i in (await svc.client.get("/report/cities", headers=h)).json()["items"]}
+        assert len(cities) == 11 if region == "140000" else cities <= {region[:4] + "00"}, (region, cities)
+    x = await svc.client.get("/ledger.xlsx", headers=svc.h("jw", ["discipline"], "140200"))
+    assert x.status_code == 200 and x.headers["X-Row-Count"] == "0"
+
+
 async def test_evidence_count_per_case_is_bounded(svc, monkeypatch):
     import services.rectification.cases as cases_mod
 
@@ -371,6 +388,13 @@ async def test_bad_input_is_4xx(svc):
         assert r.headers["content-type"].startswith("application/problem+json")
     assert (await svc.client.get("/cases/" + "x" * 40, headers=e)).status_code == 422
     assert (await svc.client.get("/cases", params={"status": "bogus"}, headers=e)).status_code == 422
+    # ledger dates are YYYY-MM-DD, not Unix timestamps (audit of issue 7 #13: deadline_to=0 read as 1970-01-01)
+    for field in ("deadline_from", "deadline_to"):
+        for bad in ("0", "1700000000", "2024-13-01", "2024-09-27T00:00:00"):
+            r = await svc.client.get("/ledger", params={field: bad}, headers=svc.province())
+            assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), (field, bad)
+            assert r.json()["errors"][0]["field"] == field and "YYYY-MM-DD" in r.json()["errors"][0]["message"]
+    assert (await svc.client.get("/ledger", params={"deadline_to": "2024-12-31"}, headers=svc.province())).status_code == 200
     r = await svc.client.post(f"/cases/{c['id']}/problems/1/report", content=json.dumps({"text": "好"}), headers={**e, "Content-Type": "text/plain"})
     assert r.status_code == 415
 

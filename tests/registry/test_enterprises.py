@@ -70,6 +70,14 @@ async def test_expiry_before_issue_is_refused(registry):
     assert "有效期至必须晚于发证日期" in json.dumps(doc, ensure_ascii=False)
 
 
+async def test_licence_dates_are_iso_text_not_numbers(registry):
+    """A number in a date field was read as a Unix timestamp (0 → 1970-01-01); dates are YYYY-MM-DD."""
+    for bad in (0, "0", 1700000000, "2021-01-01T00:00:00"):
+        body = enterprise_body(licences=[{"number": licence_number(), "category": "rebar", "issue_date": bad}])
+        doc = await _refused(registry, body, "licences.0.issue_date")
+        assert "YYYY-MM-DD" in json.dumps(doc, ensure_ascii=False)
+
+
 async def test_unknown_region_category_and_fields_are_refused(registry):
     await _refused(registry, enterprise_body(region_code="149999"), "region_code")
     await _refused(registry, enterprise_body(region_code="140100"), "region_code")  # a city is not a county-level unit

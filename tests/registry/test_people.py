@@ -1,6 +1,8 @@
 """Inspector and expert directories, and declared conflicts of interest (回避)."""
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select
 
 from services.registry.models import Person, kernel
@@ -42,6 +44,33 @@ async def test_inspector_create_update_scope(registry):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "region_code"
     r = await registry.client.post("/inspectors", json=_inspector(specialties=["cement"]), headers=registry.h())
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "specialties"
+
+
+async def test_a_taken_person_id_is_one_neutral_answer_wherever_it_lies(registry):
+    """Audit of issue 7 (low): POST with another city's id answered "编号 … 已存在" while GET
+    answered 404. Decided (docs/architecture.md, threat model): ids are unique province-wide, so
+    a taken id is refused — with one answer, the same for an id in the caller's city and in another
+    city, naming nothing of the other record, which stays 404; a blank id is assigned."""
+    yc = registry.h(roles=("city_admin",), region="140800")
+    ty = registry.h(roles=("city_admin",), region="140100")
+    mine = (await registry.client.post("/inspectors", json=_inspector(id="insp-7001"), headers=yc)).json()["id"]
+    theirs = (await registry.client.post("/inspectors", json=_inspector(id="insp-7002", region_code="140100", organisation="太原市市场监督管理局"),
+                                         headers=ty)).json()["id"]
+    assert (mine, theirs) == ("insp-7001", "insp-7002")
+    assert (await registry.client.get(f"/inspectors/{theirs}", headers=yc)).status_code == 404
+
+    def neutral(r, pid):
+        assert r.status_code == 409, r.text
+        body = {k: v for k, v in r.json().items() if k not in ("instance", "request_id")}
+        return json.loads(json.dumps(body, ensure_ascii=False).replace(pid, "<id>"))
+
+    own = neutral(await registry.client.post("/inspectors", json=_inspector(id=mine), headers=yc), mine)
+    other = neutral(await registry.client.post("/inspectors", json=_inspector(id=theirs), headers=yc), theirs)
+    assert own == other and own["type"].endswith("person-id-taken")
+    text = json.dumps(other, ensure_ascii=False)
+    assert "太原" not in text and "140100" not in text and "已存在" not in text
+    r = await registry.client.post("/inspectors", json=_inspector(), headers=yc)  # blank: assigned
+    assert r.status_code == 201 and r.json()["id"] not in (mine, theirs)
 
 
 async def test_experts_and_conflicts(registry):

@@ -207,6 +207,15 @@ async def test_substitution_and_report(svc, keys):
     stale = await c.post(f"/teams/{team_id}/substitutions", json={**body, "person_id": out["members"][-1]["person_id"]},
                          headers={**H(keys, **ADMIN), "If-Match": t.headers["ETag"]})
     assert stale.status_code == 412
+    # the amendment trail covers the province's teams: province-level accounts only (audit of
+    # issue 7 #1: a city 纪检 account read it); the city's discipline group reads its region's teams
+    for region, status in (("140000", 200), ("140100", 403), ("141000", 403)):
+        dis = H(keys, sub=f"jw-{region}", roles=["discipline"], region=region)
+        r = await c.get(f"/assignments/{a['id']}/amendments", headers=dis)
+        assert r.status_code == status, (region, r.text)
+        assert (await c.get(f"/assignments/{a['id']}", headers=dis)).status_code == status
+    city_teams = (await c.get("/teams", params={"plan_id": "plan-sub"}, headers=H(keys, sub="jw", roles=["discipline"], region="141000"))).json()["items"]
+    assert city_teams and {tm["city_code"] for tm in city_teams} == {"141000"}
     # the new member now sees the team's tasks, the old one no longer
     new_h = H(keys, sub="n", roles=["inspector"], region="140000", person_id=sub["substitute_person_id"])
     old_h = H(keys, sub="o", roles=["inspector"], region="140000", person_id=officer["person_id"])

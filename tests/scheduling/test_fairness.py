@@ -62,6 +62,41 @@ async def test_one_formation_per_plan_and_none_from_an_abandoned_draw(svc, keys)
     assert second["id"] != a["id"]
 
 
+
+async def test_inspector_redraw_forms_again_and_records_the_superseded_formation(svc, keys):
+    """Audit of issue 8 #1: after sampling abandons only the inspector draw and draws inspectors
+    again, the same enterprise draw is formed with the new inspector draw (no 409 assignment-exists);
+    the old formation is voided (when, why, which draw) and superseded, both public on the record."""
+    app, c = svc
+    await feed_draws(app)
+    a = await _form(c, keys)
+    consumer = app.state.ctx.runner.consumers["scheduling-draw-abandoned"]
+    ev = make_event("sampling", "draw", "abandoned", {"draw_id": "insp-1", "plan_id": "plan-1", "reason": "人员名录有误"}, subject_id="insp-1")
+    assert await feed(app, ev, consumer)
+    old = (await c.get(f"/assignments/{a['id']}", headers=H(keys, **ADMIN))).json()
+    assert old["voided_at"] and old["void_reason"] == "人员名录有误" and old["voided_draw_id"] == "insp-1" and old["superseded_by"] is None
+    voided = await _events(app, ".scheduling.assignment.voided")
+    assert [(e["assignment_id"], e["abandoned_draw_id"]) for e in voided] == [(a["id"], "insp-1")]
+    # the abandoned inspector draw itself is refused; the new one forms
+    r = await c.post("/plans/plan-1/assignments", json={"enterprise_draw_id": "ent-1", "inspector_draw_id": "insp-1"}, headers=H(keys, **ADMIN))
+    assert r.status_code == 409 and r.json()["type"].endswith("draw-abandoned")
+    assert await feed(app, committed(inspector_draw("insp-2", "plan-1", "ent-1", generous_pools())), DrawCommittedConsumer())
+    r = await c.post("/plans/plan-1/assignments", json={"enterprise_draw_id": "ent-1", "inspector_draw_id": "insp-2"}, headers=H(keys, **ADMIN))
+    assert r.status_code == 201, r.text
+    new = r.json()
+    assert new["supersedes"] == a["id"] and new["inspector_draw_id"] == "insp-2" and new["voided_at"] is None
+    assert (await c.get(f"/assignments/{a['id']}", headers=H(keys, **ADMIN))).json()["superseded_by"] == new["id"]
+    listed = {x["id"]: x for x in (await c.get("/assignments", params={"plan_id": "plan-1"}, headers=H(keys, **ADMIN))).json()["items"]}
+    assert set(listed) == {a["id"], new["id"]} and listed[a["id"]]["voided_at"] and not listed[new["id"]]["voided_at"]
+    # still one effective formation: the same pair again is a 409, and both formations verify
+    r = await c.post("/plans/plan-1/assignments", json={"enterprise_draw_id": "ent-1", "inspector_draw_id": "insp-2"}, headers=H(keys, **ADMIN))
+    assert r.status_code == 409 and r.json()["type"].endswith("assignment-exists")
+    for x in (a, new):
+        assert (await c.get(f"/assignments/{x['id']}/verify", headers=H(keys, **ADMIN))).json()["ok"] is True
+    live = (await c.get("/tasks", params={"plan_id": "plan-1", "limit": 200}, headers=H(keys, **ADMIN))).json()["items"]
+    assert {t["status"] for t in live if t["assignment_id"] == new["id"]} == {"dispatched"}
+    assert {t["status"] for t in live if t["assignment_id"] == a["id"]} == {"cancelled"}
+
 def _many(n_ent=40):
     cats = ["cement", "wire_cable", "hazardous_chemicals", "food_related"]
     out, i = [], 0
