@@ -6478,7 +6478,7 @@ export interface components {
         rectification__EvidenceStoredOut: {
             /**
              * Already Present
-             * @description 同一内容此前已存储
+             * @description 同一内容此前已存储（对企业：此前已由本企业上传或企业可见）
              */
             already_present: boolean;
             /** Media Type */
@@ -8970,6 +8970,13 @@ export interface components {
             result_digest?: string | null;
             /** Result Digest Rule */
             result_digest_rule: string;
+            /**
+             * Rules
+             * @description 计划的分层规则（公开）
+             */
+            rules: {
+                [key: string]: unknown;
+            }[];
             /** Seed */
             seed?: string | null;
             /** Seed Entered At */
@@ -8978,7 +8985,7 @@ export interface components {
             seed_rule: string;
             /**
              * Selected
-             * @description 企业抽取：抽中的企业
+             * @description 企业抽取：抽中的企业（含信用风险分层时统一标注、无签号）
              */
             selected?: {
                 [key: string]: unknown;
@@ -8989,10 +8996,18 @@ export interface components {
             status: string;
             /** Status Before Abandon */
             status_before_abandon?: string | null;
-            /** Strata */
+            /**
+             * Strata
+             * @description 各层数量；按信用风险分类抽取的层合为一项
+             */
             strata: {
                 [key: string]: unknown;
             }[];
+            /**
+             * Strata Disclosure
+             * @description 计划含按信用风险分类的规则时：本页公开什么、不公开什么
+             */
+            strata_disclosure?: string | null;
             /** Strata Rules */
             strata_rules: {
                 [key: string]: unknown;
@@ -9300,10 +9315,32 @@ export interface components {
             };
             /** Result Digest */
             result_digest: string;
+            /**
+             * Superseded By
+             * @description 取代本组建的新组建
+             */
+            superseded_by?: string | null;
+            /**
+             * Supersedes
+             * @description 本次组建取代的已作废组建
+             */
+            supersedes?: string | null;
             /** Task Count */
             task_count: number;
             /** Team Count */
             team_count: number;
+            /** Void Reason */
+            void_reason?: string | null;
+            /**
+             * Voided At
+             * @description 组建所依据的抽取被作废的时间（作废后不再有效）
+             */
+            voided_at?: string | null;
+            /**
+             * Voided Draw Id
+             * @description 被作废的抽取
+             */
+            voided_draw_id?: string | null;
         };
         /** scheduling__AssignmentFormedOut */
         scheduling__AssignmentFormedOut: {
@@ -9340,12 +9377,34 @@ export interface components {
             result_digest: string;
             /** Rules */
             rules?: unknown;
+            /**
+             * Superseded By
+             * @description 取代本组建的新组建
+             */
+            superseded_by?: string | null;
+            /**
+             * Supersedes
+             * @description 本次组建取代的已作废组建
+             */
+            supersedes?: string | null;
             /** Task Count */
             task_count: number;
             /** Team Count */
             team_count: number;
             /** Teams */
             teams: components["schemas"]["scheduling__FormedTeamOut"][];
+            /** Void Reason */
+            void_reason?: string | null;
+            /**
+             * Voided At
+             * @description 组建所依据的抽取被作废的时间（作废后不再有效）
+             */
+            voided_at?: string | null;
+            /**
+             * Voided Draw Id
+             * @description 被作废的抽取
+             */
+            voided_draw_id?: string | null;
         };
         /** scheduling__AssignmentOut */
         scheduling__AssignmentOut: {
@@ -9374,10 +9433,32 @@ export interface components {
             plan_id: string;
             /** Result Digest */
             result_digest: string;
+            /**
+             * Superseded By
+             * @description 取代本组建的新组建
+             */
+            superseded_by?: string | null;
+            /**
+             * Supersedes
+             * @description 本次组建取代的已作废组建
+             */
+            supersedes?: string | null;
             /** Task Count */
             task_count: number;
             /** Team Count */
             team_count: number;
+            /** Void Reason */
+            void_reason?: string | null;
+            /**
+             * Voided At
+             * @description 组建所依据的抽取被作废的时间（作废后不再有效）
+             */
+            voided_at?: string | null;
+            /**
+             * Voided Draw Id
+             * @description 被作废的抽取
+             */
+            voided_draw_id?: string | null;
         };
         /** scheduling__AuditEntryOut */
         scheduling__AuditEntryOut: {
@@ -20323,6 +20404,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["registry__ProblemDetail"];
                 };
             };
+            /** @description 请求过于频繁，请稍后再试 */
+            429: {
+                headers: {
+                    /** @description 建议的重试等待秒数 */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
         };
     };
     registry__import_people_imports_people_post: {
@@ -20418,6 +20510,17 @@ export interface operations {
             /** @description 输入数据校验失败 */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["registry__ProblemDetail"];
+                };
+            };
+            /** @description 请求过于频繁，请稍后再试 */
+            429: {
+                headers: {
+                    /** @description 建议的重试等待秒数 */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
