@@ -54,7 +54,7 @@ test: install web-build web-test test-python
 ## The Python tests alone (no web build, no vitest). SPOTCHECK_DB_TESTS_ONLY=1 keeps only the tests
 ## that reach the database (the second backend's pass of .ci/run; see tests/conftest.py).
 test-python: install
-	@$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
+	@$(PY) -m pytest -q -p no:cacheprovider --durations=15 $(PYTEST_ARGS); rc=$$?; \
 	 if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
 ## The API contract alone (part of `make test` too): live stack, generated Python client and

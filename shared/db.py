@@ -78,6 +78,24 @@ def is_sqlite(url: str) -> bool:
     return normalize_url(url).startswith("sqlite")
 
 
+def _wal(cur, attempts: int = 300) -> None:
+    """WAL mode, set once per database file (it persists). Switching needs a moment alone with the
+    file and SQLite answers "database is locked" at once instead of waiting when another connection
+    is busy (seen with two replicas opening one fresh file together), so wait and try again; a file
+    already in WAL mode (every one after its first connection) is not switched again."""
+    for attempt in range(attempts):
+        try:
+            cur.execute("PRAGMA journal_mode")
+            if str(cur.fetchone()[0]).lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:  # sqlite3's OperationalError, or the same through the aiosqlite adapter
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
+
+
 def make_engine(url: str, **kwargs) -> AsyncEngine:
     url = normalize_url(url)
     if is_sqlite(url):
@@ -87,11 +105,11 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+        def _pragmas(dbapi_conn, _record):
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            _wal(cur)
+            cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
         return engine
