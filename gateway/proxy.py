@@ -111,7 +111,8 @@ class Upstreams:
     async def send(self, method: str, base: str, target: str, headers: list[tuple[str, str]], content) -> httpx.Response:
         """One proxied request straight to the pool's transport, answer streamed: no client-side
         cookie jar, redirects, auth or default headers to run (the caller's headers go as they are)."""
-        request = httpx.Request(method, base + target, headers=headers, content=content, extensions={"timeout": self._timeouts})
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]  # bytes as received (obs-text allowed)
+        request = httpx.Request(method, base + target, headers=raw, content=content, extensions={"timeout": self._timeouts})
         transport = self.mounts.get(base, self.transport) if self.mounts else self.transport
         response = await transport.handle_async_request(request)
         response.request = request
@@ -129,6 +130,8 @@ def _connection_listed(headers) -> set[str]:
 
 
 def forward_request_headers(request: Request, rid: str | None) -> list[tuple[str, str]]:
+    """The headers the service gets. Values are passed on as the bytes that came in (latin-1 round trip):
+    HTTP allows bytes 0x80-0xFF (obs-text) in a value, which httpx would refuse to encode as ASCII."""
     drop = REQUEST_DROP | _connection_listed(request.headers)
     out = [(k, v) for k, v in request.headers.items() if k.lower() not in drop]
     if "content-length" in request.headers:

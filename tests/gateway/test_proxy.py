@@ -85,6 +85,19 @@ async def test_headers_query_body_and_request_id_pass_through(routed):
     assert resp.json()["request_id"] == resp.headers["x-request-id"] and len(resp.headers["x-request-id"]) >= 16
 
 
+async def test_header_values_outside_ascii_pass_through_unchanged(routed):
+    """HTTP allows obs-text (bytes 0x80-0xFF) in a header value; the gateway forwards such a value byte
+    for byte instead of failing to encode it (schemathesis seed 7: If-Match 'áu' was a 500)."""
+    gw = routed
+    auth = await auth_headers(gw.client, "demo_province")
+    resp = await gw.client.put("/api/v1/registry/echo/x", content=b"{}",
+                               headers={**auth, "If-Match": "\xe1u".encode("latin-1"), "X-Note": b"caf\xe9 \xff",
+                                        "Idempotency-Key": "k\xe4".encode("latin-1"), "Content-Type": "application/json"})
+    assert resp.status_code == 200, resp.text
+    h = resp.json()["headers"]
+    assert h["if-match"] == "\xe1u" and h["x-note"] == "caf\xe9 \xff" and h["idempotency-key"] == "k\xe4"
+
+
 async def test_status_etag_and_service_errors_pass_through_cookies_not_kept(routed):
     gw = routed
     created = await gw.client.post("/api/v1/registry/things", json={"name": "钢筋", "size": 3})
