@@ -15,7 +15,9 @@ Ticket derivation (exactly as the reference):
   ``0.ddd…``, which for these fixed-form fractions is the same as comparing them as decimals.
 
 Speed: the seed hash is exactly one 64-byte SHA-256 block, so its compression is done once
-and the hash state is copied for each id (``copy()`` + ``update(id)``; CPython's own SHA-256,
+and each id costs one more compression, done for all ids at once in compiled code over several
+threads (``batch``, numba; checked digest for digest against ``hashlib``). Without numba
+the hash state is copied for each id (``copy()`` + ``update(id)``; CPython's own SHA-256,
 whose objects copy far more cheaply than OpenSSL 3's). The selected units' tickets are written
 for all of them at once with numpy (exact long division by 10⁸, reversed digits from a table). The order is
 decided on short numpy keys (the ticket's first ``KEY_DIGITS`` digits, computed exactly from the
@@ -31,6 +33,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 
 import numpy as np
+
+from . import batch
 
 try:  # CPython's own SHA-256 (``_sha2`` from 3.12, ``_sha256`` before): the same digests as OpenSSL's, but its
     from _sha2 import sha256 as _sha256_fast  # objects are far cheaper to copy than OpenSSL 3's EVP contexts,
@@ -112,7 +116,10 @@ def _digest_list(ids: Sequence[str], seed: str) -> list[bytes]:
 
 
 def _digests(ids: Sequence[str], seed: str) -> bytes:
-    """The digests of ``_digest_list`` concatenated (what the numpy order keys read)."""
+    """The digests of ``_digest_list`` concatenated (what the numpy order keys read): compiled and
+    over several threads with numba (``batch``), id by id with ``hashlib`` without it."""
+    if batch.worth_it(len(ids)):
+        return batch.digests(sha256_hex(seed).encode("ascii"), ids)
     return b"".join(_digest_list(ids, seed))
 
 
@@ -141,7 +148,14 @@ _BLOCK = 16_384
 
 
 def _tickets_of(digests: bytes, indices: np.ndarray) -> list[str]:
-    """Same strings as ``_fractions`` for the digests (concatenated) at ``indices``, in that order."""
+    """Same strings as ``_fractions`` for the digests (concatenated) at ``indices``, in that order:
+    compiled with numba (``batch.tickets``), else with the numpy writer below."""
+    if batch.worth_it(len(digests) // 32):
+        return batch.tickets(digests, indices)
+    return _tickets_numpy(digests, indices)
+
+
+def _tickets_numpy(digests: bytes, indices: np.ndarray) -> list[str]:
     out: list[str] = []
     for a in range(0, len(indices), _BLOCK):
         out += _ticket_block(digests, indices[a:a + _BLOCK])
@@ -211,13 +225,13 @@ def _ticket_digits(digests: bytes, i: int) -> str:
     return d[::-1]
 
 
-def _smallest_indices(ids: Sequence[str], digests: bytes, k: int, digits: int | None = None) -> list[int]:
+def _smallest_indices(ids: Sequence[str], digests: bytes, k: int, digits: int | None = None) -> np.ndarray:
     """Indices of the ``k`` smallest (ticket, id), in order: a partial selection on the keys,
     then full tickets only inside runs of equal keys."""
     n = len(ids)
     k = min(k, n)
     if k <= 0:
-        return []
+        return np.zeros(0, dtype=np.intp)
     keys = _order_keys(digests, digits)
     if k < n:
         kth = np.partition(keys, k - 1)[k - 1]
@@ -227,17 +241,16 @@ def _smallest_indices(ids: Sequence[str], digests: bytes, k: int, digits: int | 
     ck = keys[cand]
     order = np.argsort(ck, kind="stable")
     cand, ck = cand[order], ck[order]
-    out = cand.tolist()
     if len(ck) > 1:
         eq = np.flatnonzero(ck[1:] == ck[:-1])  # position p ties with p + 1
         if len(eq):
             starts = eq[np.r_[True, eq[1:] != eq[:-1] + 1]]
             ends = eq[np.r_[eq[1:] != eq[:-1] + 1, True]] + 2
             for a, b in zip(starts.tolist(), ends.tolist()):
-                run = out[a:b]
+                run = cand[a:b].tolist()
                 run.sort(key=lambda i: (_ticket_digits(digests, i), ids[i]))
-                out[a:b] = run
-    return out[:k]
+                cand[a:b] = run
+    return cand[:k]
 
 
 def smallest(ids: Iterable[str], seed: str, k: int) -> list[tuple[str, str]]:
@@ -245,9 +258,14 @@ def smallest(ids: Iterable[str], seed: str, k: int) -> list[tuple[str, str]]:
     if k <= 0:
         return []
     ids = ids if isinstance(ids, list) else list(ids)
-    digests = _digests(ids, seed)
+    if batch.worth_it(len(ids)):  # a large stratum: compiled, for all ids at once
+        packed = batch.pack(ids)
+        digests = batch.digests(sha256_hex(seed).encode("ascii"), packed)
+        chosen = _smallest_indices(ids, digests, k)
+        return list(zip(batch.tickets(digests, chosen), batch.ids_at(packed, chosen)))
+    digests = b"".join(_digest_list(ids, seed))
     chosen = _smallest_indices(ids, digests, k)
-    return list(zip(_tickets_of(digests, np.asarray(chosen, dtype=np.intp)), map(ids.__getitem__, chosen)))
+    return list(zip(_tickets_numpy(digests, chosen), map(ids.__getitem__, chosen.tolist())))
 
 
 def ordered(ids: Iterable[str], seed: str) -> list[tuple[str, str]]:
