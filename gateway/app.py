@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.middleware import Middleware
 
 from shared.auth import TokenVerifier
 from shared.keys import load_or_create
@@ -88,6 +89,7 @@ def create_app(
     )
     app.state.trusted_proxies = settings.trusted_proxies
     app.state.upstreams = proxy.Upstreams(settings.upstream_connect_timeout, settings.upstream_read_timeout, transports)
+    app.user_middleware.append(Middleware(proxy.ProxyFastPath))  # innermost: after request ids, limits, the access log
 
     # the merged document replaces FastAPI's own /openapi.json (Swagger UI at /docs reads it)
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != app.openapi_url]

@@ -45,15 +45,28 @@ def dead_port():
     return f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture
-async def routed(make_gateway, databases, keys, monkeypatch, dead_port, silent_server):
+@pytest.fixture(params=["socket", "asgi"])
+async def routed(request, make_gateway, databases, keys, monkeypatch, dead_port, silent_server):
+    """The gateway in front of a fake registry: over a real socket (uvicorn on a free port, the
+    gateway's own connection pool, as in production) and in-process (httpx's ASGI transport)."""
     monkeypatch.setenv("SPOTCHECK_SAMPLING_URL", dead_port)
     monkeypatch.setenv("SPOTCHECK_SCHEDULING_URL", silent_server)
     service = fake_service("registry", keys.jwks, await databases.create("fake"))
-    return await make_gateway(
-        transports={"registry": httpx.ASGITransport(app=service)},
-        upstream_read_timeout=0.5, openapi_fetch_timeout=0.5, max_body_bytes=10_000,
-    )
+    transports = None
+    server = None
+    if request.param == "socket":
+        from tests.security.test_keepalive import free_port, serve
+
+        port = free_port()
+        server, task = await serve(service, port)
+        monkeypatch.setenv("SPOTCHECK_REGISTRY_URL", f"http://127.0.0.1:{port}")
+    else:
+        transports = {"registry": httpx.ASGITransport(app=service)}
+    gw = await make_gateway(transports=transports, upstream_read_timeout=0.5, openapi_fetch_timeout=0.5, max_body_bytes=10_000)
+    yield gw
+    if server is not None:
+        server.should_exit = True
+        await task
 
 
 async def test_headers_query_body_and_request_id_pass_through(routed):
