@@ -80,19 +80,29 @@ def pack(ids: Sequence[str]) -> Packed:
 
 def digests(prefix: bytes, ids: Sequence[str] | Packed, threads: int | None = None) -> bytes:
     """``b"".join(hashlib.sha256(prefix + id.encode()).digest() for id in ids)``, for a 64-byte prefix."""
+    return digests_and_keys(prefix, ids, 9, threads)[0]
+
+
+def digests_and_keys(prefix: bytes, ids: Sequence[str] | Packed, key_digits: int,
+                     threads: int | None = None) -> tuple[bytes, np.ndarray]:
+    """The digests (as ``digests``) and, per id, its order key: the hash integer mod 10**key_digits with
+    the digits reversed, i.e. the ticket's first ``key_digits`` digits read as an integer."""
     if not AVAILABLE:
         raise RuntimeError("numba is not installed")
     if len(prefix) != 64:
         raise ValueError("the prefix must be exactly one SHA-256 block (64 bytes)")
+    if not 1 <= key_digits <= 9:
+        raise ValueError("order keys have 1 to 9 digits")
     packed = ids if isinstance(ids, Packed) else pack(ids)
     n = len(packed.offsets) - 1
+    keys = np.empty(n, dtype=np.int64)
     if n == 0:
-        return b""
+        return b"", keys
     k = _kernels()
     mid = k.midstate(np.frombuffer(prefix, dtype=np.uint8))
     out = np.empty(32 * n, dtype=np.uint8)
-    _split(n, threads, lambda a, b: k.digest_range(mid, packed.data, packed.offsets, out, a, b))
-    return out.tobytes()
+    _split(n, threads, lambda a, b: k.digest_range(mid, packed.data, packed.offsets, out, a, b, keys, key_digits))
+    return out.tobytes(), keys
 
 
 def _split(n: int, threads: int | None, work) -> list:

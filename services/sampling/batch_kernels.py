@@ -64,7 +64,7 @@ def _midstate(block64, k, iv):
     return state
 
 @njit(cache=True, nogil=True)
-def _digest_range(mid, data, offsets, out, start, stop, k):
+def _digest_range(mid, data, offsets, out, start, stop, k, keys, key_digits):
     """Digests of ids ``start..stop-1`` (bytes ``data[offsets[i]:offsets[i+1]]``) after the one-block
     prefix whose state is ``mid``, written big-endian to ``out[32*i:32*i+32]``."""
     w = np.empty(64, np.int64)
@@ -103,6 +103,16 @@ def _digest_range(mid, data, offsets, out, start, stop, k):
             out[32 * i + 4 * j + 1] = (v >> 16) & 0xFF
             out[32 * i + 4 * j + 2] = (v >> 8) & 0xFF
             out[32 * i + 4 * j + 3] = v & 0xFF
+        # the order key: the hash integer mod 10**key_digits, digits reversed (the ticket's first digits)
+        m = np.int64(10) ** key_digits
+        r = np.int64(0)
+        for j in range(8):  # r < 10**9 < 2**30, so r·2³² + word < 2⁶³
+            r = ((r << 32) | state[j]) % m
+        rev = np.int64(0)
+        for _d in range(key_digits):
+            rev = rev * 10 + r % 10
+            r //= 10
+        keys[i] = rev
 
 _E9 = np.uint64(1_000_000_000)
 _E4 = np.uint64(10_000)
@@ -176,8 +186,8 @@ def midstate(block64: np.ndarray) -> np.ndarray:
     return _midstate(block64, _K, _IV)
 
 
-def digest_range(mid, data, offsets, out, start: int, stop: int) -> None:
-    _digest_range(mid, data, offsets, out, start, stop, _K)
+def digest_range(mid, data, offsets, out, start: int, stop: int, keys, key_digits: int) -> None:
+    _digest_range(mid, data, offsets, out, start, stop, _K, keys, key_digits)
 
 
 def ticket_rows(digests, indices, out) -> int:

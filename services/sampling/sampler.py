@@ -225,14 +225,16 @@ def _ticket_digits(digests: bytes, i: int) -> str:
     return d[::-1]
 
 
-def _smallest_indices(ids: Sequence[str], digests: bytes, k: int, digits: int | None = None) -> np.ndarray:
-    """Indices of the ``k`` smallest (ticket, id), in order: a partial selection on the keys,
-    then full tickets only inside runs of equal keys."""
+def _smallest_indices(ids: Sequence[str], digests: bytes, k: int, digits: int | None = None,
+                      keys: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the ``k`` smallest (ticket, id), in order: a partial selection on the keys (given,
+    or computed here), then full tickets only inside runs of equal keys."""
     n = len(ids)
     k = min(k, n)
     if k <= 0:
         return np.zeros(0, dtype=np.intp)
-    keys = _order_keys(digests, digits)
+    if keys is None:
+        keys = _order_keys(digests, digits)
     if k < n:
         kth = np.partition(keys, k - 1)[k - 1]
         cand = np.flatnonzero(keys <= kth)  # everything tied with the k-th is a candidate too
@@ -260,8 +262,8 @@ def smallest(ids: Iterable[str], seed: str, k: int) -> list[tuple[str, str]]:
     ids = ids if isinstance(ids, list) else list(ids)
     if batch.worth_it(len(ids)):  # a large stratum: compiled, for all ids at once
         packed = batch.pack(ids)
-        digests = batch.digests(sha256_hex(seed).encode("ascii"), packed)
-        chosen = _smallest_indices(ids, digests, k)
+        digests, keys = batch.digests_and_keys(sha256_hex(seed).encode("ascii"), packed, KEY_DIGITS)
+        chosen = _smallest_indices(ids, digests, k, keys=keys)
         return list(zip(batch.tickets(digests, chosen), batch.ids_at(packed, chosen)))
     digests = b"".join(_digest_list(ids, seed))
     chosen = _smallest_indices(ids, digests, k)

@@ -55,8 +55,8 @@ def test_the_sampler_takes_it_for_large_strata_only_and_both_paths_agree(monkeyp
     slow_draw = sampler.smallest(ids, "271828", 700)
     calls = []
     monkeypatch.setattr(batch, "MIN_IDS", 1)
-    real = batch.digests
-    monkeypatch.setattr(batch, "digests", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = batch.digests_and_keys
+    monkeypatch.setattr(batch, "digests_and_keys", lambda *a, **k: calls.append(1) or real(*a, **k))
     assert sampler._digests(ids, "271828") == slow
     assert sampler.smallest(ids, "271828", 700) == slow_draw
     assert calls == [1, 1]
@@ -101,3 +101,11 @@ def test_ids_cut_back_from_the_packed_bytes_are_the_ids():
     assert batch.ids_at(packed, np.zeros(0, dtype=np.int64)) == []
     with_nul = batch.pack(["a\0", "b"])
     assert not with_nul.nul_free and batch.ids_at(with_nul, np.array([1, 0])) == ["b", "a\0"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(ids=st.lists(st.text(max_size=30), min_size=1, max_size=50), digits=st.integers(min_value=1, max_value=9))
+def test_order_keys_from_the_kernel_equal_numpys(ids, digits):
+    digests, keys = batch.digests_and_keys(PREFIX, ids, digits)
+    assert keys.tolist() == sampler._order_keys(digests, digits).astype("int64").tolist()
+    assert keys.tolist() == [int(sampler._fraction_of_digest(digests[32 * i:32 * i + 32])[2:2 + digits]) for i in range(len(ids))]
