@@ -83,13 +83,27 @@ async def run(c: CampaignClient) -> str:
         bureau = r["county_code"] or r["city_code"]
         enterer = c.token(f"demo:{bureau}:entry", ["county_admin" if r["county_code"] else "city_admin"], bureau, name="录入员（演示）")
         reviewer = c.token(f"demo:{r['city_code']}:review", ["city_admin"], r["city_code"], name="审核员（演示）")
-        etag = f'"v{r["version"]}"'
-        if r["status"] != "submitted":
-            e = await c.call("PUT", f"/disclosure/results/{r['id']}/entry", {**enterer, "If-Match": etag},
-                             json={"categories": [x["code"] for x in r["categories"]], "follow_up": r["follow_up"]})
-            etag = e.headers["etag"]
-        await c.call("POST", f"/disclosure/results/{r['id']}/review", {**reviewer, "If-Match": etag}, json={"decision": "approve"})
-        published += 1
+        for _attempt in range(5):
+            # the result as it is now: events from rectification may still be updating it (a 412 here
+            # means one arrived between reading and writing; read again, as any client would)
+            r = await c.get(f"/disclosure/results/{r['id']}", P)
+            etag = f'"v{r["version"]}"'
+            if r["status"] not in ("pending", "returned", "submitted"):
+                break
+            if r["status"] != "submitted":
+                e = await c.call("PUT", f"/disclosure/results/{r['id']}/entry", {**enterer, "If-Match": etag},
+                                 json={"categories": [x["code"] for x in r["categories"]], "follow_up": r["follow_up"]},
+                                 expect=(200, 412))
+                if e.status_code == 412:
+                    continue
+                etag = e.headers["etag"]
+            a = await c.call("POST", f"/disclosure/results/{r['id']}/review", {**reviewer, "If-Match": etag},
+                             json={"decision": "approve"}, expect=(200, 201, 412))
+            if a.status_code != 412:
+                published += 1
+                break
+        else:
+            raise RuntimeError(f"公示结果 {r['id']} 连续 5 次版本冲突（412），演示未能录入")
     total = done + published
     left = f"；留 1 条待录入（{kept[0]['enterprise_name']}，供网页录入、审核）" if kept else ""
     return f"{sub_note}；本次公示 {published} 条，累计已公示 {total} 条（GET /api/v1/disclosure/public/results）{left}"
