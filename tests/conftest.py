@@ -312,7 +312,7 @@ def demo_stack(tmp_path_factory, nats_url):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         lines = ProcessOutput(proc).wait_for(proc, "按 Ctrl-C", timeout=600)  # after the whole demo campaign
-        yield SimpleNamespace(base=f"http://127.0.0.1:{port}", port=port, tmp=tmp, lines=lines, proc=proc)
+        yield SimpleNamespace(base=f"http://127.0.0.1:{port}", port=port, tmp=tmp, lines=lines, proc=proc, env=env)
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -2,7 +2,9 @@
 (pinned, installed by `make install` under .venv/node) that a typed caller compiles against, and a
 bounded schemathesis run with a province and a city token: no 5xx, no answer that contradicts
 its documented schema (status, content type, body). Other seeds: SPOTCHECK_SCHEMATHESIS_SEED=7 (or a list,
-"7,8,9": each seed is a run of its own on the one live stack)."""
+"7,8,9": each seed is a run of its own on the one live stack). Each run logs in with a fresh account
+made like demo_province / demo_taiyuan (``fresh_token``): a run may reset or deactivate accounts,
+its own included, and the next run must still be able to log in."""
 from __future__ import annotations
 
 import os
@@ -12,7 +14,7 @@ import sys
 import httpx
 import pytest
 
-from tests.contract.conftest import ROOT, token
+from tests.contract.conftest import ROOT, fresh_token
 
 NODE_BIN = ROOT / ".venv" / "node" / "node_modules" / ".bin"
 
@@ -49,13 +51,13 @@ SEEDS = [s.strip() for s in os.environ.get("SPOTCHECK_SCHEMATHESIS_SEED", "20221
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("user", ["demo_province", "demo_taiyuan"])
-def test_schemathesis_finds_no_5xx_and_no_contradiction(live, user, seed):
+def test_schemathesis_finds_no_5xx_and_no_contradiction(live, live_stack, user, seed):
     base, tmp = live
     spec = tmp / f"openapi-st-{user}.json"
     spec.write_text(httpx.get(f"{base}/openapi.json", timeout=20).text)
     cmd = [
         sys.executable, "-m", "schemathesis.cli", "run", str(spec), "--url", base,
-        "-H", f"Authorization: Bearer {token(base, user)}",
+        "-H", f"Authorization: Bearer {fresh_token(live_stack, user, seed)}",
         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
         "--max-examples", "3", "--phases", "examples,fuzzing", "--seed", seed, "--no-shrink",
         "--request-timeout", "20", "--suppress-health-check", "all",
