@@ -240,6 +240,10 @@ async def set_active(ctx: ServiceContext, session: AsyncSession, actor: Principa
 
 async def reset_password(ctx: ServiceContext, session: AsyncSession, actor: Principal, user: User, roles: list[str], password: str | None, request_id: str | None) -> tuple[dict, str | None]:
     _check_may_manage(actor, roles)
+    if user.username == actor.sub:
+        # a stolen access token must not be turned into the account for good (the new password comes
+        # back in the answer and the owner's sessions end): another administrator resets it
+        raise Problem(403, "self-change", "不能通过管理接口重置本人密码", detail="请由另一名管理员重置本人密码")
     generated = None
     if password is None:
         generated = generate_secret()

@@ -133,6 +133,11 @@ async def test_idempotent_create_etag_patch_deactivate_reset_with_audit_and_even
     assert refused.status_code == 400
     self_deact = await gw.client.post(f"/admin/users/{(await gw.client.get('/auth/me', headers=city)).json()['user_id']}/deactivate", headers={**city, "If-Match": "*"})
     assert self_deact.status_code == 403
+    # nor its own password: a stolen access token would otherwise become the account for good
+    me = (await gw.client.get("/auth/me", headers=city)).json()["user_id"]
+    self_reset = await gw.client.post(f"/admin/users/{me}/reset-password", headers={**city, "If-Match": "*"}, json={})
+    assert self_reset.status_code == 403 and self_reset.json()["title"] == "不能通过管理接口重置本人密码"
+    await token_for(gw.client, "demo_taiyuan")  # the password is unchanged
 
     db = Database(gw.url)
     try:
