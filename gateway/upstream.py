@@ -331,10 +331,13 @@ class Pool:
             lines.append(b"transfer-encoding: chunked\r\n")
         lines.append(b"\r\n")
         head = b"".join(lines)
-        try:
-            await asyncio.wait_for(self.slots.acquire(), self.connect_timeout)
-        except asyncio.TimeoutError:
-            raise ConnectFailed(f"{self.host}:{self.port}: no free connection") from None
+        if self.slots.locked():  # all connections busy: wait for one, as long as a connect may take
+            try:
+                await asyncio.wait_for(self.slots.acquire(), self.connect_timeout)
+            except asyncio.TimeoutError:
+                raise ConnectFailed(f"{self.host}:{self.port}: no free connection") from None
+        else:
+            await self.slots.acquire()  # (free at once: no timer, no task)
         conn = None
         try:
             conn = None if fresh else self._idle_connection()
