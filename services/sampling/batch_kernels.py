@@ -103,11 +103,11 @@ def _digest_range(mid, data, offsets, out, start, stop, k, keys, key_digits):
             out[32 * i + 4 * j + 1] = (v >> 16) & 0xFF
             out[32 * i + 4 * j + 2] = (v >> 8) & 0xFF
             out[32 * i + 4 * j + 3] = v & 0xFF
-        # the order key: the hash integer mod 10**key_digits, digits reversed (the ticket's first digits)
-        m = np.int64(10) ** key_digits
+        # the order key: the hash integer mod 10**key_digits, digits reversed (the ticket's first digits);
+        # mod 10⁹ first, by a constant (multiplication, not division), then the low key_digits digits
         r = np.int64(0)
-        for j in range(8):  # r < 10**9 < 2**30, so r·2³² + word < 2⁶³
-            r = ((r << 32) | state[j]) % m
+        for j in range(8):  # r < 10⁹ < 2³⁰, so r·2³² + word < 2⁶³
+            r = ((r << 32) | state[j]) % 1_000_000_000
         rev = np.int64(0)
         for _d in range(key_digits):
             rev = rev * 10 + r % 10
