@@ -147,6 +147,17 @@ class Database:
         await self.engine.dispose()
 
 
+async def insert_missing(session: AsyncSession, table, values: dict) -> None:
+    """``INSERT … ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite): the row exists afterwards, whoever
+    inserted it. Two transactions adding the same new key both succeed; on PostgreSQL the second
+    waits for the first to commit (the unique index), so a ``FOR UPDATE`` read after it sees that row."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    await session.execute(insert(table).values(**values).on_conflict_do_nothing())
+
+
 async def first_or_404(session: AsyncSession, query, what: str, ident: str, *, for_update: bool = False):
     """The first row of a query already scoped to the caller (jurisdiction in its WHERE), else a
     404 problem — a resource outside the caller's region is not revealed to exist."""

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import new_id, utcnow
+from shared.db import insert_missing, new_id, utcnow
 
 from .models import OpenIssue, RiskEnterprise, RiskFact
 
@@ -166,10 +166,14 @@ def interpret(event: dict[str, Any]) -> Effects:
 async def apply(session: AsyncSession, fx: Effects, event_id: str) -> None:
     """Store ``fx`` (inside the consumer's transaction)."""
     for uscc in fx.uscc:
-        ent = await session.get(RiskEnterprise, uscc)
-        if ent is None:
-            ent = RiskEnterprise(uscc=uscc)
-            session.add(ent)
+        # Written before it is read, so this transaction holds the row's lock (PostgreSQL) or the
+        # database's write lock (SQLite, whose reads run outside the transaction until its first write)
+        # while it merges: two consumers or replicas updating one enterprise's licences must not
+        # overwrite each other's merge. A new enterprise's row is made by whichever comes first.
+        await insert_missing(session, RiskEnterprise.__table__, {
+            "uscc": uscc, "flags": {}, "flag_dates": {}, "licences": {}, "updated_at": utcnow()})
+        await session.execute(update(RiskEnterprise).where(RiskEnterprise.uscc == uscc).values(updated_at=utcnow()))
+        ent = await session.get(RiskEnterprise, uscc, populate_existing=True)
         if fx.enterprise is not None:
             for k, v in fx.enterprise.items():
                 if v is not None:
