@@ -88,7 +88,8 @@ def create_app(
         refresh_ttl=settings.refresh_ttl_seconds,
     )
     app.state.trusted_proxies = settings.trusted_proxies
-    app.state.upstreams = proxy.Upstreams(settings.upstream_connect_timeout, settings.upstream_read_timeout, transports)
+    app.state.upstreams = proxy.Upstreams(settings.upstream_connect_timeout, settings.upstream_read_timeout, transports,
+                                          max_connections=settings.upstream_max_connections)
     app.user_middleware.append(Middleware(proxy.ProxyFastPath))  # innermost: after request ids, limits, the access log
 
     # the merged document replaces FastAPI's own /openapi.json (Swagger UI at /docs reads it)

@@ -6,15 +6,17 @@ that came in; hop-by-hop headers stripped, request id passed on, 503 when a serv
 reached, 504 when it does not answer in time."""
 from __future__ import annotations
 
+import asyncio
 import http.cookiejar
 import itertools
 import logging
 import time
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from fastapi import APIRouter, Request
+from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 
 from shared.errors import Problem, problem_response
@@ -34,10 +36,13 @@ HOP_BY_HOP = {
 # set by the gateway itself
 REQUEST_DROP = HOP_BY_HOP | {"host", "x-request-id", "content-length", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
 RESPONSE_DROP = HOP_BY_HOP | {"x-request-id", "server", "date"}
-REQUEST_DROP_B = {h.encode() for h in REQUEST_DROP} | {b"expect"}  # 100-continue is between the caller and the gateway
+# 100-continue is between the caller and the gateway; Forwarded / X-Real-IP are the caller's claims
+REQUEST_DROP_B = {h.encode() for h in REQUEST_DROP} | {b"expect", b"forwarded", b"x-real-ip"}
 RESPONSE_DROP_B = {h.encode() for h in RESPONSE_DROP}
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 SMALL_BODY = 256 * 1024  # an upstream answer up to this declared length is read whole, not streamed
+SMALL_REQUEST = 64 * 1024  # a request body up to this declared length is read from the caller first
+RETRYABLE = frozenset({"GET", "HEAD", "OPTIONS"})  # sent again after a pooled connection broke
 
 
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):
@@ -112,7 +117,8 @@ class Upstreams:
     (bindings, OpenAPI)."""
 
     def __init__(self, connect_timeout: float, read_timeout: float,
-                 transports: dict[str, httpx.AsyncBaseTransport] | None = None):
+                 transports: dict[str, httpx.AsyncBaseTransport] | None = None, max_connections: int = 200):
+        self.max_connections = max_connections
         self.replicas = {name: Replicas(service_urls(name)) for name in SERVICES}
         self.urls = {name: r.urls[0] for name, r in self.replicas.items()}
         mounts = {}
@@ -148,19 +154,23 @@ class Upstreams:
             url = urlsplit(base)
             if url.scheme != "http" or not url.hostname:
                 return None  # (https to a service: through httpx)
-            pool = upstream.Pool(url.hostname, url.port or 80, self.connect_timeout, self.read_timeout)
+            pool = upstream.Pool(url.hostname, url.port or 80, self.connect_timeout, self.read_timeout,
+                                 max_connections=self.max_connections)
             self.pools[base] = pool
         return pool
 
-    async def send(self, method: str, base: str, target: str, headers: list[tuple[bytes, bytes]], body,
+    async def send(self, method: str, base: str, target: bytes | str, headers: list[tuple[bytes, bytes]], body,
                    chunked: bool = False, fresh: bool = False):
         """One proxied request; the answer's body is not read yet. Raises ``upstream.ConnectFailed``,
         ``TimedOut`` or ``Broken`` whatever carries it."""
         pool = None if base in self.mounts else self._pool(base)
+        if isinstance(target, str):
+            target = target.encode("latin-1")
         if pool is not None:
-            prefix = urlsplit(base).path.rstrip("/")
+            prefix = urlsplit(base).path.rstrip("/").encode("latin-1")
             return _PooledAnswer(await pool.request(method, prefix + target, headers, body, chunked=chunked, fresh=fresh))
-        request = httpx.Request(method, base + target, headers=headers, content=body, extensions={"timeout": self._timeouts})
+        request = httpx.Request(method, base + target.decode("latin-1"), headers=headers, content=body,
+                                extensions={"timeout": self._timeouts})
         transport = self.mounts.get(base) or self.client._transport
         try:
             response = await transport.handle_async_request(request)
@@ -219,20 +229,29 @@ def _header(raw: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     return None
 
 
+def upstream_target(service: str, path: str, scope) -> bytes:
+    """The request target the service gets: the caller's own bytes after ``/api/v1/<service>``
+    (percent-encoding kept: ``%2F`` stays ``%2F``, ``%0D%0A`` stays text), and the raw query. Never
+    the decoded path, whose bytes could end the request line. A raw path that does not spell the
+    service plainly (``/api/v1/%72egistry/…``) is refused rather than guessed at."""
+    raw_path = scope.get("raw_path")
+    prefix = b"/api/v1/" + service.encode("ascii", "replace") + b"/"
+    if raw_path is None:  # (a server that gives no raw path: encode the decoded one ourselves)
+        raw_path = b"/api/v1/" + quote(f"{service}/{path}", safe="/:@!$&'()*+,;=-._~").encode("ascii")
+    if not raw_path.startswith(prefix):
+        raise Problem(400, "bad-path", "请求路径不规范", detail="服务名与路径须按原样书写（不得对服务名或分隔符作百分号编码）")
+    target = raw_path[len(prefix) - 1:]
+    query = scope.get("query_string")
+    return target + b"?" + query if query else target
+
+
 async def proxy(service: str, path: str, request: Request, send_asgi) -> None:
     """Forwards the request and sends the service's answer on ``send_asgi``; a problem raised
-    before the answer starts is answered by the app's handlers (503, 504, 502, 413 …)."""
+    before the answer starts is answered by the app's handlers (503, 504, 502, 413, 408, 400 …)."""
     upstreams: Upstreams = request.app.state.upstreams
-    base = upstreams.base(service)
     scope = request.scope
-    raw_path = scope.get("raw_path")
-    # keep the caller's percent-encoding of the path
-    prefix = f"/api/v1/{service}".encode()
-    tail = raw_path[len(prefix):].decode("latin-1") if raw_path and raw_path.startswith(prefix) else "/" + path
-    url = tail or "/"
-    query = scope.get("query_string")
-    if query:
-        url += "?" + query.decode("latin-1")
+    url = upstream_target(service, path, scope)
+    base = upstreams.base(service)
     rid = request_id(request)
     method = scope["method"]
     headers = forward_request_headers(request, rid)
@@ -245,6 +264,14 @@ async def proxy(service: str, path: str, request: Request, send_asgi) -> None:
         headers.append((b"content-length", b"0"))
     body_failure: list[BaseException] = []
     body_started: list[bool] = []
+    whole: bytes | None = None
+    if length is not None and length.isdigit() and int(length) <= SMALL_REQUEST:
+        # a small body (most API calls) is read from the caller before a connection to the service is
+        # taken: a caller that stalls holds nothing there, and the body goes in one write with the head
+        try:
+            whole = await asyncio.wait_for(request.body(), upstreams.read_timeout)
+        except asyncio.TimeoutError:
+            raise Problem(408, "request-timeout", "请求体接收超时", detail="未在规定时间内收到完整的请求体") from None
 
     async def body():
         # the request body as it arrives; a failure reading it (over the size limit, client gone)
@@ -262,15 +289,16 @@ async def proxy(service: str, path: str, request: Request, send_asgi) -> None:
     while True:
         try:
             try:
-                answer = await upstreams.send(method, base, url, headers, body() if has_body else None,
-                                              chunked=chunked, fresh=retried)
+                content = whole if whole is not None else (body() if has_body else None)
+                answer = await upstreams.send(method, base, url, headers, content, chunked=chunked, fresh=retried)
             except Exception:
                 if body_failure:
                     raise body_failure[0] from None
                 raise
         except upstream.ConnectFailed as exc:
             log.warning("service %s replica %s unreachable: %s", service, base, exc)
-            upstreams.replicas[service].dead(base)
+            if not isinstance(exc, upstream.PoolFull):  # a saturated replica is not a dead one
+                upstreams.replicas[service].dead(base)
             tried.add(base)
             nxt = None if body_started else upstreams.base(service, exclude=tried)
             if nxt is not None:  # nothing of the request reached that replica: another one may take it
@@ -278,10 +306,16 @@ async def proxy(service: str, path: str, request: Request, send_asgi) -> None:
                 continue
             raise Problem(503, "service-unavailable", "服务暂不可用", detail=f"{service} 服务暂时无法连接，请稍后再试",
                           headers={"Retry-After": "5"}, service=service) from None
+        except upstream.CallerStalled:
+            raise Problem(408, "request-timeout", "请求体接收超时", detail="未在规定时间内收到完整的请求体") from None
+        except upstream.BadRequestLine:
+            raise Problem(400, "bad-request", "请求不规范", detail="请求路径或请求头含有不允许的字符") from None
         except upstream.TimedOut:
             raise Problem(504, "gateway-timeout", "上游服务超时", detail=f"{service} 服务未在规定时间内响应", service=service) from None
         except upstream.Broken as exc:
-            if not has_body and not retried and exc.reused:  # a pooled connection the service had closed: once more on a fresh one
+            if method in RETRYABLE and not has_body and not retried and exc.reused:
+                # a pooled connection the service had closed: once more on a fresh one (safe methods only:
+                # a POST may have been acted on before the connection broke)
                 log.info("service %s: connection dropped (%s), retrying %s once", service, exc, method)
                 retried = True
                 continue
@@ -306,16 +340,42 @@ async def proxy(service: str, path: str, request: Request, send_asgi) -> None:
         await send_asgi({"type": "http.response.start", "status": answer.status, "headers": out_headers})
         await send_asgi({"type": "http.response.body", "body": content})
         return
+    await _stream(service, request, answer, out_headers, send_asgi, upstreams.read_timeout)
+
+
+async def _stream(service: str, request: Request, answer, out_headers, send_asgi, timeout: float) -> None:
+    """A large or open-ended answer, chunk by chunk. It stops when the caller goes away (uvicorn
+    drops sends to a closed connection, so without this the whole answer would still be pulled from
+    the service) or stops reading for ``timeout`` seconds."""
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        try:
+            while (await request.receive())["type"] != "http.disconnect":
+                pass  # the rest of a request body the service did not want
+        except Exception:  # noqa: BLE001 - e.g. that rest is over the size limit: stop watching
+            return
+        gone.set()
+
+    watcher = asyncio.ensure_future(watch())
     try:
         await send_asgi({"type": "http.response.start", "status": answer.status, "headers": out_headers})
         async for chunk in answer.chunks():
-            await send_asgi({"type": "http.response.body", "body": chunk, "more_body": True})
+            if gone.is_set():
+                log.info("service %s: the caller left during a streamed answer; stopped reading it", service)
+                return
+            try:
+                await asyncio.wait_for(send_asgi({"type": "http.response.body", "body": chunk, "more_body": True}), timeout)
+            except asyncio.TimeoutError:
+                log.warning("service %s: the caller stopped reading a streamed answer for %ss; cut off", service, timeout)
+                raise
         await send_asgi({"type": "http.response.body", "body": b""})
     except upstream.UpstreamError as exc:
         # the status line is already sent: all we can do is cut the response short and log it
         log.error("service %s response body broke off: %s", service, exc)
         raise
     finally:
+        watcher.cancel()
         await answer.aclose()
 
 
@@ -328,7 +388,10 @@ class _ProxyEndpoint:
     async def __call__(self, scope, receive, send) -> None:
         request = Request(scope, receive)
         params = scope["path_params"]
-        await proxy(params["service"], params["path"], request, send)
+        try:
+            await proxy(params["service"], params["path"], request, send)
+        except ClientDisconnect:  # the caller left while sending its body: nobody to answer
+            log.info("caller left during the request body: %s %s", scope["method"], scope["path"])
 
 
 router = APIRouter()
@@ -354,6 +417,8 @@ class ProxyFastPath:
                     await proxy(service, path, request, send)
                 except Problem as problem:
                     await problem_response(problem, request)(scope, receive, send)
+                except ClientDisconnect:  # the caller left while sending its body: nobody to answer
+                    log.info("caller left during the request body: %s %s", scope["method"], scope["path"])
                 return
         await self.app(scope, receive, send)
 

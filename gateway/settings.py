@@ -15,7 +15,8 @@ class GatewaySettings(ServiceSettings):
     access_ttl_seconds: int = Field(600, ge=30, le=MAX_ACCESS_TTL)
     refresh_ttl_seconds: int = Field(8 * 3600, ge=60, le=30 * 24 * 3600)
     upstream_connect_timeout: float = 3.0
-    upstream_read_timeout: float = 30.0
+    upstream_read_timeout: float = 30.0  # also: a caller's request body may pause this long, a streamed answer's reader too
+    upstream_max_connections: int = 200  # per service replica; more waiting callers get 503 after the connect timeout
     openapi_cache_seconds: float = 30.0
     openapi_fetch_timeout: float = 3.0
     login_attempts_per_user: int = Field(5, ge=1, description="每个用户名在窗口内允许的失败登录次数")

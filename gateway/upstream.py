@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import time
 from collections.abc import AsyncIterator
 
@@ -32,6 +33,18 @@ class UpstreamError(Exception):
 
 class ConnectFailed(UpstreamError):
     pass
+
+
+class PoolFull(ConnectFailed):
+    """Every connection to the replica is busy (it is saturated, not down)."""
+
+
+class CallerStalled(UpstreamError):
+    """The caller stopped sending its request body (nothing for ``read_timeout`` seconds)."""
+
+
+class BadRequestLine(UpstreamError, ValueError):
+    """A request target or header that cannot be written as HTTP/1.1 (control bytes, CR/LF)."""
 
 
 class TimedOut(UpstreamError):
@@ -115,6 +128,13 @@ class _Connection(asyncio.Protocol):
         self.can_write.set()
 
     def data_received(self, data: bytes) -> None:
+        if self.head is None or self.complete:
+            # bytes nobody asked for (an idle connection, or after a complete answer): this connection's
+            # framing can no longer be trusted, so it is closed and never reused
+            self.keep_alive = False
+            self.closed = True
+            self.transport.close()
+            return
         if self.timer is not None:
             self._arm()
         try:
@@ -136,9 +156,15 @@ class _Connection(asyncio.Protocol):
 
     # -- httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.complete:  # a second answer in the same bytes: not this request's
+            self.keep_alive = False
+            return
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        if self.complete:
+            self.keep_alive = False
+            return
         status = self.parser.get_status_code()
         if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
             self.headers = []
@@ -194,6 +220,7 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
         if self.head is not None and not self.head.done():
             self.head.set_exception(self.error or error)
+            self.head.exception()  # retrieved: the request may have left already (no "never retrieved" log)
         self._wake()
 
     def _wake(self) -> None:
@@ -209,9 +236,12 @@ class _Connection(asyncio.Protocol):
         self.head_only = method == b"HEAD"
         loop = asyncio.get_running_loop()
         self.head = loop.create_future()
-        self.transport.write(head)
-        if body is not None:
-            await self._send_body(body, chunked)
+        if isinstance(body, bytes) and not chunked:
+            self.transport.write(head + body)  # a body read whole: one write with the head
+        else:
+            self.transport.write(head)
+            if body is not None:
+                await self._send_body(body, chunked)
         if not self.head.done():
             self._arm()
         try:
@@ -219,14 +249,39 @@ class _Connection(asyncio.Protocol):
         except asyncio.CancelledError:
             self._fail(Broken("the request was cancelled"))
             raise
-        return Answer(self.status, self.headers, self)
+        return Answer(self.status, list(self.headers), self)
 
-    async def _send_body(self, body: AsyncIterator[bytes], chunked: bool) -> None:
+    async def _send_body(self, body, chunked: bool) -> None:
+        """The request body: bytes at once, or chunks as the caller sends them. Each wait for the
+        next chunk races the service's answer (an early 401/413 is taken as it comes, the rest of the
+        body is dropped and the connection not reused) and the read timeout (a caller that stops
+        sending holds a connection slot: ``CallerStalled``)."""
         write = self.transport.write
-        async for chunk in body:
+        if isinstance(body, bytes):
+            if body:
+                write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if chunked else body)
+            return
+        it = body.__aiter__()
+        while True:
+            nxt = asyncio.ensure_future(it.__anext__())
+            done, _ = await asyncio.wait((nxt, self.head), timeout=self.pool.read_timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if nxt not in done:
+                nxt.cancel()
+                try:
+                    await nxt
+                except BaseException:  # noqa: BLE001 - the caller's body is abandoned either way
+                    pass
+                self.keep_alive = False
+                if self.head.done():  # the service answered before the body was all sent
+                    return
+                self._fail(CallerStalled("the caller stopped sending its request body"))
+                raise CallerStalled("the caller stopped sending its request body")
+            try:
+                chunk = nxt.result()
+            except StopAsyncIteration:
+                break
             if self.head.done() or self.closed:
-                # the service answered (or gave up) before the body was all sent: the rest is not
-                # wanted, and this connection cannot carry another request
                 self.keep_alive = False
                 return
             if chunk:
@@ -282,6 +337,53 @@ class _Connection(asyncio.Protocol):
             self.pool.open.discard(self)
 
 
+class Slots:
+    """A counting semaphore for the pool's connections whose waits have a deadline and never lose a
+    permit (a released permit goes straight to the oldest waiter; a waiter that times out just as it
+    is handed one gives it back)."""
+
+    def __init__(self, size: int):
+        self.size, self.taken = size, 0
+        self.waiters: collections.deque[asyncio.Future] = collections.deque()
+
+    @property
+    def free(self) -> int:
+        return self.size - self.taken
+
+    async def acquire(self, timeout: float) -> bool:
+        if self.taken < self.size and not self.waiters:
+            self.taken += 1
+            return True
+        fut = asyncio.get_running_loop().create_future()
+        self.waiters.append(fut)
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), timeout)
+            return True
+        except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
+            if fut.done() and not fut.cancelled():
+                self.release()  # handed a permit just as the wait ended: give it on
+            else:
+                fut.cancel()
+                try:
+                    self.waiters.remove(fut)
+                except ValueError:
+                    pass
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return False
+
+    def release(self) -> None:
+        while self.waiters:
+            fut = self.waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)  # the permit passes on: ``taken`` stays
+                return
+        self.taken -= 1
+
+
+_UNSAFE_TARGET = re.compile(rb"[^\x21-\x7e]")  # request target: visible ASCII only (RFC 9112 §3.2)
+
+
 class Pool:
     """Keep-alive connections to one replica (``host:port``). Idle connections older than
     ``idle_expiry`` are not reused: the services' uvicorn closes them after 5 s idle, and a request
@@ -294,7 +396,7 @@ class Pool:
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self.max_idle, self.idle_expiry = max_idle, idle_expiry
         self.idle: list[_Connection] = []
-        self.slots = asyncio.Semaphore(max_connections)
+        self.slots = Slots(max_connections)
         self.open: set[_Connection] = set()
 
     async def _connect(self) -> _Connection:
@@ -325,19 +427,20 @@ class Pool:
         Host (set here) and any framing header but a Content-Length that ``body`` honours; with
         ``chunked`` the body is sent in chunked transfer coding. ``fresh``: not on a pooled connection."""
         m = method.encode("ascii")
-        lines = [b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (m, target.encode("latin-1"), self.host_header)]
+        t = target.encode("latin-1") if isinstance(target, str) else target
+        if not t.startswith(b"/") or _UNSAFE_TARGET.search(t):
+            raise BadRequestLine(f"request target not sendable: {t[:80]!r}")
+        lines = [b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (m, t, self.host_header)]
         lines += [b"%s: %s\r\n" % (k, v) for k, v in headers]
         if chunked:
             lines.append(b"transfer-encoding: chunked\r\n")
         lines.append(b"\r\n")
         head = b"".join(lines)
-        if self.slots.locked():  # all connections busy: wait for one, as long as a connect may take
-            try:
-                await asyncio.wait_for(self.slots.acquire(), self.connect_timeout)
-            except asyncio.TimeoutError:
-                raise ConnectFailed(f"{self.host}:{self.port}: no free connection") from None
-        else:
-            await self.slots.acquire()  # (free at once: no timer, no task)
+        # one line per header and no stray CR, LF or NUL: a value can never start a header or a request of its own
+        if head.count(b"\n") != len(lines) + 1 or head.count(b"\r") != len(lines) + 1 or b"\0" in head:
+            raise BadRequestLine("a header holds CR, LF or NUL")
+        if not await self.slots.acquire(self.connect_timeout):
+            raise PoolFull(f"{self.host}:{self.port}: all {self.slots.size} connections busy")
         conn = None
         try:
             conn = None if fresh else self._idle_connection()

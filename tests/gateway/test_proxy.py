@@ -63,6 +63,7 @@ async def routed(request, make_gateway, databases, keys, monkeypatch, dead_port,
     else:
         transports = {"registry": httpx.ASGITransport(app=service)}
     gw = await make_gateway(transports=transports, upstream_read_timeout=0.5, openapi_fetch_timeout=0.5, max_body_bytes=10_000)
+    gw.mode = request.param
     yield gw
     if server is not None:
         server.should_exit = True
@@ -245,3 +246,125 @@ def test_httpx_request_lines_are_not_logged_per_proxied_request():
     setup_logging("INFO")
     assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
     assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
+
+
+async def test_paths_that_would_smuggle_a_second_request_are_refused(routed):
+    """Audit (2026-12-01): the target was once rebuilt from the decoded path when the raw path did
+    not start with the service's prefix (``/api/v1/%72egistry/…``), so ``%0D%0A`` became a real
+    CRLF on the pooled connection: headers and whole requests could be injected, and the next
+    caller's request captured. The target now is always the caller's raw bytes."""
+    gw = routed
+    auth = await auth_headers(gw.client, "demo_province")
+    for path in ("/api/v1/%72egistry/echo/x%0D%0AX-Injected:%20yes%0D%0A",
+                 "/api/v1/registry%2Fecho%2Fx", "/api/v1/%72egistry/echo/%E5%A4%AA"):
+        r = await gw.client.get(path, headers=auth)
+        assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json", (path, r.text)
+        assert r.json()["title"] == "请求路径不规范"
+    # with the service spelt plainly, encoded CR LF stay encoded: text in the path, never a header
+    r = await gw.client.get("/api/v1/registry/echo/a%20b?q=%0D%0AX-Injected:%20yes", headers=auth)
+    assert r.status_code == 200
+    echoed = r.json()
+    assert "x-injected" not in echoed["headers"] and echoed["query"] == "q=%0D%0AX-Injected:%20yes"
+    # (a decoded CR LF in the path matches no route of the service: its own 404, one request on one line)
+    r = await gw.client.get("/api/v1/registry/echo/a%0D%0AX-Injected:%20yes", headers=auth)
+    assert r.status_code == 404 and r.json()["instance"].startswith("/api/v1/registry/echo/a")
+    # the caller's own Forwarded / X-Real-IP claims stay at the gateway
+    r = await gw.client.get("/api/v1/registry/echo/x", headers={**auth, "Forwarded": "for=6.6.6.6", "X-Real-IP": "6.6.6.6"})
+    assert "forwarded" not in r.json()["headers"] and "x-real-ip" not in r.json()["headers"]
+
+
+async def test_a_caller_that_stalls_its_body_gets_408_and_holds_no_connection(routed):
+    """Audit: a caller that sent the head and then nothing held one of the replica's connection
+    slots for good; 200 such sockets made the service unreachable for everyone (503)."""
+    gw = routed
+    auth = await auth_headers(gw.client, "demo_province")
+
+    async def stalls_after_first_chunk():
+        yield b"x" * 100
+        await asyncio.sleep(3)  # the gateway's read timeout here is 0.5 s
+        yield b"y"
+
+    if gw.mode == "socket":  # (the in-process transport has no connections to hold)
+        chunked = await gw.client.post("/api/v1/registry/echo/up", content=stalls_after_first_chunk(),
+                                       headers={**auth, "Content-Type": "text/csv"})
+        assert chunked.status_code == 408 and chunked.json()["title"] == "请求体接收超时"
+    small = await gw.client.post("/api/v1/registry/echo/up", content=stalls_after_first_chunk(),
+                                 headers={**auth, "Content-Type": "text/csv", "Content-Length": "101"})
+    assert small.status_code == 408
+    for pool in gw.app.state.upstreams.pools.values():
+        assert pool.slots.free == pool.slots.size
+    ok = await gw.client.post("/api/v1/registry/echo/up", content=b"z" * 500, headers={**auth, "Content-Type": "text/csv"})
+    assert ok.status_code == 200 and ok.json()["body_len"] == 500
+
+
+@pytest.fixture
+async def flaky_server():
+    """A service that answers GET /warm on a keep-alive connection, then closes the connection on
+    the next request without answering; it counts what it received."""
+    seen: list[bytes] = []
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                seen.append(head.split(b"\r\n", 1)[0])
+                if head.startswith(b"GET /warm"):
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+                    await writer.drain()
+                    continue
+                return  # hang up on anything else
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", seen
+    server.close()
+
+
+async def test_a_bodiless_post_is_not_sent_twice_when_its_connection_breaks(make_gateway, monkeypatch, flaky_server):
+    """Audit: a POST without a body was retried on a fresh connection like a GET, so an action such as
+    ``POST /admin/parked/{id}/replay`` could run twice. Only GET, HEAD and OPTIONS are sent again."""
+    url, seen = flaky_server
+    monkeypatch.setenv("SPOTCHECK_RISK_URL", url)
+    gw = await make_gateway()
+    assert (await gw.client.get("/api/v1/risk/warm")).status_code == 200
+    r = await gw.client.post("/api/v1/risk/act")
+    assert r.status_code == 502 and r.json()["type"] == "urn:spotcheck:problem:bad-gateway"
+    assert seen.count(b"POST /act HTTP/1.1") == 1
+    assert (await gw.client.get("/api/v1/risk/warm")).status_code == 200
+    r = await gw.client.get("/api/v1/risk/read")
+    assert r.status_code == 502 and seen.count(b"GET /read HTTP/1.1") == 2  # a GET is sent once more
+
+
+async def test_a_streamed_answer_stops_when_the_caller_leaves():
+    """Audit: uvicorn drops sends to a closed connection, so an abandoned download used to be pulled
+    from the service to its end (50 MB in the audit's case)."""
+    from types import SimpleNamespace
+
+    from gateway.proxy import _stream
+
+    pulled, sent, closed = [], [], []
+
+    class Answer:
+        status, headers = 200, [(b"content-type", b"text/csv")]
+
+        async def chunks(self):
+            for i in range(1000):
+                pulled.append(i)
+                await asyncio.sleep(0.001)
+                yield b"x" * 1000
+
+        async def aclose(self):
+            closed.append(True)
+
+    async def receive():
+        await asyncio.sleep(0.02)
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message["type"])
+
+    await _stream("inspection", SimpleNamespace(receive=receive), Answer(), [], send, timeout=5)
+    assert closed == [True] and 1 < len(pulled) < 200 and sent[0] == "http.response.start"

@@ -85,7 +85,7 @@ async def serve():
 
 
 def _slots_free(pool: upstream.Pool, total: int = 4) -> bool:
-    return pool.slots._value == total
+    return pool.slots.free == total
 
 
 async def test_keep_alive_connection_is_reused_and_headers_go_as_bytes(serve):
@@ -299,3 +299,55 @@ async def test_connection_slots_bound_concurrency(serve):
 
     await asyncio.gather(*(one() for _ in range(8)))
     assert script.connections == 2 and _slots_free(pool, 2)
+
+
+async def test_an_extra_answer_is_not_mixed_into_this_one_and_the_connection_goes(serve):
+    """Audit: bytes after a complete answer (a second answer the service should not have sent) were
+    parsed into the first answer's header list, so one caller could get another's Set-Cookie."""
+    def answer(head, body, n):
+        return (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nset-cookie: a=1\r\n\r\nfirst"
+                b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nset-cookie: session=OTHER-CALLER\r\n\r\nsecnd")
+
+    script, pool = await serve(answer)
+    a = await pool.request("GET", "/x", [])
+    assert await a.read() == b"first"
+    a.close()
+    assert [v for k, v in a.headers if k.lower() == b"set-cookie"] == [b"a=1"]
+    b = await pool.request("GET", "/x", [])
+    assert await b.read() == b"first"
+    b.close()
+    assert script.connections == 2 and _slots_free(pool)
+
+
+async def test_bad_targets_and_header_values_are_never_written():
+    pool = upstream.Pool("127.0.0.1", 9, connect_timeout=0.5, read_timeout=0.5, max_connections=4)
+    for target in (b"/a\r\nX: y", b"/a b", b"a", "/é".encode("utf-8"), b"/a\x00"):
+        with pytest.raises(upstream.BadRequestLine):
+            await pool.request("GET", target, [])
+    with pytest.raises(upstream.BadRequestLine):
+        await pool.request("GET", "/a", [(b"x-note", b"v\r\nx-injected: 1")])
+    assert _slots_free(pool)
+
+
+async def test_slots_wait_with_a_deadline_and_never_lose_a_permit():
+    slots = upstream.Slots(2)
+    assert await slots.acquire(0.1) and await slots.acquire(0.1)
+    assert not await slots.acquire(0.05)  # full: the wait ends, nothing taken
+    waiter = asyncio.ensure_future(slots.acquire(5))
+    await asyncio.sleep(0)
+    slots.release()  # handed straight to the waiter
+    assert await waiter and slots.free == 0
+    held = 2
+    cancelled = asyncio.ensure_future(slots.acquire(5))
+    await asyncio.sleep(0)
+    slots.release()  # handed over, and the waiter is cancelled in the same moment
+    held -= 1
+    cancelled.cancel()
+    try:
+        if await cancelled:  # (Python 3.11's wait_for may let the result win over the cancel)
+            held += 1
+    except asyncio.CancelledError:
+        pass  # then the permit was passed on, not lost
+    for _ in range(held):
+        slots.release()
+    assert slots.free == 2 and not slots.waiters
