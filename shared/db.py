@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import MetaData, event, types
+from sqlalchemy import MetaData, event, text, types
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import registry as sa_registry
 
@@ -138,9 +138,17 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: commit on success, roll back on any error."""
+        """A session inside one transaction: commit on success, roll back on any error.
+
+        On SQLite the transaction takes the database's write lock when it starts (``BEGIN IMMEDIATE``).
+        The driver would otherwise begin it only at the first write, so the reads before it ran outside
+        the transaction: two requests could both read version N, both pass their ``If-Match`` check and
+        both write, the second overwriting the first (``FOR UPDATE`` does nothing on SQLite). Writers
+        wait for each other (``busy_timeout``) instead; readers are not held up (WAL)."""
         async with self.sessionmaker() as session:
             async with session.begin():
+                if self.sqlite:
+                    await session.execute(text("BEGIN IMMEDIATE"))
                 yield session
 
     async def dispose(self) -> None:
