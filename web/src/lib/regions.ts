@@ -1,3 +1,5 @@
+import regionTree from '../../../services/registry/data/regions.json'
+
 // Shanxi's 11 cities (GB/T 2260), as shared/vocabulary.py names them.
 export const CITY_NAMES: Record<string, string> = {
   '140100': '太原市', '140200': '大同市', '140300': '阳泉市', '140400': '长治市', '140500': '晋城市',
@@ -8,12 +10,24 @@ export function cityOf(code: string): string {
   return code && code.length === 6 ? `${code.slice(0, 4)}00` : code
 }
 
+interface RegionNode { code: string, name: string, children?: RegionNode[] }
+
+// Every county-level name, from the registry's own list (one source: services/registry/data/regions.json).
+const NAMES: Record<string, string> = {}
+;(function walk(node: RegionNode) {
+  NAMES[node.code] = node.name
+  for (const child of node.children ?? []) walk(child)
+})(regionTree as RegionNode)
+
+/** 山西省 / 太原市 / 太原市·小店区; an unknown county code keeps its city and shows the code. */
 export function regionName(code: string | null | undefined): string {
   if (!code) return '—'
   if (code === '140000') return '山西省'
   if (CITY_NAMES[code]) return CITY_NAMES[code]
   const city = CITY_NAMES[cityOf(code)]
-  return city ? `${city}·${code}` : code
+  const county = NAMES[code]
+  if (city && county) return `${city}·${county}`
+  return city ? `${city}·${code}` : (county ?? code)
 }
 
 export const ROLE_NAMES: Record<string, string> = {
