@@ -264,21 +264,35 @@ async def proxy(service: str, path: str, request: Request, send_asgi) -> None:
         headers.append((b"content-length", b"0"))
     body_failure: list[BaseException] = []
     body_started: list[bool] = []
+    # Up to SMALL_REQUEST bytes of any body (most API calls: all of it) are read from the caller before a
+    # connection to the service is taken, with the read timeout between its pieces: a caller that stalls
+    # or drips holds nothing there, and a whole body goes in one write with the head, with its length.
     whole: bytes | None = None
-    if length is not None and length.isdigit() and int(length) <= SMALL_REQUEST:
-        # a small body (most API calls) is read from the caller before a connection to the service is
-        # taken: a caller that stalls holds nothing there, and the body goes in one write with the head
+    prefix: list[bytes] = []
+    stream = request.stream() if has_body else None
+    if stream is not None:
+        size = 0
         try:
-            whole = await asyncio.wait_for(request.body(), upstreams.read_timeout)
+            while size <= SMALL_REQUEST:
+                chunk = await asyncio.wait_for(stream.__anext__(), upstreams.read_timeout)
+                prefix.append(chunk)
+                size += len(chunk)
+        except StopAsyncIteration:
+            whole = b"".join(prefix)
         except asyncio.TimeoutError:
             raise Problem(408, "request-timeout", "请求体接收超时", detail="未在规定时间内收到完整的请求体") from None
+        if whole is not None and chunked:  # known now: sent with its length, not chunked
+            chunked = False
+            headers.append((b"content-length", str(len(whole)).encode()))
 
     async def body():
-        # the request body as it arrives; a failure reading it (over the size limit, client gone)
-        # is remembered so the gateway answers for it, whatever the service made of the cut body
+        # the rest of a large body as it arrives; a failure reading it (over the size limit, client
+        # gone) is remembered so the gateway answers for it, whatever the service made of the cut body
         body_started.append(True)
         try:
-            async for chunk in request.stream():
+            for chunk in prefix:
+                yield chunk
+            async for chunk in stream:
                 yield chunk
         except Exception as exc:
             body_failure.append(exc)
@@ -367,13 +381,14 @@ async def _stream(service: str, request: Request, answer, out_headers, send_asgi
             try:
                 await asyncio.wait_for(send_asgi({"type": "http.response.body", "body": chunk, "more_body": True}), timeout)
             except asyncio.TimeoutError:
+                # returning with the answer unfinished makes uvicorn close the caller's connection
                 log.warning("service %s: the caller stopped reading a streamed answer for %ss; cut off", service, timeout)
-                raise
+                return
         await send_asgi({"type": "http.response.body", "body": b""})
     except upstream.UpstreamError as exc:
-        # the status line is already sent: all we can do is cut the response short and log it
+        # the status line is already sent: all we can do is cut the response short (the connection is
+        # closed on the unfinished answer) and log it
         log.error("service %s response body broke off: %s", service, exc)
-        raise
     finally:
         watcher.cancel()
         await answer.aclose()

@@ -98,6 +98,7 @@ class _Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self.closed = False
         self.holds_slot = False  # one of the pool's connection slots is taken by the request on it
+        self.holds_upload = False  # and one of its upload slots (a body still streaming from the caller)
         self._reset()
 
     def _reset(self) -> None:
@@ -327,6 +328,9 @@ class _Connection(asyncio.Protocol):
         self.holds_slot = False
         self._disarm()
         self.pool.slots.release()
+        if self.holds_upload:
+            self.holds_upload = False
+            self.pool.uploads.release()
         if self.complete and self.keep_alive and self.error is None and not self.closed:
             self.head = None
             self.pool.release(self)
@@ -397,6 +401,10 @@ class Pool:
         self.max_idle, self.idle_expiry = max_idle, idle_expiry
         self.idle: list[_Connection] = []
         self.slots = Slots(max_connections)
+        # requests whose body is still streaming from the caller (the proxy reads up to 64 KB first, so
+        # these are large uploads): at most a quarter of the connections, so that callers sending slowly
+        # can hold up other uploads but never the rest of the traffic
+        self.uploads = Slots(max(1, max_connections // 4))
         self.open: set[_Connection] = set()
 
     async def _connect(self) -> _Connection:
@@ -439,7 +447,12 @@ class Pool:
         # one line per header and no stray CR, LF or NUL: a value can never start a header or a request of its own
         if head.count(b"\n") != len(lines) + 1 or head.count(b"\r") != len(lines) + 1 or b"\0" in head:
             raise BadRequestLine("a header holds CR, LF or NUL")
+        streamed = body is not None and not isinstance(body, bytes)
+        if streamed and not await self.uploads.acquire(self.connect_timeout):
+            raise PoolFull(f"{self.host}:{self.port}: all {self.uploads.size} upload connections busy")
         if not await self.slots.acquire(self.connect_timeout):
+            if streamed:
+                self.uploads.release()
             raise PoolFull(f"{self.host}:{self.port}: all {self.slots.size} connections busy")
         conn = None
         try:
@@ -448,8 +461,11 @@ class Pool:
                 conn = await self._connect()
         except BaseException:
             self.slots.release()
+            if streamed:
+                self.uploads.release()
             raise
         conn.holds_slot = True
+        conn.holds_upload = streamed
         try:
             return await conn.send(m, head, body, chunked)
         except BaseException:

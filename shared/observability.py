@@ -125,6 +125,8 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, limited_receive, send_wrapper)
+            if not status.get("started"):
+                status["code"] = 499  # no answer and no error: the caller left first (nginx's "client closed request")
         except _TooLarge:
             if status.get("started"):
                 raise  # the answer is already on its way; the connection is cut instead

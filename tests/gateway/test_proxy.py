@@ -368,3 +368,32 @@ async def test_a_streamed_answer_stops_when_the_caller_leaves():
 
     await _stream("inspection", SimpleNamespace(receive=receive), Answer(), [], send, timeout=5)
     assert closed == [True] and 1 < len(pulled) < 200 and sent[0] == "http.response.start"
+
+
+async def test_slow_small_bodies_pass_and_dripping_callers_hold_no_connection(routed):
+    """Re-audit: a body may arrive slowly as long as it keeps coming (the read timeout is between its
+    pieces), and up to 64 KB of any body, chunked too, is read before a connection slot is taken, so
+    callers that drip bytes cannot keep the service busy for everyone else (503)."""
+    gw = routed
+    auth = await auth_headers(gw.client, "demo_province")
+
+    async def slowly(n=6, gap=0.2):  # 1.2 s in all, with the gateway's read timeout at 0.5 s
+        for _ in range(n):
+            await asyncio.sleep(gap)
+            yield b"0123456789"
+
+    for extra in ({"Content-Length": "60"}, {}):  # declared length, and chunked
+        r = await gw.client.post("/api/v1/registry/echo/slow", content=slowly(), headers={**auth, "Content-Type": "text/csv", **extra})
+        assert r.status_code == 200 and r.json()["body_len"] == 60
+
+    drips = [asyncio.ensure_future(gw.client.post("/api/v1/registry/echo/drip", content=slowly(n=10_000, gap=0.1),
+                                                  headers={**auth, "Content-Type": "text/csv"})) for _ in range(3)]
+    try:
+        await asyncio.sleep(0.5)
+        for pool in gw.app.state.upstreams.pools.values():
+            assert pool.slots.free == pool.slots.size  # nothing held for the drippers
+        assert (await gw.client.get("/api/v1/registry/echo/other", headers=auth)).status_code == 200
+    finally:
+        for d in drips:
+            d.cancel()
+        await asyncio.gather(*drips, return_exceptions=True)

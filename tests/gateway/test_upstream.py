@@ -351,3 +351,28 @@ async def test_slots_wait_with_a_deadline_and_never_lose_a_permit():
     for _ in range(held):
         slots.release()
     assert slots.free == 2 and not slots.waiters
+
+
+async def test_streamed_uploads_have_their_own_smaller_share_of_connections(serve):
+    """Bodies still streaming from their caller may take at most a quarter of the connections: slow
+    uploaders can hold up other uploads, never the rest."""
+    script, pool = await serve(lambda head, body, n: ok(), max_connections=4, connect_timeout=0.3)
+    assert pool.uploads.size == 1
+    gate = asyncio.Event()
+
+    async def held_open():
+        yield b"x" * 10
+        await gate.wait()
+        yield b"y"
+
+    first = asyncio.ensure_future(pool.request("POST", "/up", [(b"content-length", b"11")], held_open()))
+    await asyncio.sleep(0.1)
+    with pytest.raises(upstream.PoolFull):
+        await pool.request("POST", "/up2", [(b"content-length", b"11")], held_open())
+    a = await pool.request("POST", "/small", [(b"content-length", b"3")], b"abc")  # a whole body: not an upload
+    assert a.status == 200
+    a.close()
+    gate.set()
+    answer = await first
+    answer.close()
+    assert pool.uploads.free == 1 and _slots_free(pool)
