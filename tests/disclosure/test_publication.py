@@ -43,10 +43,12 @@ async def test_concurrent_approvals_share_transactions_and_keep_their_own_answer
         answers = await asyncio.gather(*(approve(rid) for rid in ids_all), approve(ids[0]), approve(ids[1], who=OTHER_CITY),
                                        approve(ids[2], etag='"v9"'))
         by = [a.status_code for a in answers]
-        assert by[:40] == [200] * 40, [a.text for a in answers if a.status_code != 200][:3]
+        assert by[1:40] == [200] * 39, [a.text for a in answers if a.status_code != 200][:3]
         assert by[40] == 403 and answers[40].json()["type"].endswith("reviewer-is-enterer")
-        # the same result twice: one publication (the second sees it published or its ETag stale), another city: 404
-        assert by[41] in (409, 412) and by[42] == 404
+        # the same result twice: one publication (the other sees it published or its ETag stale; which of the
+        # two requests comes first is the scheduler's choice), another city: 404
+        assert by[0] == 200 and by[41] in (409, 412) or by[41] == 200 and by[0] in (409, 412), (by[0], by[41])
+        assert by[42] == 404
         publisher = app.state.ctx.extras["publisher"]
         assert publisher.largest > 1 and publisher.batches < 40  # shared transactions
 
