@@ -625,6 +625,51 @@ async function main() {
     assert(pdf.status() === 200 && (pdf.headers()['content-type'] ?? '').startsWith('application/pdf'), `summary PDF: ${pdf.status()} ${pdf.headers()['content-type']}`)
     await axe(page, 'inspection-sealed')
     await shot(page, '24-phone-sealed-summary')
+
+    // a correction after sealing (four eyes): proposed on this phone; the team member the rules name decides it on
+    // theirs (a member's amendment goes to the leader, the leader's to the deputy); otherwise the proposer withdraws it
+    const roleOf = (pid) => members.find((m) => m.person_id === pid)?.role
+    const decider = roleOf(me) === 'leader' ? 'deputy' : 'leader'
+    const firstCode = await open.first().getAttribute('data-code')
+    await page.getByRole('button', { name: '提出更正…' }).click()
+    await page.getByLabel('更正理由').fill('现场记录漏记批次号，补记')
+    await page.locator('#am-code-0').selectOption(firstCode)
+    await page.locator('fieldset.change label.choice', { hasText: '不符合' }).click()
+    await page.locator('#am-text-0').fill('现场抽查 2 批次（20261101、20261102）出厂检验记录缺失')
+    await axe(page, 'inspection-amendment')
+    await page.getByRole('button', { name: '提交更正，报组长批准' }).click()
+    await page.getByRole('status').filter({ hasText: '更正已提出，待组长批准' }).waitFor({ timeout: 30000 })
+    await page.locator('[data-testid=amendments] li[data-status=pending]').waitFor()
+    await shot(page, '24a-phone-amendment-proposed')
+    let decided
+    if (roleOf(other.person_id) === decider) {
+      const lp = await newPage({ width: 390, height: 844 }, { isMobile: true, hasTouch: true, deviceScaleFactor: 2 })
+      await login(lp, otherUser, 'Web-test-passw0rd!')
+      await lp.goto(`${BASE}/inspection/records/${recordId}`)
+      await lp.getByLabel('意见（可选）').fill('核对现场照片无误')
+      await lp.getByRole('button', { name: '批准更正' }).click()
+      await lp.getByRole('dialog').getByRole('button', { name: '批准', exact: true }).click()
+      await lp.locator('[data-testid=amendments] li[data-status=approved]').waitFor({ timeout: 30000 })
+      assert((await lp.getByTestId('amendments').innerText()).includes('更正后内容哈希'), 'the approved amendment shows no content hash')
+      await shot(lp, '24b-phone-amendment-approved')
+      clean(lp)
+      await lp.context().close()
+      decided = 'approved'
+    } else {
+      assert(!(await page.getByRole('button', { name: '批准更正' }).count()), 'the proposer is offered to approve their own amendment')
+      await page.getByRole('button', { name: '撤回本人的更正' }).click()
+      await page.getByRole('dialog').getByRole('button', { name: '撤回', exact: true }).click()
+      await page.locator('[data-testid=amendments] li[data-status=rejected]').waitFor({ timeout: 30000 })
+      decided = 'rejected'
+    }
+    console.log(`  amendment: proposed by ${roleOf(me)}, ${decided} (${decided === 'approved' ? `by the ${decider}` : 'withdrawn by the proposer'})`)
+    const amended = await apiGet(I, `/api/v1/inspection/records/${recordId}`)
+    const am = amended.amendments.at(-1)
+    assert(am.status === decided && am.changes[0].code === firstCode && am.reason === '现场记录漏记批次号，补记', `amendment not stored: ${JSON.stringify(am)}`)
+    if (decided === 'approved') {
+      assert(/^[0-9a-f]{64}$/.test(amended.current_hash) && amended.current_hash !== amended.content_hash, 'the approved amendment did not move the current hash')
+      assert(amended.current_items.find((x) => x.code === firstCode).record.includes('20261101'), 'the current items do not carry the amendment')
+    }
     clean(page)
     await page.context().close()
   })
@@ -754,6 +799,88 @@ async function main() {
     await shot(pub, '31-public-result-published')
     clean(pub)
     await pub.context().close()
+
+    // a correction of the published result, entered by the city and approved by the other official; then withdrawn
+    const cur = await apiGet(P, `/api/v1/disclosure/results/${res.id}`)
+    const newFollow = cur.follow_up === 'other' ? '未发现问题或相关问题已规范、已改正，无需后续处置' : '其他'
+    const c1 = await newPage()
+    await login(c1, reviewer, TEST_PASSWORD)
+    await c1.goto(`${BASE}/disclosure/results/${res.id}`)
+    await c1.getByRole('heading', { name: '更正已公示的结果' }).waitFor()
+    await c1.getByLabel('后续处置措施', { exact: true }).click()
+    await c1.getByRole('option', { name: newFollow, exact: true }).click()
+    await c1.getByLabel('更正理由').fill('后续处置措施录入有误')
+    await c1.getByRole('button', { name: '发布更正' }).click()
+    await c1.getByRole('status').filter({ hasText: '更正已提交，待另一名工作人员审核' }).waitFor({ timeout: 30000 })
+    await c1.getByTestId('pending-correction').getByText('录入人不能审核自己录入的更正').waitFor()
+    await shot(c1, '32-result-correction-entered')
+
+    const c2 = await newPage()
+    await login(c2, enterer, TEST_PASSWORD)
+    await c2.goto(`${BASE}/disclosure/results/${res.id}`)
+    await c2.getByRole('heading', { name: '更正审核' }).waitFor()
+    await axe(c2, 'result-correction-review')
+    await c2.getByRole('button', { name: '审核通过并公示更正' }).click()
+    await c2.getByRole('status').filter({ hasText: '更正审核通过，已公示为新版本' }).waitFor({ timeout: 30000 })
+    await c2.getByTestId('corrections').locator('.el-table__body tr', { hasText: '已公示' }).first().waitFor()
+    clean(c2)
+    await c2.context().close()
+
+    await c1.reload()
+    await c1.getByRole('heading', { name: '撤回已公示的结果' }).waitFor()
+    await c1.getByLabel('撤回理由').fill('该企业不属于本次抽查范围，误公示')
+    await axe(c1, 'result-withdrawal')
+    await c1.getByRole('button', { name: '撤回', exact: true }).click()
+    await c1.getByRole('dialog').getByRole('button', { name: '确认撤回' }).click()
+    await c1.getByRole('status').filter({ hasText: '结果已撤回' }).waitFor({ timeout: 30000 })
+    await c1.getByTestId('result-status').filter({ hasText: '已撤回' }).waitFor()
+    await shot(c1, '33-result-withdrawn')
+    clean(c1)
+    await c1.context().close()
+    const kinds = (await apiGet(P, `/api/v1/disclosure/results/${res.id}/versions`)).items.map((v) => v.kind)
+    assert(JSON.stringify(kinds.slice(-3)) === JSON.stringify(['published', 'corrected', 'withdrawn']), `versions: ${kinds}`)
+  })
+
+  await scenario('province-subscriptions', async () => {
+    // a subscription of this test's own, switched off at once (the demo receiver's stays as it is), to the receiver's address
+    const subs = (await apiGet(P, '/api/v1/disclosure/subscriptions?limit=50')).items
+    assert(subs.length, 'the demo left no webhook subscription')
+    const made = await apiPost(P, '/api/v1/disclosure/subscriptions', { url: subs[0].url, description: 'e2e：密钥轮换与停用' }, { 'Idempotency-Key': `web-e2e-sub-${Date.now()}` })
+    assert(made.status === 201, `create subscription: ${made.status} ${JSON.stringify(made.body)}`)
+    const off = await fetch(`${BASE}/api/v1/disclosure/subscriptions/${made.body.id}`, { method: 'PATCH',
+      headers: { Authorization: `Bearer ${P}`, 'Content-Type': 'application/json', 'If-Match': `"v${made.body.version}"` }, body: JSON.stringify({ active: false }) })
+    assert(off.status === 200, `switch off: ${off.status} ${await off.text()}`)
+    const page = await newPage()
+    await login(page, 'demo_province')
+    await page.goto(`${BASE}/disclosure/subscriptions`)
+    await page.getByRole('heading', { name: '公示订阅与投递日志' }).waitFor()
+    let row = page.locator('.el-table__body tr', { hasText: 'e2e：密钥轮换与停用' }).first()
+    while (!(await row.count())) { // the list pages by 20
+      const next = page.getByRole('button', { name: /下一页/ }).first()
+      assert(await next.isEnabled(), 'the new subscription is not listed')
+      await next.click()
+      await page.waitForTimeout(300)
+      row = page.locator('.el-table__body tr', { hasText: 'e2e：密钥轮换与停用' }).first()
+    }
+    await page.getByLabel('旧密钥继续有效的小时数').fill('2')
+    await row.getByRole('button', { name: '轮换密钥' }).click()
+    await page.getByRole('dialog').getByRole('button', { name: '生成新密钥' }).click()
+    await page.getByTestId('rotated-secret').waitFor({ timeout: 30000 })
+    const secret = (await page.getByTestId('rotated-secret').locator('code').innerText()).trim()
+    assert(/^whsec_[A-Za-z0-9+/=]{20,}$/.test(secret) && secret !== made.body.secret, `the rotated secret: ${secret}`)
+    await axe(page, 'subscriptions')
+    await shot(page, '34-subscriptions-rotated')
+    const after = await apiGet(P, `/api/v1/disclosure/subscriptions/${made.body.id}`)
+    assert(after.secrets.length === 2 && after.secrets.some((k) => k.expires_at) && secret.startsWith(after.secrets.find((k) => !k.expires_at).prefix.replace('…', '')),
+      `two signing keys during the overlap: ${JSON.stringify(after.secrets)}`)
+    await row.getByRole('button', { name: '启用' }).click()
+    await page.getByRole('status').filter({ hasText: '已启用' }).waitFor({ timeout: 30000 })
+    await row.getByRole('button', { name: '停用' }).click()
+    await page.getByRole('dialog').getByRole('button', { name: '停用' }).click()
+    await page.getByRole('status').filter({ hasText: '已停用' }).waitFor({ timeout: 30000 })
+    assert(!(await apiGet(P, `/api/v1/disclosure/subscriptions/${made.body.id}`)).active, 'the subscription is still active')
+    clean(page)
+    await page.context().close()
   })
 
   await browser.close()

@@ -4,7 +4,7 @@
 import { api, authorisedFetch, unwrap, unwrapWithEtag, uploadWithProgress } from './client'
 import type { components } from './schema'
 
-type S = { [K in 'Arrival' | 'ItemUpdate' | 'EnterpriseConfirmation' | 'SummaryCreate' | 'NotInspectedBody']: components['schemas'][`inspection__${K}`] }
+type S = { [K in 'Arrival' | 'ItemUpdate' | 'EnterpriseConfirmation' | 'SummaryCreate' | 'NotInspectedBody' | 'AmendmentBody' | 'Decision']: components['schemas'][`inspection__${K}`] }
 
 export type Conclusion = 'conforming' | 'nonconforming' | 'not_applicable'
 export const CONCLUSION_LABEL: Record<Conclusion, string> = { conforming: '符合', nonconforming: '不符合', not_applicable: '不适用' }
@@ -105,9 +105,31 @@ export interface InspectionRecord {
   items: Item[]
   evidence: Evidence[]
   signatures: SignatureEntry[]
-  amendments: unknown[]
+  amendments: Amendment[]
+  /** the items as corrected by the approved amendments (only when there is one); `items` stay as sealed */
+  current_items?: (Item & { amended_by?: string })[]
   problem_summary: { id: string; state: string } | null
 }
+
+export interface AmendmentChange { code: string; conclusion: Conclusion; text?: string | null; fixed_on_site: boolean }
+
+export interface Amendment {
+  id: string
+  seq: number
+  reason: string
+  changes: AmendmentChange[]
+  outcome: { categories: string[]; follow_up: string } | null
+  status: 'pending' | 'approved' | 'rejected'
+  proposed_by: string
+  proposed_person_id: string
+  proposed_at: string
+  decided_by: string | null
+  decided_person_id: string | null
+  decided_at: string | null
+  decision_note: string | null
+  content_hash: string | null
+}
+export const AMENDMENT_STATUS: Record<string, string> = { pending: '待组长批准', approved: '已批准', rejected: '已驳回' }
 
 export interface ProblemSummary {
   id: string
@@ -166,6 +188,17 @@ export const recordNotInspected = (recordId: string, version: number, body: S['N
   unwrapWithEtag<InspectionRecord>(api.POST('/api/v1/inspection/records/{record_id}/not-inspected', {
     params: { path: { record_id: recordId }, header: { 'If-Match': `"v${version}"` } }, body,
   }))
+
+/** 封存后的更正: proposed by a member of the team (one pending at a time), approved by the leader (the leader's own by the deputy). */
+export const proposeAmendment = (recordId: string, body: S['AmendmentBody'], key: string) =>
+  unwrap<Amendment>(api.POST('/api/v1/inspection/records/{record_id}/amendments', {
+    params: { path: { record_id: recordId } }, body, headers: { 'Idempotency-Key': key },
+  }))
+
+export const decideAmendment = (recordId: string, amendmentId: string, approve: boolean, body: S['Decision']) =>
+  unwrap<InspectionRecord>(approve
+    ? api.POST('/api/v1/inspection/records/{record_id}/amendments/{amendment_id}/approve', { params: { path: { record_id: recordId, amendment_id: amendmentId } }, body })
+    : api.POST('/api/v1/inspection/records/{record_id}/amendments/{amendment_id}/reject', { params: { path: { record_id: recordId, amendment_id: amendmentId } }, body }))
 
 export const NOT_INSPECTED_REASONS: Record<string, string> = {
   stopped: '停产', changed_production: '转产', closed: '关闭停业或正在组织清算', unreachable: '通过登记的住所（经营场所）无法联系', refused: '拒绝检查', other: '其他',
