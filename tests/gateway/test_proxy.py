@@ -49,6 +49,10 @@ def dead_port():
 async def routed(request, make_gateway, databases, keys, monkeypatch, dead_port, silent_server):
     """The gateway in front of a fake registry: over a real socket (uvicorn on a free port, the
     gateway's own connection pool, as in production) and in-process (httpx's ASGI transport)."""
+    from shared.topology import enabled_services
+
+    for other in set(enabled_services()) - {"registry", "sampling", "scheduling"}:  # not started here, even when `make run` holds the default ports
+        monkeypatch.setenv(f"SPOTCHECK_{other.upper()}_URL", dead_port)
     monkeypatch.setenv("SPOTCHECK_SAMPLING_URL", dead_port)
     monkeypatch.setenv("SPOTCHECK_SCHEDULING_URL", silent_server)
     service = fake_service("registry", keys.jwks, await databases.create("fake"))

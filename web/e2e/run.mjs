@@ -636,6 +636,7 @@ async function main() {
     await page.locator('#am-code-0').selectOption(firstCode)
     await page.locator('fieldset.change label.choice', { hasText: '不符合' }).click()
     await page.locator('#am-text-0').fill('现场抽查 2 批次（20261101、20261102）出厂检验记录缺失')
+    assert(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the correction form makes the phone page scroll sideways')
     await axe(page, 'inspection-amendment')
     await page.getByRole('button', { name: '提交更正，报组长批准' }).click()
     await page.getByRole('status').filter({ hasText: '更正已提出，待组长批准' }).waitFor({ timeout: 30000 })
@@ -663,9 +664,27 @@ async function main() {
       decided = 'rejected'
     }
     console.log(`  amendment: proposed by ${roleOf(me)}, ${decided} (${decided === 'approved' ? `by the ${decider}` : 'withdrawn by the proposer'})`)
-    const amended = await apiGet(I, `/api/v1/inspection/records/${recordId}`)
-    const am = amended.amendments.at(-1)
+    let amended = await apiGet(I, `/api/v1/inspection/records/${recordId}`)
+    let am = amended.amendments.at(-1)
     assert(am.status === decided && am.changes[0].code === firstCode && am.reason === '现场记录漏记批次号，补记', `amendment not stored: ${JSON.stringify(am)}`)
+    if (decided === 'rejected' && roleOf(me) === 'leader') {
+      // the leader approves on this phone the other member's amendment (proposed on theirs, here through the API)
+      const prop = await apiPost(O, `/api/v1/inspection/records/${recordId}/amendments`, { reason: '补记抽查批次号',
+        changes: [{ code: firstCode, conclusion: 'nonconforming', text: '现场抽查 2 批次（20261101、20261102）出厂检验记录缺失', fixed_on_site: false }] },
+      { 'Idempotency-Key': `web-e2e-amend-${recordId}` })
+      assert(prop.status === 201, `the member's amendment: ${prop.status} ${JSON.stringify(prop.body)}`)
+      await page.reload()
+      await page.getByLabel('意见（可选）').fill('核对现场照片无误')
+      await page.getByRole('button', { name: '批准更正' }).click()
+      await page.getByRole('dialog').getByRole('button', { name: '批准', exact: true }).click()
+      await page.locator('[data-testid=amendments] li[data-status=approved]').waitFor({ timeout: 30000 })
+      await shot(page, '24b-phone-amendment-approved')
+      decided = 'approved'
+      console.log('  amendment: the member\'s, approved by the leader')
+      amended = await apiGet(I, `/api/v1/inspection/records/${recordId}`)
+      am = amended.amendments.at(-1)
+      assert(am.status === 'approved' && am.decision_note === '核对现场照片无误', `approval not stored: ${JSON.stringify(am)}`)
+    }
     if (decided === 'approved') {
       assert(/^[0-9a-f]{64}$/.test(amended.current_hash) && amended.current_hash !== amended.content_hash, 'the approved amendment did not move the current hash')
       assert(amended.current_items.find((x) => x.code === firstCode).record.includes('20261101'), 'the current items do not carry the amendment')
@@ -807,7 +826,7 @@ async function main() {
     await login(c1, reviewer, TEST_PASSWORD)
     await c1.goto(`${BASE}/disclosure/results/${res.id}`)
     await c1.getByRole('heading', { name: '更正已公示的结果' }).waitFor()
-    await c1.getByLabel('后续处置措施', { exact: true }).click()
+    await c1.locator('.el-form-item', { has: c1.locator('#res-follow') }).locator('.el-select__wrapper').click()
     await c1.getByRole('option', { name: newFollow, exact: true }).click()
     await c1.getByLabel('更正理由').fill('后续处置措施录入有误')
     await c1.getByRole('button', { name: '发布更正' }).click()
@@ -845,7 +864,8 @@ async function main() {
     // a subscription of this test's own, switched off at once (the demo receiver's stays as it is), to the receiver's address
     const subs = (await apiGet(P, '/api/v1/disclosure/subscriptions?limit=50')).items
     assert(subs.length, 'the demo left no webhook subscription')
-    const made = await apiPost(P, '/api/v1/disclosure/subscriptions', { url: subs[0].url, description: 'e2e：密钥轮换与停用' }, { 'Idempotency-Key': `web-e2e-sub-${Date.now()}` })
+    const label = `e2e：密钥轮换与停用 ${Date.now()}`
+    const made = await apiPost(P, '/api/v1/disclosure/subscriptions', { url: subs[0].url, description: label }, { 'Idempotency-Key': `web-e2e-sub-${Date.now()}` })
     assert(made.status === 201, `create subscription: ${made.status} ${JSON.stringify(made.body)}`)
     const off = await fetch(`${BASE}/api/v1/disclosure/subscriptions/${made.body.id}`, { method: 'PATCH',
       headers: { Authorization: `Bearer ${P}`, 'Content-Type': 'application/json', 'If-Match': `"v${made.body.version}"` }, body: JSON.stringify({ active: false }) })
@@ -854,15 +874,16 @@ async function main() {
     await login(page, 'demo_province')
     await page.goto(`${BASE}/disclosure/subscriptions`)
     await page.getByRole('heading', { name: '公示订阅与投递日志' }).waitFor()
-    let row = page.locator('.el-table__body tr', { hasText: 'e2e：密钥轮换与停用' }).first()
+    await page.locator('.el-table__body tr', { hasText: subs[0].url }).first().waitFor({ timeout: 30000 }) // the first page is there
+    let row = page.locator('.el-table__body tr', { hasText: label }).first()
     while (!(await row.count())) { // the list pages by 20
       const next = page.getByRole('button', { name: /下一页/ }).first()
       assert(await next.isEnabled(), 'the new subscription is not listed')
       await next.click()
-      await page.waitForTimeout(300)
-      row = page.locator('.el-table__body tr', { hasText: 'e2e：密钥轮换与停用' }).first()
+      await page.waitForTimeout(500)
+      row = page.locator('.el-table__body tr', { hasText: label }).first()
     }
-    await page.getByLabel('旧密钥继续有效的小时数').fill('2')
+    await page.getByLabel('轮换密钥时旧密钥继续有效').fill('2')
     await row.getByRole('button', { name: '轮换密钥' }).click()
     await page.getByRole('dialog').getByRole('button', { name: '生成新密钥' }).click()
     await page.getByTestId('rotated-secret').waitFor({ timeout: 30000 })
