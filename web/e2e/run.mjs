@@ -688,6 +688,13 @@ async function main() {
     if (decided === 'approved') {
       assert(/^[0-9a-f]{64}$/.test(amended.current_hash) && amended.current_hash !== amended.content_hash, 'the approved amendment did not move the current hash')
       assert(amended.current_items.find((x) => x.code === firstCode).record.includes('20261101'), 'the current items do not carry the amendment')
+      const shown = page.locator(`[data-code="${firstCode}"] [data-testid=item-amended]`)
+      if (await shown.count()) assert((await shown.innerText()).includes('20261101'), 'the item does not show its approved correction')
+      else { // approved on the other member's phone: this one shows it after a reload
+        await page.reload()
+        await shown.waitFor({ timeout: 30000 })
+        assert((await shown.innerText()).includes('20261101'), 'the item does not show its approved correction')
+      }
     }
     clean(page)
     await page.context().close()

@@ -18,6 +18,16 @@ const mountItem = (item: Partial<Item>, readonly = false) =>
 afterEach(() => { putItem.mockReset(); document.body.innerHTML = '' })
 
 describe('ChecklistItem', () => {
+  it('on a sealed record shows the sealed answer and, under it, the approved correction', () => {
+    const sealed = { ...base, conclusion: 'conforming' as const, conclusion_label: '符合' }
+    const w = mount(ChecklistItem, { props: { recordId: 'r1', item: sealed, evidence: [], readonly: true,
+      amended: { ...sealed, conclusion: 'nonconforming', record: '2 批次出厂检验记录缺失', amended_by: 'am1' } }, attachTo: document.body })
+    expect(w.find('.done').text()).toContain('符合')
+    expect(w.find('[data-testid=item-amended]').text()).toBe('经批准更正为：不符合，2 批次出厂检验记录缺失')
+    expect(w.findAll('input').length).toBe(0)
+    expect(mountItem({ conclusion: 'conforming' }, true).find('[data-testid=item-amended]').exists()).toBe(false)
+  })
+
   it('shows a pre-set 不适用 item with its reason and offers nothing to change', () => {
     const w = mountItem({ preset: true, conclusion: 'not_applicable', reason: '停产不适用' })
     expect(w.text()).toContain('不适用（按适用规则预置，不可修改）：停产不适用')
