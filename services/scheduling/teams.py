@@ -169,7 +169,7 @@ async def _form(ctx, s, principal, plan_id, enterprise_draw_id, inspector_draw_i
         members = [_event_member(m) for m in t["members"]]
         enterprises = [{"uscc": u, "name": selected[u].get("name"), "region_code": selected[u].get("region_code"),
                         "categories": selected[u].get("categories"), "sites": selected[u].get("sites")} for u in t["enterprises"]]
-        team_event = {"assignment_id": a.id, "plan_id": plan_id, "batch": a.batch, "team_id": team.id, "code": t["code"], "label": t["label"],
+        team_event = {"assignment_id": a.id, "plan_id": plan_id, "plan_name": ent_row.plan_name, "batch": a.batch, "team_id": team.id, "code": t["code"], "label": t["label"],
                       "city_code": t["city_code"], "categories": t["categories"], "members": members, "enterprises": enterprises,
                       "window": window, "report_date": t["report_date"]}
         await ctx.emit(s, "team", "formed", team_event, subject_id=team.id, request_id=rid, actor=principal.sub)

@@ -147,6 +147,10 @@ async def test_formation_dispatch_scoping_acceptance(svc, keys):
     async with ctx.db.session() as sess:
         subjects = [r[0].rsplit(".", 2)[-2] + "." + r[0].rsplit(".", 1)[-1] for r in (await sess.execute(select(kernel.outbox.c.subject))).all()]
     assert subjects.count("team.formed") == len(full["teams"]) and subjects.count("task.dispatched") == 8
+    async with ctx.db.session() as sess:  # the plan's name travels with each team (inspection's records and the public results carry it)
+        formed = [json.loads(r[1]) for r in (await sess.execute(select(kernel.outbox.c.subject, kernel.outbox.c.payload))).all()
+                  if r[0].endswith("team.formed")]
+    assert formed and {e["data"]["plan_name"] for e in formed} == {"2022年度工业产品生产许可证获证企业双随机抽查"}
     assert subjects.count("visit.scheduled") == 8 and subjects.count("task.accepted") == 1
     chain = (await c.get("/audit/verify", headers=H(keys, **ADMIN))).json()
     assert chain["ok"] and chain["entries"] >= 8 + len(full["teams"]) + 3
