@@ -138,19 +138,24 @@ async def teams_of(s, assignment_id: str) -> list[Team]:
 
 
 # ---------------------------------------------------------------- replacement after formation
-def _visit_dates(n: int, members: list[str], busy: dict[str, set[dt.date]], team_booked: Counter, settings: dict,
+def _visit_dates(n: int, members: list[str], busy: dict[str, set[dt.date]], taken: dict[dt.date, set[int]], settings: dict,
                  start: dt.date, calendar) -> list[tuple[dt.date | None, int]]:
     """(date, slot) for ``n`` new visits of a team: working days from ``start`` to window_end on which
-    no member is booked elsewhere and the team has fewer than ``visits_per_day`` visits."""
+    no member is booked elsewhere and the team has fewer than ``visits_per_day`` live visits; each gets
+    the lowest slot of that day no live visit holds (a cancelled visit's slot is free again, a live
+    one's is never given twice). ``taken``: the team's live slots per day, updated here."""
     end = dt.date.fromisoformat(settings["window_end"])
+    per_day = settings["visits_per_day"]
     out: list[tuple[dt.date | None, int]] = []
     if start <= end:
         for day in calendar.workdays_in(start, end):
             if any(day in busy.get(p, ()) for p in members):
                 continue
-            while team_booked[day] < settings["visits_per_day"] and len(out) < n:
-                team_booked[day] += 1
-                out.append((day, team_booked[day]))
+            used = taken.setdefault(day, set())
+            while len(used) < per_day and len(out) < n:
+                slot = next(k for k in range(1, per_day + len(used) + 1) if k not in used)
+                used.add(slot)
+                out.append((day, slot))
             if len(out) == n:
                 break
     return out + [(None, 0)] * (n - len(out))
@@ -215,9 +220,11 @@ async def apply_replacement(ctx, s, rep, actor: str) -> Amendment | None:
         team, members, ents = chosen
         pids = [m.person_id for m in members]
         busy = await busy_days(s, a.id, exclude_team=team.id)
-        team_booked = Counter((await s.execute(select(Visit.visit_date).where(Visit.team_id == team.id, Visit.cancelled.is_(False)))).scalars())
+        taken: dict[dt.date, set[int]] = {}
+        for day, slot in (await s.execute(select(Visit.visit_date, Visit.slot).where(Visit.team_id == team.id, Visit.cancelled.is_(False)))).all():
+            taken.setdefault(day, set()).add(slot)
         visits = site_visits([new_ent])
-        dates = _visit_dates(len(visits), pids, busy, team_booked, settings, first_visit_day(settings, default_calendar), default_calendar)
+        dates = _visit_dates(len(visits), pids, busy, taken, settings, first_visit_day(settings, default_calendar), default_calendar)
         accept_by = default_calendar.add_workdays(today(ctx), settings["acceptance_workdays"])
         member_list = [{k: m.profile.get(k) for k in ("person_id", "name", "role", "pool", "kind", "law_enforcement", "level", "region_code", "organisation", "unit")}
                        for m in members]

@@ -237,8 +237,11 @@ async def list_visits(
     ctx: CtxDep, principal: PrincipalDep, page: Page,
     plan_id: str | None = None, team_id: str | None = None,
     date_from: IsoDate | None = None, date_to: IsoDate | None = None,
+    include_cancelled: Annotated[bool, Query(description="同时列出已取消的检查（任务取消或企业被替补）")] = False,
 ):
     q = select(Visit).where(task_filter(principal, Visit.region_code, Visit.team_id))
+    if not include_cancelled:
+        q = q.where(Visit.cancelled.is_(False))
     if plan_id:
         q = q.where(Visit.plan_id == plan_id)
     if team_id:
@@ -251,5 +254,6 @@ async def list_visits(
         rows = list((await s.execute(keyset(q, [Visit.id], page))).scalars())
     p = page_of(rows, page, lambda v: [v.id])
     items = [{"id": v.id, "team_id": v.team_id, "task_id": v.task_id, "plan_id": v.plan_id, "date": v.visit_date, "slot": v.slot,
-              "uscc": v.uscc, "site_id": v.site_id, "region_code": v.region_code, "categories": v.categories} for v in p["rows"]]
+              "uscc": v.uscc, "site_id": v.site_id, "region_code": v.region_code, "categories": v.categories, "cancelled": v.cancelled}
+             for v in p["rows"]]
     return json_response({"items": items, "next_cursor": p["next_cursor"], "limit": page.limit})

@@ -97,6 +97,7 @@ class VisitOut(_BaseModel):
     site_id: str
     region_code: str
     categories: list[_Any]
+    cancelled: bool = Field(False, description="已取消（任务取消或企业被替补）；缺省不列出，include_cancelled=true 时列出")
 
 
 class AssignmentOut(_BaseModel):

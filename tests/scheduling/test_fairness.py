@@ -243,6 +243,15 @@ async def test_replacement_after_dispatch_cancels_dispatches_and_tracks(svc, key
     assert len(dispatched) == 1 and dispatched[0]["members"]
     amended = await _events(app, ".scheduling.team.amended")
     assert amended[-1]["kind"] == "replacement" and amended[-1]["members"]
+    # the schedule: the replaced enterprise's visits are gone from it (listed, flagged, only on request), no live slot twice
+    live = (await c.get("/visits", params={"limit": 500}, headers=H(keys, **ADMIN))).json()["items"]
+    assert victim["uscc"] not in {v["uscc"] for v in live} and repl["uscc"] in {v["uscc"] for v in live}
+    assert not any(v["cancelled"] for v in live)
+    slots = [(v["team_id"], v["date"], v["slot"]) for v in live]
+    assert len(slots) == len(set(slots))
+    every = (await c.get("/visits", params={"limit": 500, "include_cancelled": "true"}, headers=H(keys, **ADMIN))).json()["items"]
+    gone = [v for v in every if v["uscc"] == victim["uscc"]]
+    assert len(gone) == 2 and all(v["cancelled"] for v in gone) and len(every) == len(live) + 2
     tracked = (await c.get("/not-inspected", headers=H(keys, **ADMIN))).json()["items"]
     assert [(x["uscc"], x["replaced_by"], x["reason"]) for x in tracked] == [(victim["uscc"], repl["uscc"], "企业已停产")]
     # a city bureau sees its own city's tracked enterprises only
@@ -274,6 +283,26 @@ async def test_cancel_task_with_reason_puts_it_on_the_tracked_list(svc, keys):
     assert tracked[0]["uscc"] == t["uscc"] and tracked[0]["reason"].startswith("转产")
     v = (await c.get(f"/assignments/{a['id']}/verify", headers=H(keys, **ADMIN))).json()
     assert v["ok"] is True and v["amendments"] == 1
+
+
+def test_new_visits_take_the_lowest_free_slot_of_a_day():
+    """A replacement's visit on a day whose slot 2 was cancelled takes slot 2, not 'live visits + 1' (= 3,
+    which a live visit holds); a full day is skipped; days a member is busy elsewhere too."""
+    import datetime as dt
+
+    from services.scheduling.amendments import _visit_dates
+    from shared.calendar import default_calendar
+
+    d1, d2, d3 = dt.date(2022, 6, 13), dt.date(2022, 6, 14), dt.date(2022, 6, 15)  # Monday to Wednesday, working days
+    settings = {"window_end": "2022-06-17", "visits_per_day": 3}
+    taken = {d1: {1, 3}, d2: {1, 2, 3}}
+    out = _visit_dates(3, ["p1"], {"p1": set(), "p2": {d3}}, taken, settings, d1, default_calendar)
+    assert out == [(d1, 2), (dt.date(2022, 6, 15), 1), (dt.date(2022, 6, 15), 2)]
+    assert taken[d1] == {1, 2, 3}
+    busy = _visit_dates(2, ["p1", "p2"], {"p2": {d3}}, {d1: {1, 2, 3}, d2: {1, 2, 3}}, settings, d1, default_calendar)
+    assert busy == [(dt.date(2022, 6, 16), 1), (dt.date(2022, 6, 16), 2)]
+    none_left = _visit_dates(1, ["p1"], {}, {d: {1, 2, 3} for d in default_calendar.workdays_in(d1, dt.date(2022, 6, 17))}, settings, d1, default_calendar)
+    assert none_left == [(None, 0)]
 
 
 def test_substitute_keeps_the_leaving_members_level():

@@ -10152,6 +10152,12 @@ export interface components {
         };
         /** scheduling__VisitOut */
         scheduling__VisitOut: {
+            /**
+             * Cancelled
+             * @description 已取消（任务取消或企业被替补）；缺省不列出，include_cancelled=true 时列出
+             * @default false
+             */
+            cancelled: boolean;
             /** Categories */
             categories: unknown[];
             /**
@@ -27390,6 +27396,8 @@ export interface operations {
                 team_id?: string | null;
                 date_from?: string | null;
                 date_to?: string | null;
+                /** @description 同时列出已取消的检查（任务取消或企业被替补） */
+                include_cancelled?: boolean;
                 /** @description 上一页返回的 next_cursor */
                 cursor?: string | null;
                 /** @description 每页条数 */
