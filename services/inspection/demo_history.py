@@ -21,7 +21,8 @@ import datetime as dt
 from shared.auth import Principal
 from shared.canonical import digest, sha256_hex
 from shared.errors import Problem
-from shared.vocabulary import category_name, city_name, city_of, county_of
+from shared import regions
+from shared.vocabulary import category_name, city_of, county_of
 
 from . import checklist
 from .scope import CHINA
@@ -60,12 +61,6 @@ def _check(body, today: dt.date) -> None:
         raise Problem(422, "validation", "输入数据校验失败", detail="；".join(e["message"] for e in errors), errors=errors)
 
 
-def _bureau(city: str, county: str | None) -> dict:
-    if county:
-        return {"region_code": county, "name": f"{city_name(city)}市 {county} 县（区）市场监督管理局"}
-    return {"region_code": city, "name": f"{city_name(city)}市市场监督管理局"}
-
-
 async def emit(ctx, s, p: Principal, body, rid: str | None, today: dt.date) -> dict:
     """Publish the earlier batch's records and hand-overs (outbox + audit, the caller's transaction)."""
     refuse_in_production(ctx)
@@ -80,7 +75,7 @@ async def emit(ctx, s, p: Principal, body, rid: str | None, today: dt.date) -> d
         common = {**ids, "plan_id": plan_id, "uscc": x.uscc, "enterprise_name": x.enterprise_name, "site_id": x.site_id,
                   "site_address": x.site_address, "region_code": x.region_code, "city_code": city, "county_code": county,
                   "demo_history": True, "batch": body.batch}
-        record = {**common, "plan_name": body.plan_name, "bureau": _bureau(city, county), "product_categories": list(x.categories),
+        record = {**common, "plan_name": body.plan_name, "bureau": regions.bureau(city, county), "product_categories": list(x.categories),
                   "completed_on": x.handed_over_on, "inspected": True, "not_inspected": None,
                   "outcome": {"categories": ["problem_pending"], "follow_up": "order_correction"}, "findings": findings}
         record["content_hash"] = digest({k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in record.items()})

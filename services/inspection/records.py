@@ -12,7 +12,8 @@ from shared.canonical import digest
 from shared.db import utcnow
 from shared.errors import Problem, not_found
 from shared.etag import require_if_match
-from shared.vocabulary import FOLLOW_UP_MEASURES, NOT_INSPECTED_REASONS, RESULT_CATEGORIES, city_name
+from shared import regions
+from shared.vocabulary import FOLLOW_UP_MEASURES, NOT_INSPECTED_REASONS, RESULT_CATEGORIES
 
 from . import checklist
 from .models import Amendment, Evidence, ItemAnswer, ProblemSummary, Record, Signature, Task, Team
@@ -310,9 +311,7 @@ def content_of(full: dict, items: list[dict]) -> dict:
 
 
 def bureau_of(r: Record) -> dict:
-    if r.county_code:
-        return {"region_code": r.county_code, "name": f"{city_name(r.city_code)}市 {r.county_code} 县（区）市场监督管理局"}
-    return {"region_code": r.city_code, "name": f"{city_name(r.city_code)}市市场监督管理局"}
+    return regions.bureau(r.city_code, r.county_code)
 
 
 async def outcome_event(s: AsyncSession, r: Record, items: list[dict], content_hash: str) -> dict:

@@ -20,8 +20,9 @@ from shared.schemas import json_response
 from shared.pagination import PageParams
 from shared.schemas import StrictModel
 from shared.service import CtxDep, request_id
+from shared import regions
 
-from . import catalogue, enterprises, imports, licences, people, population, regions
+from . import catalogue, enterprises, imports, licences, people, population
 from .jurisdiction import PEOPLE_READ_ROLES, POPULATION_ROLES, READ_ROLES, WRITE_ROLES
 
 from . import schemas as S

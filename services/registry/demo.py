@@ -21,8 +21,9 @@ from sqlalchemy import func, select
 from stdnum.cn import uscc as stdnum_uscc
 
 from shared.db import Database
+from shared import regions
 
-from . import catalogue, imports, regions
+from . import catalogue, imports
 from .models import Enterprise
 from .people import declare_conflict
 from .recording import Recorder

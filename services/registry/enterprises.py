@@ -12,8 +12,8 @@ from shared.auth import Principal
 from shared.db import first_or_404, new_id, utcnow
 from shared.errors import Problem
 from shared.pagination import PageParams, keyset, page_of
+from shared import regions
 
-from . import regions
 from .jurisdiction import enterprise_filter, ensure_writer_covers
 from .licences import insert_licence, licence_dict
 from .models import Enterprise, Licence, ProductionSite

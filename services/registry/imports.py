@@ -48,8 +48,8 @@ from shared.auth import region_covers, region_level
 from shared.canonical import digest
 from shared.db import new_id, utcnow
 from shared.errors import Problem
+from shared import regions
 
-from . import regions
 from . import validation as v
 from .models import Enterprise, Licence, LicenceStatusChange, Person, PersonSpecialty, ProductionSite
 

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import Principal, region_prefix
 from shared.errors import Problem
 from shared.pagination import decode_cursor, encode_cursor
+from shared import regions
 
-from . import catalogue, regions
+from . import catalogue
 from .enterprises import flags_of
 from .jurisdiction import region_filter
 from .models import Enterprise, Licence, Person, ProductionSite

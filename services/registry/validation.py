@@ -9,7 +9,9 @@ import re
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import uscc as stdnum_uscc
 
-from . import catalogue, regions
+from shared import regions
+
+from . import catalogue
 from .models import LICENCE_STATUSES, PRODUCTION_STATUSES
 
 LICENCE_NUMBER_RE = re.compile(r"^\((晋|[\u4e00-\u9fa5])\)XK\d{2}-\d{3}-\d{5}$")

@@ -6,7 +6,8 @@ from collections import Counter
 
 import pytest
 
-from services.registry import catalogue, demo, regions
+from services.registry import catalogue, demo
+from shared import regions
 from services.registry.models import Enterprise, kernel
 from shared.audit import verify
 from shared.auth import region_prefix

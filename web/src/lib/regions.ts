@@ -1,4 +1,4 @@
-import regionTree from '../../../services/registry/data/regions.json'
+import regionTree from '../../../shared/data/regions.json'
 
 // Shanxi's 11 cities (GB/T 2260), as shared/vocabulary.py names them.
 export const CITY_NAMES: Record<string, string> = {
@@ -12,7 +12,7 @@ export function cityOf(code: string): string {
 
 interface RegionNode { code: string, name: string, children?: RegionNode[] }
 
-// Every county-level name, from the registry's own list (one source: services/registry/data/regions.json).
+// Every county-level name, from the one list the services use (shared/data/regions.json).
 const NAMES: Record<string, string> = {}
 ;(function walk(node: RegionNode) {
   NAMES[node.code] = node.name

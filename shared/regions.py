@@ -1,5 +1,7 @@
 """Administrative divisions of Shanxi (GB/T 2260): the province, its 11 cities and 117
-county-level units, kept as data (``data/regions.json``) and loaded once."""
+county-level units, kept as data (``shared/data/regions.json``, also read by the web app) and loaded
+once; and the name of the market-regulation bureau of a city or county (``bureau``). Reference data
+every service may read, like the vocabulary; the registry serves it at ``/regions``."""
 from __future__ import annotations
 
 import json
@@ -57,3 +59,18 @@ def counties(city_code: str | None = None) -> list[dict]:
         if city_code is None or c["code"] == city_code
         for k in c["children"]
     ]
+
+
+def bureau(city_code: str, county_code: str | None = None) -> dict:
+    """The 市场监督管理局 of a county (``太原市小店区市场监督管理局``; a county-level city by its own name,
+    ``古交市市场监督管理局``) or of a city (``太原市市场监督管理局``): ``{"region_code", "name"}``.
+    A code not in the list keeps its digits in the name rather than guessing one."""
+    city = get(city_code)
+    city_label = city["name"] if city else f"{city_code} 市"
+    if county_code:
+        county = get(county_code)
+        if county is None:
+            return {"region_code": county_code, "name": f"{city_label}{county_code} 县（区）市场监督管理局"}
+        label = county["name"] if county["name"].endswith("市") else f"{city_label}{county['name']}"
+        return {"region_code": county_code, "name": f"{label}市场监督管理局"}
+    return {"region_code": city_code, "name": f"{city_label}市场监督管理局"}
