@@ -357,7 +357,8 @@ async def team_report(team_id: str, ctx: CtxDep, p: PrincipalDep):
     from . import reports
 
     async with ctx.db.session() as s:
-        return _json(await reports.build(ctx, s, await reports.get_team(s, p, team_id)))
+        team = await reports.get_team(s, p, team_id)
+        return _json(await reports.build(ctx, s, team, await reports.region_in_view(s, p, team)))
 
 
 @router.post("/teams/{team_id}/report", summary="组长提交检查组汇总报告（报省局）", **op(S.TeamReportOut, status=201))
@@ -374,5 +375,6 @@ async def team_report_xlsx(team_id: str, ctx: CtxDep, p: PrincipalDep):
     from . import reports
 
     async with ctx.db.session() as s:
-        rep = await reports.build(ctx, s, await reports.get_team(s, p, team_id))
+        team = await reports.get_team(s, p, team_id)
+        rep = await reports.build(ctx, s, team, await reports.region_in_view(s, p, team))
     return _file(reports.to_xlsx(rep), XLSX, f"检查组汇总报告-{team_id}.xlsx")

@@ -42,8 +42,25 @@ async def get_team(s: AsyncSession, p: Principal, team_id: str) -> Team:
     return t
 
 
-async def build(ctx, s: AsyncSession, team: Team) -> dict:
-    tasks = list((await s.execute(select(Task).where(Task.team_id == team.id, Task.region_code != "").order_by(Task.id))).scalars())
+async def region_in_view(s: AsyncSession, p: Principal, team: Team) -> str | None:
+    """The region prefix a reader sees of a team's report: None (the whole team) for the province
+    and the team's own members; a city or county bureau (and its discipline group) only the tasks,
+    records and hand-overs in its region — a team spans counties, and seeing the team does not open
+    the other counties' enterprises, findings and coming visits."""
+    if reads_province(p):
+        return None
+    if p.has(*PEOPLE) and p.person_id and (await s.execute(
+            select(Membership.team_id).where(Membership.team_id == team.id, Membership.person_id == p.person_id))).first():
+        return None
+    return p.prefix
+
+
+async def build(ctx, s: AsyncSession, team: Team, region: str | None = None) -> dict:
+    """The team's report; with ``region`` (a prefix) only what lies in that region."""
+    q = select(Task).where(Task.team_id == team.id, Task.region_code != "")
+    if region is not None:
+        q = q.where(Task.region_code.startswith(region))
+    tasks = list((await s.execute(q.order_by(Task.id))).scalars())
     recs = {r.task_id: r for r in (await s.execute(select(Record).where(Record.team_id == team.id))).scalars()}
     inspected, not_inspected, pending = [], [], []
     by_item: dict[str, int] = {}
@@ -73,7 +90,10 @@ async def build(ctx, s: AsyncSession, team: Team) -> dict:
                           "fixed_on_site": sum(1 for i in bad if i["fixed_on_site"]), "outcome": outcome,
                           "outcome_labels": [RESULT_CATEGORIES[c] for c in outcome["categories"]]})
     subs = {x["code"]: x for x in checklist.sub_items(checklist.CURRENT)}
-    summaries = list((await s.execute(select(ProblemSummary).where(ProblemSummary.team_id == team.id).order_by(ProblemSummary.id))).scalars())
+    sq = select(ProblemSummary).where(ProblemSummary.team_id == team.id)
+    if region is not None:
+        sq = sq.where(ProblemSummary.region_code.startswith(region))
+    summaries = list((await s.execute(sq.order_by(ProblemSummary.id))).scalars())
     handed = [{"summary_id": x.id, "uscc": x.uscc, "enterprise_name": x.enterprise_name, "problems": len(x.problems),
                "period": {"value": x.period_value, "unit": x.period_unit}, "handed_over_at": x.handed_over_at}
               for x in summaries if x.state == "handed_over"]
@@ -82,6 +102,7 @@ async def build(ctx, s: AsyncSession, team: Team) -> dict:
     overdue = team.report_date is not None and (submitted.submitted_at.date() if submitted else on) > team.report_date
     return {
         "team_id": team.id, "plan_id": team.plan_id, "label": team.label, "city_code": team.city_code, "report_date": team.report_date,
+        "region": region,
         "members": team.members, "overdue": overdue, "submitted": bool(submitted),
         "submitted_at": submitted.submitted_at if submitted else None,
         "counts": {"tasks": len(inspected) + len(not_inspected) + len(pending), "inspected": len(inspected), "not_inspected": len(not_inspected),

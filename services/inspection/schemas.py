@@ -368,6 +368,7 @@ class TeamReportOut(_Out):
     label: str | None = None
     city_code: str | None = None
     report_date: dt.date | None = None
+    region: str | None = Field(default=None, description="只含该地区（代码前缀）的任务、记录和移交（市、县局查看跨地区检查组时）；空为全组")
     members: list[dict[str, Any]]
     overdue: bool
     submitted: bool

@@ -158,3 +158,24 @@ async def test_only_upload_paths_take_large_or_non_json_bodies(svc):
     r = await svc.client.put(f"/records/{rec['id']}/items/1.1", headers={**h, "Content-Type": "application/json"},
                              content=b'{"conclusion": "conforming", "text": "' + b"x" * 2_100_000 + b'"}')
     assert r.status_code == 413
+
+
+async def test_a_bureau_sees_only_its_own_region_of_a_team_report(svc):
+    """A team spans counties: a county bureau that may see the team reads only the tasks, records and
+    hand-overs in its county (an audit read another county's enterprises, not-inspected details and
+    coming visits); the team's members and the province read all of it."""
+    assert await svc.feed(f.dispatched("t-yingze", "91140106MA0TEAM0XX", ["cement"], county="140106"))
+    full = (await svc.client.get(f"/teams/{f.TEAM}/report", headers=svc.person(f.OFFICER1))).json()
+    assert full["region"] is None and {x["uscc"] for x in full["pending"]} >= {"91140106MA0TEAM0XX", f.USCC_FOOD}
+    assert (await svc.client.get(f"/teams/{f.TEAM}/report", headers=svc.admin())).json()["counts"]["tasks"] == full["counts"]["tasks"] == 4
+    yingze = (await svc.client.get(f"/teams/{f.TEAM}/report", headers=svc.admin("county_admin", "140106"))).json()
+    assert yingze["region"] == "140106" and [x["uscc"] for x in yingze["pending"]] == ["91140106MA0TEAM0XX"]
+    assert yingze["counts"]["tasks"] == 1 and not yingze["inspected"] and not yingze["not_inspected"] and not yingze["handed_over"]
+    xiaodian = (await svc.client.get(f"/teams/{f.TEAM}/report", headers=svc.admin("county_admin", "140105"))).json()
+    assert xiaodian["counts"]["tasks"] == 3 and "91140106MA0TEAM0XX" not in {x["uscc"] for x in xiaodian["pending"]}
+    city = (await svc.client.get(f"/teams/{f.TEAM}/report", headers=svc.admin("city_admin", "140100"))).json()
+    assert city["region"] == "1401" and city["counts"]["tasks"] == 4
+    r = await svc.client.get(f"/teams/{f.TEAM}/report.xlsx", headers=svc.admin("county_admin", "140106"))
+    rows = [c.value for row in load_workbook(io.BytesIO(r.content))["已检查企业"].iter_rows() for c in row] if r.status_code == 200 else None
+    assert r.status_code == 200 and f.USCC_FOOD not in str(rows)
+    assert (await svc.client.get(f"/teams/{f.TEAM}/report", headers=svc.admin("county_admin", "140107"))).status_code == 404
