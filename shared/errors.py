@@ -144,7 +144,12 @@ def validation_errors(exc_errors: list[dict]) -> list[dict[str, Any]]:
             msg = str(err.get("ctx", {}).get("error", err.get("msg", ""))) or err.get("msg")
         elif msg is None:
             msg = err.get("msg", "取值无效")
-        out.append({"field": _loc_to_field(tuple(err.get("loc", ()))), "message": msg, "code": etype})
+        field = _loc_to_field(tuple(err.get("loc", ())))
+        if etype == "control_character":  # raised for the whole model: the string's own place in it
+            where = str(err.get("ctx", {}).get("where", ""))
+            field = where if field == "body" else f"{field}.{where}"
+            msg = "含有控制字符（制表符、换行以外），请删除后重试"
+        out.append({"field": field, "message": msg, "code": etype})
     return out
 
 

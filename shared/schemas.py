@@ -1,17 +1,52 @@
 """Base request/response models."""
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+import re
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 
+# C0 control characters other than tab, line feed and carriage return: no one types them, XML (and so
+# every XLSX export and PDF text) cannot hold them, and a stored one broke region-wide exports
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def control_character_path(value: Any, path: tuple = ()) -> tuple | None:
+    """Where in a request body (dicts, lists, strings) the first string with a control character is."""
+    if isinstance(value, str):
+        return path if CONTROL_CHARACTERS.search(value) else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return None
+    for k, v in items:
+        if isinstance(k, str) and CONTROL_CHARACTERS.search(k):
+            return (*path, k)
+        found = control_character_path(v, (*path, k))
+        if found is not None:
+            return found
+    return None
+
 
 class StrictModel(BaseModel):
-    """Request bodies: unknown fields are refused, strings are stripped."""
+    """Request bodies: unknown fields are refused, strings are stripped, and no string may hold a
+    control character other than tab, line feed or carriage return (422, naming where)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_control_characters(cls, data: Any) -> Any:
+        path = control_character_path(data)
+        if path is not None:
+            where = ".".join(str(x) for x in path) or "请求体"
+            raise PydanticCustomError("control_character", "{where} 含有控制字符（制表符、换行以外），请删除后重试", {"where": where})
+        return data
 
 
 class Page(BaseModel, Generic[T]):

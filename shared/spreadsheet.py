@@ -5,6 +5,9 @@ before one of those — is written with a leading apostrophe, which spreadsheets
 an enterprise name or a remark typed by anyone cannot become a formula in an official's Excel.
 Numbers, booleans and dates are left as they are (``-5`` as a number is no formula).
 
+A control character other than tab, line feed and carriage return (which XML, and so XLSX, cannot
+hold: openpyxl refuses the cell and the whole export failed) is written as U+FFFD.
+
 Use ``safe_cell(value)`` for every cell, or ``safe_row(values)`` / ``csv_writer(buf)`` whose
 ``writerow`` does it for you, or ``xlsx_bytes`` for a one-sheet workbook. JSON exports are never
 touched: they stay byte-exact."""
@@ -16,13 +19,19 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .schemas import CONTROL_CHARACTERS
+
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def safe_cell(value: Any) -> Any:
-    """``value`` unchanged unless it is text a spreadsheet would treat as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
+    """``value`` unchanged unless it is text a spreadsheet would treat as a formula, or text holding a
+    control character XML cannot carry (shown as U+FFFD instead of failing the whole export)."""
+    if isinstance(value, str):
+        if CONTROL_CHARACTERS.search(value):
+            value = CONTROL_CHARACTERS.sub("\ufffd", value)
+        if value.startswith(FORMULA_TRIGGERS):
+            return "'" + value
     return value
 
 

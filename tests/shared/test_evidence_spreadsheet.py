@@ -9,6 +9,7 @@ import pytest
 
 from shared.errors import Problem
 from shared.evidence import EvidenceStore, sniff
+from shared.schemas import StrictModel
 from shared.spreadsheet import neutralise, xlsx_bytes
 
 
@@ -56,3 +57,49 @@ def test_neutralise_and_xlsx():
     data = xlsx_bytes("台帐", ["=标题"], [["=HYPERLINK(\"x\")", 5, True, ["a", "=b"]]])
     rows = list(openpyxl.load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))
     assert rows == [("'=标题", None, None, None), ("'=HYPERLINK(\"x\")", 5, "是", "a；=b")]
+
+
+async def test_control_characters_are_refused_in_bodies_and_never_break_an_export():
+    """A stored U+0001 made openpyxl refuse the cell and the whole region's XLSX export answer 500 (attacker
+    audit): request bodies refuse such strings with a 422 naming the place; cells already stored are written
+    with U+FFFD, and the workbook opens."""
+    import io
+
+    import openpyxl
+    import httpx
+    from fastapi import FastAPI
+
+    from shared.errors import install_error_handlers
+    from shared.schemas import control_character_path
+    from shared.spreadsheet import safe_cell, xlsx_bytes
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/x")
+    def x(body: _Body):
+        return {"ok": True}
+
+    c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+    assert (await c.post("/x", json={"note": "第一行\n第二行\t制表", "lines": [{"text": "正常"}]})).status_code == 200
+    r = await c.post("/x", json={"note": "正常", "lines": [{"text": "ok"}, {"text": "坏\u0001"}]})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["errors"] == [{"field": "lines.1.text", "message": "含有控制字符（制表符、换行以外），请删除后重试", "code": "control_character"}]
+    r = await c.post("/x", json={"note": "\u001b[31m"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "note"
+    assert control_character_path({"a": ["x", {"b\u0000": 1}]}) == ("a", 1, "b\u0000")
+    assert control_character_path({"a": "\u007f and \u00a0 are not C0"}) is None
+
+    assert safe_cell("正常\u0001") == "正常\ufffd" and safe_cell("=1+1\u0002") == "'=1+1\ufffd" and safe_cell(5) == 5
+    data = xlsx_bytes("导出", ["名称", "说明"], [["企业\u0001", "正常\u000b说明"], ["", None]])
+    ws = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert [c.value for c in ws[2]] == ["企业\ufffd", "正常\ufffd说明"]
+
+
+class _Line(StrictModel):
+    text: str
+
+
+class _Body(StrictModel):
+    note: str
+    lines: list[_Line] = []
