@@ -114,12 +114,18 @@ def entry_out(v: ResultVersion) -> dict:
 def parse_after(after: str | None) -> int:
     if not after:
         return 0
-    if after.isdigit():
-        return int(after)
-    values = decode_cursor(after)
-    if len(values) != 1 or not isinstance(values[0], int):
-        raise Problem(400, "bad-cursor", "分页游标无效", errors=[{"field": "after", "message": "游标格式错误"}])
-    return values[0]
+    bad = Problem(400, "bad-cursor", "分页游标无效", errors=[{"field": "after", "message": "游标格式错误：序号或上一页的 next_cursor"}])
+    if after.isascii() and after.isdigit():  # a plain sequence number ('²'.isdigit() is true too, int() refuses it)
+        value = int(after) if len(after) <= 19 else None
+    else:
+        try:
+            values = decode_cursor(after)
+        except Problem:
+            raise bad from None
+        value = values[0] if len(values) == 1 and isinstance(values[0], int) and not isinstance(values[0], bool) else None
+    if value is None or not 0 <= value < 2**63:  # beyond the column's range: no database can compare it
+        raise bad
+    return value
 
 
 async def read(ctx, after: str | None, limit: int) -> dict:

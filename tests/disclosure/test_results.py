@@ -115,6 +115,12 @@ async def test_entry_review_publication_versions_and_public_view(db_url, keys, n
         resumed = await c.get("/feed", headers=H(keys, CREDIT), params={"after": fd.json()["items"][0]["cursor"]})
         assert [i["seq"] for i in resumed.json()["items"]] == seqs[1:]
         assert (await c.get("/feed", headers=H(keys, CREDIT), params={"after": "!!"})).status_code == 400
+        # a plain sequence number works; digits int() refuses and numbers beyond the column are a 400, not a 500 (attacker audit)
+        assert [i["seq"] for i in (await c.get("/feed", headers=H(keys, CREDIT), params={"after": str(seqs[0])})).json()["items"]] == seqs[1:]
+        from shared.pagination import encode_cursor
+        for bad in ("²", "١٢", "9" * 30, str(2**63), encode_cursor([2**70]), encode_cursor([True]), encode_cursor([-1])):
+            r = await c.get("/feed", headers=H(keys, CREDIT), params={"after": bad})
+            assert r.status_code == 400 and r.json()["errors"][0]["field"] == "after", (bad, r.text)
 
         subjects = await outbox_subjects(app)
         verbs = [s.rsplit(".", 1)[-1] for s in subjects if ".disclosure.result." in s]
