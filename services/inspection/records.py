@@ -413,6 +413,9 @@ async def propose_amendment(ctx, s: AsyncSession, p: Principal, record_id: str, 
         raise _conflict("amendment-pending", "已有待批准的修订", "请等待组长批准或驳回上一项修订")
     subs = {x["code"]: x for x in checklist.sub_items(r.checklist_version)}
     preset = set((await s.execute(select(ItemAnswer.code).where(ItemAnswer.record_id == r.id, ItemAnswer.preset.is_(True)))).scalars())
+    if not body.changes and body.outcome is None:
+        raise Problem(422, "validation", detail="更正须至少包含一个检查项目或检查结果",
+                      errors=[{"field": "changes", "message": "请至少更正一个检查项目或检查结果"}])
     if r.state == "not_inspected" and body.changes:
         raise Problem(422, "validation", detail="未实施检查的记录只能修订公示结果", errors=[{"field": "changes", "message": "未实施检查的记录没有检查项目可修订"}])
     seen = set()
@@ -440,11 +443,12 @@ async def propose_amendment(ctx, s: AsyncSession, p: Principal, record_id: str, 
 async def decide_amendment(ctx, s: AsyncSession, p: Principal, record_id: str, amendment_id: str, approve: bool, note: str | None, rid) -> dict:
     r = await get_record(s, p, record_id, for_update=True)
     me = await member_of(s, p, r.team_id)
-    if me.get("role") not in ("leader", "deputy"):
-        raise Problem(403, "leader-only", "修订须由组长批准", detail="检查记录封存后的更正须经检查组组长批准")
     a = (await s.execute(select(Amendment).where(Amendment.id == amendment_id, Amendment.record_id == r.id))).scalars().first()
     if a is None:
         raise not_found("修订", amendment_id)
+    withdrawal = not approve and (a.proposed_by == p.sub or a.proposed_person_id == me.get("person_id"))
+    if not withdrawal and me.get("role") not in ("leader", "deputy"):  # anyone may withdraw their own; deciding is the leader's
+        raise Problem(403, "leader-only", "修订须由组长批准", detail="检查记录封存后的更正须经检查组组长批准")
     if a.status != "pending":
         raise _conflict("amendment-decided", "该修订已处理", f"该修订已{('批准' if a.status == 'approved' else '驳回')}")
     check_four_eyes(me, p.sub, a, approve, proposer_role=await _role_of(s, r.team_id, a.proposed_person_id))

@@ -369,6 +369,17 @@ async def test_four_eyes_leader_does_not_approve_own_amendment(svc):
     assert (await svc.client.post(f"{base}/{am2['id']}/approve", headers=svc.person(f.DEPUTY), json={})).status_code == 403
     assert (await svc.client.post(f"{base}/{am2['id']}/approve", headers=svc.person(f.OFFICER1), json={})).status_code == 403
     assert (await svc.client.post(f"{base}/{am2['id']}/approve", headers=svc.person(f.LEADER), json={})).status_code == 200
+    # a member withdraws their own pending amendment (it no longer blocks the next one); nobody else's, and empty ones are refused
+    r = await svc.client.post(base, headers=svc.person(f.OFFICER1), json={"reason": "空的更正", "changes": []})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "changes"
+    am3 = (await svc.client.post(base, headers=svc.person(f.OFFICER1), json={"reason": "选错项目", "changes": [{"code": "2.1", "conclusion": "conforming"}]})).json()
+    assert (await svc.client.post(f"{base}/{am3['id']}/reject", headers=svc.person(f.DEPUTY), json={})).status_code == 403
+    r = await svc.client.post(f"{base}/{am3['id']}/reject", headers=svc.person(f.OFFICER1), json={"note": "本人撤回"})
+    assert r.status_code == 200, r.text
+    assert [a["status"] for a in r.json()["amendments"]][-1] == "rejected" and r.json()["amendments"][-1]["decided_person_id"] == f.OFFICER1
+    assert (await svc.client.post(f"{base}/{am3['id']}/reject", headers=svc.person(f.OFFICER1), json={})).status_code == 409
+    r = await svc.client.post(base, headers=svc.person(f.OFFICER1), json={"reason": "重新提出", "changes": [{"code": "2.1", "conclusion": "conforming"}]})
+    assert r.status_code == 201, r.text
 
 
 async def test_problem_summary_reaches_its_enterprise_and_no_other(svc):
