@@ -31,7 +31,8 @@ async def _create_user(args) -> int:
     from .passwords import check_password_policy
     from .schemas import UserCreate
     from .settings import gateway_settings
-    from .users import username_taken, user_view, validate_identity_fields, insert_user
+    from .users import check_person_free, username_taken, user_view, validate_identity_fields, insert_user
+    from shared.errors import Problem
     from shared import audit
     from shared.events.outbox import emit
 
@@ -45,7 +46,12 @@ async def _create_user(args) -> int:
     try:
         async with db.transaction() as s:
             if await username_taken(s, body.username):
-                print(f"用户名 {body.username} 已存在", file=sys.stderr)
+                print(f"用户名 {body.username} 已存在（或与机器客户端编号相同）", file=sys.stderr)
+                return 1
+            try:
+                await check_person_free(s, body.person_id)
+            except Problem as exc:
+                print(f"{exc.title}：{exc.detail}", file=sys.stderr)
                 return 1
             user, roles = await insert_user(s, body, password, "cli")
             view = user_view(user, roles)

@@ -52,8 +52,10 @@ async def insert_client(session: AsyncSession, body: ClientCreate, secret: str, 
         raise field_error("role", f"机器客户端角色应为 {' 或 '.join(MACHINE_ROLES)}")
     if not region_covers(PROVINCE_CODE, body.region_code):
         raise field_error("region_code", "行政区划代码不在本省范围内")
-    if await session.get(MachineClient, body.client_id) is not None:
-        raise Problem(409, "client-id-taken", "客户端编号已存在", errors=[{"field": "client_id", "message": "客户端编号已被使用"}])
+    from .users import username_taken  # users and clients share one namespace of token subjects
+
+    if await username_taken(session, body.client_id):
+        raise Problem(409, "client-id-taken", "客户端编号已存在", errors=[{"field": "client_id", "message": "客户端编号已被使用（用户名与客户端编号不能相同）"}])
     now = utcnow()
     c = MachineClient(client_id=body.client_id, secret_hash=await hash_secret_async(secret), name=body.name,
                       role=body.role, region_code=body.region_code, created_by=created_by, created_at=now, updated_at=now)

@@ -144,7 +144,28 @@ def _check_may_manage(actor: Principal, target_roles: list[str]) -> None:
 
 
 async def username_taken(session: AsyncSession, username: str) -> bool:
-    return (await session.execute(select(User.id).where(User.username == username))).first() is not None
+    """A username is a token's subject: taken by a user or by a machine client (one namespace, or a
+    county admin could create a user named like the credit system's client and, deactivating it,
+    revoke the client's tokens; audit actors and four-eyes comparisons would mix the two too)."""
+    from .models import MachineClient
+
+    if (await session.execute(select(User.id).where(User.username == username))).first() is not None:
+        return True
+    return (await session.execute(select(MachineClient.client_id).where(MachineClient.client_id == username))).first() is not None
+
+
+async def check_person_free(session: AsyncSession, person_id: str | None, except_user: int | None = None) -> None:
+    """One working account per directory person: a second active account bound to the same inspector
+    or expert would let whoever holds it open, fill and sign that person's team records."""
+    if not person_id:
+        return
+    q = select(User.id).where(User.person_id == person_id, User.active.is_(True))
+    if except_user is not None:
+        q = q.where(User.id != except_user)
+    if (await session.execute(q)).first() is not None:
+        raise Problem(409, "person-has-account", "该人员已有在用账号",
+                      detail="一名执法人员或技术专家只能有一个在用账号；如需更换，请先停用原账号",
+                      errors=[{"field": "person_id", "message": "该人员编号已绑定在用账号"}])
 
 
 async def insert_user(session: AsyncSession, body: UserCreate, password: str, created_by: str) -> tuple[User, list[str]]:
@@ -174,6 +195,7 @@ async def create_user(ctx: ServiceContext, session: AsyncSession, actor: Princip
         check_password_policy(body.password, body.username, ctx.settings.production)
     if await username_taken(session, body.username):
         raise Problem(409, "username-taken", "用户名已存在", errors=[{"field": "username", "message": "用户名已被使用"}])
+    await check_person_free(session, body.person_id)
     user, roles = await insert_user(session, body, generated or body.password, actor.sub)
     view = user_view(user, roles)
     await ctx.audit(session, actor, "user.create", "user", user.id, after=view, request_id=request_id)
@@ -196,6 +218,8 @@ async def patch_user(ctx: ServiceContext, session: AsyncSession, actor: Principa
         raise Problem(403, "self-change", "不能修改本人的角色或区划")
     validate_identity_fields(new_roles, new_region, new_uscc, new_person)
     check_may_grant(actor, new_roles, new_region)
+    if new_person != user.person_id and user.active:
+        await check_person_free(session, new_person, except_user=user.id)
     for key in ("display_name", "organisation", "uscc", "person_id", "region_code"):
         if key in changes:
             setattr(user, key, changes[key])
@@ -221,6 +245,8 @@ async def set_active(ctx: ServiceContext, session: AsyncSession, actor: Principa
     if user.username == actor.sub and not active:
         raise Problem(403, "self-change", "不能停用本人账号")
     before = user_view(user, roles)
+    if active and not user.active:  # reactivating: the person may have a new account meanwhile
+        await check_person_free(session, user.person_id, except_user=user.id)
     if user.active != active:
         user.active = active
         user.version += 1

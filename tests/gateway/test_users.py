@@ -179,3 +179,33 @@ async def test_machine_clients_province_only(gw):
     assert deact.status_code == 200 and deact.json()["active"] is False
     new = await gw.client.post("/auth/token", data={"grant_type": "client_credentials", "client_id": "taiyuan_gov", "client_secret": rotated.json()["client_secret"]})
     assert new.status_code == 401
+
+
+async def test_one_namespace_of_subjects_and_one_active_account_per_person(gw):
+    """Found by an attacker audit: a county admin created a user named like the credit system's machine
+    client and, deactivating it, revoked the client's tokens; a city admin gave itself a second working
+    login of an inspector who had one."""
+    prov = await auth_headers(gw.client, "demo_province")
+    xiaodian = await auth_headers(gw.client, "demo_xiaodian")
+    r = await gw.client.post("/admin/users", headers=xiaodian, json=_new("demo_credit_system"))
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "username"
+    r = await gw.client.post("/admin/clients", headers=prov, json={"client_id": "demo_taiyuan", "name": "与用户同名", "role": "gov_client", "region_code": "140100"})
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "client_id"
+
+    first = await gw.client.post("/admin/users", headers=prov, json=_new("insp42_first", region="140100", person_id="insp-0042"))
+    assert first.status_code == 201, first.text
+    second = await gw.client.post("/admin/users", headers=prov, json=_new("insp42_second", region="140100", person_id="insp-0042"))
+    assert second.status_code == 409 and second.json()["type"].endswith("person-has-account") and second.json()["errors"][0]["field"] == "person_id"
+    other = await gw.client.post("/admin/users", headers=prov, json=_new("insp_other", region="140100"))
+    etag = (await gw.client.get(f"/admin/users/{other.json()['id']}", headers=prov)).headers["etag"]
+    moved = await gw.client.patch(f"/admin/users/{other.json()['id']}", headers={**prov, "If-Match": etag}, json={"person_id": "insp-0042"})
+    assert moved.status_code == 409  # nor by binding another account to the person afterwards
+    # the person's account replaced: the old one deactivated first, then the new one; the old one cannot come back beside it
+    uid = first.json()["id"]
+    etag = (await gw.client.get(f"/admin/users/{uid}", headers=prov)).headers["etag"]
+    assert (await gw.client.post(f"/admin/users/{uid}/deactivate", headers={**prov, "If-Match": etag})).status_code == 200
+    second = await gw.client.post("/admin/users", headers=prov, json=_new("insp42_second", region="140100", person_id="insp-0042"))
+    assert second.status_code == 201, second.text
+    etag = (await gw.client.get(f"/admin/users/{uid}", headers=prov)).headers["etag"]
+    back = await gw.client.post(f"/admin/users/{uid}/activate", headers={**prov, "If-Match": etag})
+    assert back.status_code == 409 and back.json()["type"].endswith("person-has-account")
