@@ -33,6 +33,15 @@ def rank(roles) -> int:
     return max((ADMIN_RANK.get(r, 0) for r in roles), default=0)
 
 
+def same_rank_admin(own: int, target_roles) -> bool:
+    """A city or county administrator account of the actor's own rank: created and managed (password
+    reset, reactivation) only from the level above, or one official could hold a second account and
+    be both pairs of eyes of a review. The province administration has no level above it: province
+    administrators stay the province's (a bureau decision: see the threat model)."""
+    target = rank(target_roles)
+    return 0 < target == own < ADMIN_RANK["province_admin"]
+
+
 def validate_identity_fields(roles: list[str], region_code: str, uscc: str | None, person_id: str | None, prefix: str = "") -> None:
     """Rules that hold whoever creates the account (also the bootstrap CLI)."""
     errors = []
@@ -73,6 +82,11 @@ def check_may_grant(actor: Principal, roles: list[str], region_code: str) -> Non
         if ADMIN_RANK.get(role, 0) > own:
             raise Problem(403, "role-above-own", "不能授予高于本人的角色",
                           detail=f"您不能授予{ROLES.get(role, role)}角色",
+                          errors=[{"field": f"roles.{i}", "message": f"不能授予{ROLES.get(role, role)}"}])
+        if same_rank_admin(own, [role]):
+            raise Problem(403, "role-same-rank", "同级管理员账号由上级创建",
+                          detail=f"{ROLES.get(role, role)}账号由上一级管理员创建：同级账号若由本人创建，"
+                                 "录入与审核等“另一名工作人员”的复核就可能出自同一人",
                           errors=[{"field": f"roles.{i}", "message": f"不能授予{ROLES.get(role, role)}"}])
     if not actor.covers(region_code):
         raise Problem(403, "out-of-jurisdiction", "超出管辖范围",
@@ -139,6 +153,8 @@ async def get_visible(session: AsyncSession, actor: Principal, user_id: str, *, 
 def _check_may_manage(actor: Principal, target_roles: list[str]) -> None:
     if rank(target_roles) > rank(actor.roles):
         raise Problem(403, "role-above-own", "不能管理高于本人角色的账号")
+    if same_rank_admin(rank(actor.roles), target_roles):
+        raise Problem(403, "role-same-rank", "同级管理员账号由上级管理", detail="市、县局管理员账号的修改、停用、重置密码由上一级管理员办理")
     if set(PROVINCE_ONLY_ROLES) & set(target_roles) and not actor.has("province_admin"):
         raise Problem(403, "role-province-only", "该账号只能由省局管理", detail="驻局纪检监察组及省局账号只能由省局管理员管理")
 
@@ -265,11 +281,11 @@ async def set_active(ctx: ServiceContext, session: AsyncSession, actor: Principa
 
 
 async def reset_password(ctx: ServiceContext, session: AsyncSession, actor: Principal, user: User, roles: list[str], password: str | None, request_id: str | None) -> tuple[dict, str | None]:
-    _check_may_manage(actor, roles)
     if user.username == actor.sub:
         # a stolen access token must not be turned into the account for good (the new password comes
         # back in the answer and the owner's sessions end): another administrator resets it
         raise Problem(403, "self-change", "不能通过管理接口重置本人密码", detail="请由另一名管理员重置本人密码")
+    _check_may_manage(actor, roles)
     generated = None
     if password is None:
         generated = generate_secret()

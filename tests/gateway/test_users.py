@@ -209,3 +209,32 @@ async def test_one_namespace_of_subjects_and_one_active_account_per_person(gw):
     etag = (await gw.client.get(f"/admin/users/{uid}", headers=prov)).headers["etag"]
     back = await gw.client.post(f"/admin/users/{uid}/activate", headers={**prov, "If-Match": etag})
     assert back.status_code == 409 and back.json()["type"].endswith("person-has-account")
+
+
+async def test_an_administrator_of_ones_own_rank_comes_from_the_level_above(gw):
+    """Attacker audit: a county admin created a second county admin for itself and, with it, reviewed the
+    result it had entered ("another official"); a city admin did the same with a rectification outcome.
+    City and county administrator accounts are created and managed by the level above."""
+    prov = await auth_headers(gw.client, "demo_province")
+    city = await auth_headers(gw.client, "demo_taiyuan")
+    county = await auth_headers(gw.client, "demo_xiaodian")
+    r = await gw.client.post("/admin/users", headers=county, json=_new("xd_second", roles=("county_admin",)))
+    assert r.status_code == 403 and r.json()["type"].endswith("role-same-rank") and r.json()["errors"][0]["field"] == "roles.0"
+    r = await gw.client.post("/admin/users", headers=city, json=_new("ty_second", region="140100", roles=("city_admin",)))
+    assert r.status_code == 403 and r.json()["type"].endswith("role-same-rank")
+    # the level above still creates them, and the city its counties' administrators
+    made = await gw.client.post("/admin/users", headers=city, json=_new("xd_by_city", roles=("county_admin",)))
+    assert made.status_code == 201, made.text
+    assert (await gw.client.post("/admin/users", headers=prov, json=_new("ty_by_prov", region="140100", roles=("city_admin",)))).status_code == 201
+    assert (await gw.client.post("/admin/users", headers=county, json=_new("xd_inspector", roles=("inspector",)))).status_code == 201
+    # nor can a county admin take over a fellow county admin's account (reset, deactivate, promote another user)
+    etag = (await gw.client.get(f"/admin/users/{made.json()['id']}", headers=county)).headers["etag"]
+    r = await gw.client.post(f"/admin/users/{made.json()['id']}/reset-password", headers={**county, "If-Match": etag}, json={})
+    assert r.status_code == 403 and r.json()["type"].endswith("role-same-rank")
+    insp = (await gw.client.get("/admin/users", headers=county, params={"limit": 100})).json()["items"]
+    uid = next(u["id"] for u in insp if u["username"] == "xd_inspector")
+    etag = (await gw.client.get(f"/admin/users/{uid}", headers=county)).headers["etag"]
+    r = await gw.client.patch(f"/admin/users/{uid}", headers={**county, "If-Match": etag}, json={"roles": ["county_admin"]})
+    assert r.status_code == 403
+    etag = (await gw.client.get(f"/admin/users/{made.json()['id']}", headers=city)).headers["etag"]
+    assert (await gw.client.post(f"/admin/users/{made.json()['id']}/reset-password", headers={**city, "If-Match": etag}, json={})).status_code == 200

@@ -82,7 +82,7 @@ async def test_account_administration_stays_in_jurisdiction(stack, keys):
     # 1. 纪检 accounts are the province's alone, alone or combined with another role
     problem(await c.post("/admin/users", headers=county, json=new_user("xd_disc", region="140105", roles=("discipline",))), 403, "roles.0")
     problem(await c.post("/admin/users", headers=city, json=new_user("ty_disc", roles=("discipline",))), 403, "roles.0")
-    problem(await c.post("/admin/users", headers=city, json=new_user("ty_disc2", roles=("city_admin", "discipline"))), 403, "roles.1")
+    problem(await c.post("/admin/users", headers=city, json=new_user("ty_disc2", roles=("inspector", "discipline"))), 403, "roles.1")
     r = await c.post("/admin/users", headers=prov, json=new_user("ty_disc3", roles=("discipline",)))
     assert r.status_code == 201, r.text
     # ... and only the province manages one: the city cannot take it over by resetting its password
