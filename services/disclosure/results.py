@@ -268,12 +268,25 @@ def _take_suggestion(r: Result, suggested: dict, source: str) -> None:
         r.needs_correction = True  # entered or published: a person decides (a correction is a new version)
 
 
+def check_against_record(categories: list[str], suggested: dict | None) -> None:
+    """What the sealed record (as amended, and as its rectification case closed) says bounds what may be
+    published: no 未发现问题 for a record with findings or an enterprise not inspected (the rule
+    inspection applies to a record's own outcome). The bureau chooses among the rest; a wrong record is
+    corrected by the team's amendment, not over it here."""
+    known = set((suggested or {}).get("categories") or [])
+    if known and "no_problem" in categories and known != {"no_problem"}:
+        message = "检查记录有问题或未实施检查，不能公示为未发现问题；记录有误请由检查组提出更正"
+        raise Problem(422, "outcome-contradicts-record", "检查结果与检查记录不符", detail=message,
+                      errors=[{"field": "categories", "message": message}])
+
+
 # ---------------------------------------------------------------- 录入 → 审核 → 公示
 async def enter(ctx, p: Principal, result_id: str, body, request) -> Result:
     check_outcome(body.categories, body.follow_up)
     async with tx.write(ctx) as s:
         r = await get_visible(s, p, result_id, for_update=True)
         require_if_match(request, r.version)
+        check_against_record(list(body.categories), r.suggested)
         if r.status not in ("pending", "returned", "submitted"):
             raise Problem(409, "result-not-editable", "结果已公示，不能再录入", detail="已公示的结果只能更正或撤回（形成新版本）")
         before = result_out(r)
@@ -356,6 +369,7 @@ async def correct(ctx, p: Principal, result_id: str, body, request) -> tuple[Res
             raise Problem(409, "correction-pending", "已有一项更正待审核", detail="请先审核或退回待审核的更正")
         if (list(body.categories), body.follow_up) == (list(r.categories), r.follow_up):
             raise Problem(422, "correction-unchanged", "更正内容与当前公示内容相同")
+        check_against_record(list(body.categories), r.suggested)
         before = result_out(r)
         c = Correction(result_id=r.id, categories=list(body.categories), follow_up=body.follow_up, reason=body.reason,
                        entered_by=p.sub, entered_at=utcnow())

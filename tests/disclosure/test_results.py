@@ -54,6 +54,9 @@ async def test_entry_review_publication_versions_and_public_view(db_url, keys, n
         assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
         fields = {e["field"] for e in bad.json()["errors"]}
         assert {"categories.1", "categories", "follow_up"} <= fields
+        # nor a clean result for a record with findings (an attacker audit published 未发现问题 for one through two accounts)
+        clean = await c.put(f"/results/{rid}/entry", headers=H(keys, COUNTY, '"v1"'), json={"categories": ["no_problem"], "follow_up": "none_needed"})
+        assert clean.status_code == 422 and clean.json()["type"].endswith("outcome-contradicts-record") and clean.json()["errors"][0]["field"] == "categories"
         r = await c.put(f"/results/{rid}/entry", headers=H(keys, COUNTY, '"v1"'), json=body)
         assert r.status_code == 200 and r.json()["status"] == "submitted"
         etag = r.headers["etag"]
@@ -86,6 +89,8 @@ async def test_entry_review_publication_versions_and_public_view(db_url, keys, n
         assert (await c.get("/public/results/nope")).status_code == 404
 
         # correction: entered with a reason, reviewed by another official, then a new version; the public sees that it was corrected
+        assert (await c.post(f"/results/{rid}/corrections", headers=H(keys, CITY, pub.headers["etag"]),
+                             json={"categories": ["no_problem"], "follow_up": "none_needed", "reason": "改为未发现问题"})).status_code == 422
         corr = await c.post(f"/results/{rid}/corrections", headers=H(keys, CITY, pub.headers["etag"]),
                             json={"categories": ["problem_pending"], "follow_up": "case_referral", "reason": "复查发现问题未整改到位"})
         assert corr.status_code == 200, corr.text
