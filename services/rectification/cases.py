@@ -150,10 +150,10 @@ async def detail(s, principal: Principal, case_id: str, on: dt.date) -> tuple[Ca
         outcomes, actions = _enterprise_sees(outcomes, actions)
         shown = _attached(problems, actions, outcomes)
         evidence = [e for e in evidence if e.uploaded_as in ENTERPRISE_UPLOADS or e.sha256 in shown]
+    else:
+        shown = None
     out = {**case_out(c, on), "problems": [problem_out(p) for p in problems], "actions": [action_out(a) for a in actions],
-           "outcomes": [outcome_out(o) for o in outcomes],
-           "evidence": [{"sha256": e.sha256, "media_type": e.media_type, "size": e.size, "filename": e.filename,
-                         "uploaded_by": e.uploaded_by, "uploaded_as": e.uploaded_as, "uploaded_at": e.uploaded_at} for e in evidence]}
+           "outcomes": [outcome_out(o) for o in outcomes], "evidence": [_evidence_out(e, shown) for e in evidence]}
     if c.resolution in RESOLUTIONS:
         out["disclosure"] = disclosure_block(c.resolution)
     return c, out
@@ -202,6 +202,17 @@ async def evidence_for_download(s, principal: Principal, case_id: str, sha256: s
     if e is not None and enterprise_view(principal) and sha256 not in await enterprise_visible(s, c):
         return None
     return e
+
+
+def _evidence_out(e: CaseEvidence, enterprise_shown: set[str] | None) -> dict:
+    """A case file as the reader may see it. For an enterprise (``enterprise_shown``: the files attached
+    to what it sees), a file it holds only because it uploaded the same bytes as the bureau carries no
+    name, uploader or time: those are the bureau's, and would confirm what the bureau holds."""
+    out = {"sha256": e.sha256, "media_type": e.media_type, "size": e.size, "filename": e.filename,
+           "uploaded_by": e.uploaded_by, "uploaded_as": e.uploaded_as, "uploaded_at": e.uploaded_at}
+    if enterprise_shown is not None and e.uploaded_as == "both" and e.sha256 not in enterprise_shown:
+        out.update(filename=None, uploaded_by=None, uploaded_as="enterprise", uploaded_at=None)
+    return out
 
 
 async def add_evidence(ctx, principal: Principal, case_id: str, upload, store) -> dict:

@@ -194,7 +194,11 @@ async def test_enterprise_upload_of_bytes_the_bureau_holds_confirms_nothing(svc)
     # now the enterprise has uploaded those bytes itself
     assert (await svc.client.get(f"/cases/{cid}/evidence/{sha}", headers=e)).status_code == 200
     full = (await svc.client.get(f"/cases/{cid}", headers=svc.city())).json()
-    assert [x["uploaded_as"] for x in full["evidence"]] == ["both"]
+    assert [x["uploaded_as"] for x in full["evidence"]] == ["both"] and full["evidence"][0]["filename"] == "内部.pdf"
+    # ... and the case shows it to the enterprise as its own file, without the bureau's name, uploader or time (attacker audit)
+    mine = (await svc.client.get(f"/cases/{cid}", headers=e)).json()["evidence"]
+    assert mine == [{"sha256": sha, "media_type": "application/pdf", "size": len(PDF + b"internal"), "filename": None,
+                     "uploaded_by": None, "uploaded_as": "enterprise", "uploaded_at": None}]
 
 
 async def test_report_handling_recheck_and_close(svc):
