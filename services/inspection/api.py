@@ -26,6 +26,7 @@ from .storage import TYPES
 
 router = APIRouter(tags=["现场检查"])
 Page = Annotated[PageParams, Depends()]
+CONTENT_PURPOSES = ("item", "fix", "record")  # files that are the record's content (the seal's hash covers them)
 PURPOSES = {"item": "检查项目证据", "fix": "当场整改证据", "not_inspected": "未实施检查的证据", "signature": "签名图像或签字扫描件", "record": "其他材料"}
 
 
@@ -194,9 +195,13 @@ async def upload_evidence(
         e = Evidence(record_id=r.id, item_code=item_code, purpose=purpose, sha256=sha, size=size, media_type=media,
                      filename=filename, note=note, uploaded_by=p.sub, uploaded_at=utcnow())
         s.add(e)
+        # evidence is part of what the seal's hash covers: like a changed answer, a file added after signing
+        # asks for the signatures again (signature images themselves and not-inspected proof do not)
+        cleared = await records.clear_signatures(s, r) if purpose in CONTENT_PURPOSES else 0
         await s.flush()
-        await ctx.audit(s, p, "record.evidence_added", "record", r.id, detail=records.evidence_out(e) | {"uploaded_at": None}, request_id=request_id(request))
-        return records.evidence_out(e)
+        await ctx.audit(s, p, "record.evidence_added", "record", r.id,
+                        detail=records.evidence_out(e) | {"uploaded_at": None, "signatures_cleared": cleared}, request_id=request_id(request))
+        return {**records.evidence_out(e), "signatures_cleared": cleared}
 
 
 @router.get("/records/{record_id}/evidence/{evidence_id}/content", summary="下载证据文件", **op(None, media_type=tuple(TYPES), etag=True))

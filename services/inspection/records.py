@@ -121,6 +121,17 @@ def effective_items(items: list[dict], approved: list[Amendment]) -> list[dict]:
     return [cur[c] for c in cur]
 
 
+async def clear_signatures(s: AsyncSession, r: Record, bump: bool = True) -> int:
+    """The members' signatures of a record whose content changed (they confirmed what they saw); the
+    record moves a version on when there were any (unless the caller moves it anyway), so a screen
+    holding the old state is told (412)."""
+    cleared = (await s.execute(delete(Signature).where(Signature.record_id == r.id))).rowcount or 0
+    if cleared and bump:
+        r.version += 1
+        r.updated_at = utcnow()
+    return cleared
+
+
 # ---------------------------------------------------------------- open (arrival)
 async def open_record(ctx, s: AsyncSession, p: Principal, task_id: str, body, rid) -> Record:
     task = await get_task(s, p, task_id)
@@ -192,7 +203,7 @@ async def update_item(ctx, s: AsyncSession, p: Principal, record_id: str, code: 
     r.version += 1
     r.updated_at = a.updated_at
     # a signature confirms the content it saw: a change after signing asks for the signatures again
-    cleared = (await s.execute(delete(Signature).where(Signature.record_id == r.id))).rowcount
+    cleared = await clear_signatures(s, r, bump=False)  # (the answer moved the record's version already)
     await s.flush()
     after = {"conclusion": a.conclusion, "text": a.text, "fixed_on_site": a.fixed_on_site, "version": a.version}
     await ctx.audit(s, p, "record.item_updated", "record", r.id, before=before, after=after, detail={"code": code, "signatures_cleared": cleared}, request_id=rid)

@@ -283,6 +283,7 @@ class EvidenceOut(_Out):
     note: str | None = None
     uploaded_by: str
     uploaded_at: dt.datetime
+    signatures_cleared: int | None = Field(default=None, description="上传后失效的成员签字（证据属于封存内容，签字后新增须重新签字）")
 
 
 class SignatureOut(_Out):

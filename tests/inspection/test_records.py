@@ -492,3 +492,24 @@ async def test_a_city_discipline_group_reads_its_region_only(svc):
         assert all(t.startswith(region[:2] if region == "140000" else region[:4] if region.endswith("00") else region) for t in tasks), region
     # the per-city export is the city's own
     assert (await svc.client.get("/forms/steel/export.xlsx", params={"city_code": "140100"}, headers=svc.admin("discipline", "140200"))).status_code == 403
+
+
+async def test_a_file_added_after_signing_asks_for_the_signatures_again(svc):
+    """Evidence is part of what the seal's hash covers: a content file added after the members signed voids
+    their signatures (as a changed answer does) and moves the record on; a signature image does not
+    (attacker audit: a record could be sealed with signatures older than part of its content)."""
+    rec = (await arrive(svc)).json()
+    await fill_all(svc, rec["id"])
+    await sign_all(svc, rec["id"])
+    signed = (await svc.client.get(f"/records/{rec['id']}", headers=svc.person(f.LEADER))).json()
+    assert len(signed["signatures"]) == 3
+    sig = await upload(svc, rec["id"], f.png(), "another-sign.png", who=f.DEPUTY, purpose="signature")
+    assert sig.status_code == 201 and sig.json()["signatures_cleared"] == 0
+    late = await upload(svc, rec["id"], f.JPEG, "补拍.jpg", item_code="1.1")
+    assert late.status_code == 201 and late.json()["signatures_cleared"] == 3
+    after = (await svc.client.get(f"/records/{rec['id']}", headers=svc.person(f.LEADER))).json()
+    assert after["signatures"] == [] and after["version"] == signed["version"] + 1
+    r = await svc.client.post(f"/records/{rec['id']}/submit", headers={**svc.person(f.LEADER), "If-Match": f'"v{signed["version"]}"'}, json={})
+    assert r.status_code == 412  # a screen holding the signed state is told
+    await sign_all(svc, rec["id"])
+    assert (await seal(svc, rec["id"])).status_code == 200

@@ -64,6 +64,8 @@ export interface Evidence {
   note: string | null
   uploaded_by: string
   uploaded_at: string
+  /** members' signatures the upload voided (a content file added after signing) */
+  signatures_cleared?: number | null
 }
 
 export interface SignatureEntry { person_id: string; name: string | null; role: string | null; image_sha256: string | null; signed_at: string }

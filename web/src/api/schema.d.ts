@@ -5109,6 +5109,11 @@ export interface components {
             purpose: string;
             /** Sha256 */
             sha256: string;
+            /**
+             * Signatures Cleared
+             * @description 上传后失效的成员签字（证据属于封存内容，签字后新增须重新签字）
+             */
+            signatures_cleared?: number | null;
             /** Size */
             size: number;
             /**
@@ -6002,6 +6007,11 @@ export interface components {
             }[];
             /** Plan Id */
             plan_id: string;
+            /**
+             * Region
+             * @description 只含该地区（代码前缀）的任务、记录和移交（市、县局查看跨地区检查组时）；空为全组
+             */
+            region?: string | null;
             /** Report Date */
             report_date?: string | null;
             /** Submitted */
