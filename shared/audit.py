@@ -121,9 +121,12 @@ class ChainReport:
     entries: int
     first_bad_seq: int | None = None
     reason: str | None = None
+    head_seq: int | None = None  # the last entry verified and its hash: the discipline group records them, so a
+    head_hash: str | None = None  # later run that shows fewer entries or another head reveals deleted tail entries
 
     def as_dict(self) -> dict:
-        return {"ok": self.ok, "entries": self.entries, "first_bad_seq": self.first_bad_seq, "reason": self.reason}
+        return {"ok": self.ok, "entries": self.entries, "first_bad_seq": self.first_bad_seq, "reason": self.reason,
+                "head_seq": self.head_seq, "head_hash": self.head_hash}
 
 
 async def verify(session: AsyncSession, kernel: KernelTables, batch: int = 1000) -> ChainReport:
@@ -144,7 +147,7 @@ async def verify(session: AsyncSession, kernel: KernelTables, batch: int = 1000)
                 return ChainReport(False, count, entry["seq"], "条目内容与哈希不符（已被篡改）")
             prev_hash, expected_seq, count = entry["hash"], expected_seq + 1, count + 1
             after = entry["seq"]
-    return ChainReport(True, count)
+    return ChainReport(True, count, head_seq=after or None, head_hash=prev_hash if count else None)
 
 
 async def list_entries(session: AsyncSession, kernel: KernelTables, *, after: int = 0, limit: int = 100, entity_id: str | None = None) -> list[dict]:

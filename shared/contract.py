@@ -84,6 +84,8 @@ class AuditVerifyOut(BaseModel):
     entries: int
     first_bad_seq: int | None = None
     reason: str | None = None
+    head_seq: int | None = Field(default=None, description="最后一条已校验条目的序号（纪检记录下来，下次校验条目变少或链头改变即说明末尾条目被删）")
+    head_hash: str | None = Field(default=None, description="最后一条已校验条目的哈希")
 
 
 class ParkedOut(BaseModel):

@@ -23,7 +23,19 @@ async def test_audit_chain_detects_edit_delete_and_verifies_clean(databases):
                                entity_id=f"e{i}", before={"name": "甲"}, after={"name": f"乙{i}"})
     async with db.session() as s:
         report = await audit.verify(s, kernel)
+        last = (await audit.list_entries(s, kernel))[-1]
     assert report.ok and report.entries == 5
+    # the head (last seq and hash) is reported: whoever records it sees a later deletion of the newest entries,
+    # which the chain itself cannot show (an outside audit deleted the last entry and the chain still verified)
+    assert (report.head_seq, report.head_hash) == (5, last["hash"]) and report.as_dict()["head_hash"] == last["hash"]
+    async with db.transaction() as s:
+        raw = dict((await s.execute(kernel.audit.select().where(kernel.audit.c.seq == 5))).first()._mapping)
+        await s.execute(kernel.audit.delete().where(kernel.audit.c.seq == 5))
+    async with db.session() as s:
+        cut = await audit.verify(s, kernel)
+    assert cut.ok and (cut.entries, cut.head_seq) == (4, 4) and cut.head_hash != report.head_hash
+    async with db.transaction() as s:
+        await s.execute(kernel.audit.insert().values(**raw))  # put back for the rest of the test
 
     async with db.transaction() as s:
         await s.execute(update(kernel.audit).where(kernel.audit.c.seq == 3).values(actor="someone-else"))

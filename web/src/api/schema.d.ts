@@ -3592,6 +3592,16 @@ export interface components {
             entries: number;
             /** First Bad Seq */
             first_bad_seq?: number | null;
+            /**
+             * Head Hash
+             * @description 最后一条已校验条目的哈希
+             */
+            head_hash?: string | null;
+            /**
+             * Head Seq
+             * @description 最后一条已校验条目的序号（纪检记录下来，下次校验条目变少或链头改变即说明末尾条目被删）
+             */
+            head_seq?: number | null;
             /** Ok */
             ok: boolean;
             /** Reason */
@@ -4050,6 +4060,16 @@ export interface components {
             entries: number;
             /** First Bad Seq */
             first_bad_seq?: number | null;
+            /**
+             * Head Hash
+             * @description 最后一条已校验条目的哈希
+             */
+            head_hash?: string | null;
+            /**
+             * Head Seq
+             * @description 最后一条已校验条目的序号（纪检记录下来，下次校验条目变少或链头改变即说明末尾条目被删）
+             */
+            head_seq?: number | null;
             /** Ok */
             ok: boolean;
             /** Reason */
@@ -4971,6 +4991,16 @@ export interface components {
             entries: number;
             /** First Bad Seq */
             first_bad_seq?: number | null;
+            /**
+             * Head Hash
+             * @description 最后一条已校验条目的哈希
+             */
+            head_hash?: string | null;
+            /**
+             * Head Seq
+             * @description 最后一条已校验条目的序号（纪检记录下来，下次校验条目变少或链头改变即说明末尾条目被删）
+             */
+            head_seq?: number | null;
             /** Ok */
             ok: boolean;
             /** Reason */
@@ -6056,6 +6086,16 @@ export interface components {
             entries: number;
             /** First Bad Seq */
             first_bad_seq?: number | null;
+            /**
+             * Head Hash
+             * @description 最后一条已校验条目的哈希
+             */
+            head_hash?: string | null;
+            /**
+             * Head Seq
+             * @description 最后一条已校验条目的序号（纪检记录下来，下次校验条目变少或链头改变即说明末尾条目被删）
+             */
+            head_seq?: number | null;
             /** Ok */
             ok: boolean;
             /** Reason */
@@ -6941,6 +6981,16 @@ export interface components {
             entries: number;
             /** First Bad Seq */
             first_bad_seq?: number | null;
+            /**
+             * Head Hash
+             * @description 最后一条已校验条目的哈希
+             */
+            head_hash?: string | null;
+            /**
+             * Head Seq
+             * @description 最后一条已校验条目的序号（纪检记录下来，下次校验条目变少或链头改变即说明末尾条目被删）
+             */
+            head_seq?: number | null;
             /** Ok */
             ok: boolean;
             /** Reason */
@@ -7840,6 +7890,16 @@ export interface components {
             entries: number;
             /** First Bad Seq */
             first_bad_seq?: number | null;
+            /**
+             * Head Hash
+             * @description 最后一条已校验条目的哈希
+             */
+            head_hash?: string | null;
+            /**
+             * Head Seq
+             * @description 最后一条已校验条目的序号（纪检记录下来，下次校验条目变少或链头改变即说明末尾条目被删）
+             */
+            head_seq?: number | null;
             /** Ok */
             ok: boolean;
             /** Reason */
@@ -8495,6 +8555,16 @@ export interface components {
             entries: number;
             /** First Bad Seq */
             first_bad_seq?: number | null;
+            /**
+             * Head Hash
+             * @description 最后一条已校验条目的哈希
+             */
+            head_hash?: string | null;
+            /**
+             * Head Seq
+             * @description 最后一条已校验条目的序号（纪检记录下来，下次校验条目变少或链头改变即说明末尾条目被删）
+             */
+            head_seq?: number | null;
             /** Ok */
             ok: boolean;
             /** Reason */
@@ -9503,6 +9573,16 @@ export interface components {
             entries: number;
             /** First Bad Seq */
             first_bad_seq?: number | null;
+            /**
+             * Head Hash
+             * @description 最后一条已校验条目的哈希
+             */
+            head_hash?: string | null;
+            /**
+             * Head Seq
+             * @description 最后一条已校验条目的序号（纪检记录下来，下次校验条目变少或链头改变即说明末尾条目被删）
+             */
+            head_seq?: number | null;
             /** Ok */
             ok: boolean;
             /** Reason */
