@@ -58,6 +58,28 @@ def _encode(rows, bins: dict[str, list[float]]):
     return X, y, cols
 
 
+def direction_warnings(definition: dict, reference: dict | None = None) -> list[dict[str, Any]]:
+    """What a reviewer should look at before adopting a fitted card: an indicator whose points move the
+    other way than the expert card's (``EXPERT_V1``) between two neighbouring bins — more refusals scoring
+    fewer points, or a newer licence scoring less — is the fit following noise or a confounder in the
+    history, not a rule the bureau would write. Reported with the fit (``fit_report.direction_warnings``);
+    adopting the card stays the second official's decision."""
+    reference = reference or EXPERT_V1
+    out = []
+    for code, bins in definition["indicators"].items():
+        expected = [b["points"] for b in reference["indicators"].get(code, [])]
+        points = [b["points"] for b in bins]
+        if len(expected) != len(points):
+            continue
+        against = [j for j in range(len(points) - 1)
+                   if (expected[j + 1] - expected[j]) * (points[j + 1] - points[j]) < 0]
+        if against:
+            up = expected[against[0] + 1] > expected[against[0]]
+            out.append({"indicator": code, "points": points, "expert_points": expected,
+                        "message": f"与专家评分卡方向相反：指标越高，评分反而越{'低' if up else '高'}"})
+    return out
+
+
 def fit(rows: list[tuple[int, dict[str, float], int]], test_year: int | None = None) -> dict[str, Any]:
     import numpy as np
     import sklearn
@@ -115,7 +137,7 @@ def fit(rows: list[tuple[int, dict[str, float], int]], test_year: int | None = N
             "train_years": [y for y in years if y < test_year], "test_year": test_year,
             "train_rows": len(train), "test_rows": len(test), "train_nonconforming_rate": round(float(y.mean()), 4),
             "auc_test": round(auc, 4), "auc_train": round(auc_train, 4), "classes_test": by_class,
-            "coefficients": coefficients, "points_per_double_odds": 20}
+            "coefficients": coefficients, "points_per_double_odds": 20, "direction_warnings": direction_warnings(definition)}
 
 
 def _from_events(events: list[dict]) -> tuple[dict, dict]:

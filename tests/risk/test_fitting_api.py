@@ -49,3 +49,6 @@ async def test_fit_demo_history_via_api_reports_backtest(make_risk, keys):
         assert set(rep["classes_test"]) == {"A", "B", "C", "D"} and 0.5 < rep["auc_test"] <= 1
         assert rep["history"]["planted_log_odds"]["not_inspected_2y"] == 0.0
         assert "scikit-learn" in rep["library"]
+        # the reviewer's warnings travel with the stored version (the outside audit found a wrong-direction signal unflagged)
+        from services.risk.fitting import direction_warnings
+        assert rep["direction_warnings"] == direction_warnings(r.json()["definition"])

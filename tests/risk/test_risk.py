@@ -290,6 +290,27 @@ def test_fitted_scorecard_recovers_planted_effects():
     assert report["auc_test"] > 0.65 and report["test_year"] == 2025
     rates = report["classes_test"]
     assert rates["D"]["rate"] > rates["C"]["rate"] > rates["A"]["rate"] and rates["D"]["rate"] > 3 * rates["A"]["rate"]
+    # what the reviewer is told to look at: the indicators whose fitted bins move against the expert card's
+    from services.risk.scorecard import EXPERT_V1
+    card = report["definition"]["indicators"]
+    expert = {c: [b["points"] for b in bins] for c, bins in EXPERT_V1["indicators"].items()}
+    against = {c for c, bins in card.items() for j in range(len(bins) - 1)
+               if (expert[c][j + 1] - expert[c][j]) * (bins[j + 1]["points"] - bins[j]["points"]) < 0}
+    assert {w["indicator"] for w in report["direction_warnings"]} == against
+    assert "licence_age_years" not in against  # a protective indicator falling with age is the expected direction
+
+
+def test_direction_warnings_name_bins_that_move_against_the_expert_card():
+    ref = {"indicators": {"refusals": [{"points": 0}, {"points": 35}], "age": [{"points": 6}, {"points": 0}, {"points": -4}],
+                          "fails": [{"points": 0}, {"points": 15}, {"points": 30}]}}
+    card = {"indicators": {"refusals": [{"upper": 0, "points": 0}, {"upper": None, "points": -8}],
+                           "age": [{"upper": 1, "points": 0}, {"upper": 5, "points": -14}, {"upper": None, "points": -14}],
+                           "fails": [{"upper": 0, "points": 0}, {"upper": 1, "points": 15}, {"upper": None, "points": 6}]}}
+    assert fitting.direction_warnings(card, ref) == [
+        {"indicator": "refusals", "points": [0, -8], "expert_points": [0, 35], "message": "与专家评分卡方向相反：指标越高，评分反而越低"},
+        {"indicator": "fails", "points": [0, 15, 6], "expert_points": [0, 15, 30], "message": "与专家评分卡方向相反：指标越高，评分反而越低"}]
+    rising_age = {"indicators": {"age": [{"points": 0}, {"points": 3}, {"points": 3}]}}
+    assert fitting.direction_warnings(rising_age, ref)[0]["message"] == "与专家评分卡方向相反：指标越高，评分反而越高"
 
 
 async def test_corrections_replace_facts_and_issues_follow_cases(make_risk, keys):
