@@ -64,11 +64,24 @@ async def create(ctx, s: AsyncSession, p: Principal, record_id: str, body, rid) 
         raise Problem(409, "no-open-problems", "没有需限期整改的问题", detail="记录中没有未当场整改的不符合项，无需问题汇总表")
     problems = [{"no": n + 1, "item_code": i["code"], "item_name": i["item_name"], "text": i["record"], "fixed_on_site": False,
                  "evidence": sorted(set(ev_by_item.get(i["code"], [])))} for n, i in enumerate(open_items)]
+    rows = (await s.execute(select(Licence).where(Licence.uscc == r.uscc).order_by(Licence.number))).scalars().all()
     if body.licences:
-        lics = [{"number": x.number, "category": x.category, "valid_from": x.valid_from, "valid_until": x.valid_until} for x in body.licences]
+        # typed by the team: held against what the registry sent for this enterprise, when it sent any (a made-up
+        # number or expiry date would otherwise reach the rectification case, where 注销 on expiry rests on it)
+        known = {x.number: x for x in rows}
+        errors = []
+        for n, x in enumerate(body.licences):
+            reg = known.get(x.number)
+            if known and reg is None:
+                errors.append({"field": f"licences.{n}.number", "message": "登记库中该企业没有此许可证编号"})
+            elif reg is not None and reg.expiry_date is not None and reg.expiry_date != x.valid_until:
+                errors.append({"field": f"licences.{n}.valid_until", "message": f"与登记库不符（登记库：{reg.expiry_date.isoformat()}）"})
+        if errors:
+            raise Problem(422, "licence-not-in-registry", "许可证与登记库不符", detail="；".join(e["message"] for e in errors), errors=errors)
+        lics = [{"number": x.number, "category": x.category, "valid_from": x.valid_from, "valid_until": x.valid_until,
+                 "source": "registry" if x.number in known else "team"} for x in body.licences]
     else:
-        rows = (await s.execute(select(Licence).where(Licence.uscc == r.uscc).order_by(Licence.number))).scalars().all()
-        lics = [{"number": x.number, "category": x.category, "valid_from": x.issue_date, "valid_until": x.expiry_date}
+        lics = [{"number": x.number, "category": x.category, "valid_from": x.issue_date, "valid_until": x.expiry_date, "source": "registry"}
                 for x in rows if x.status in (None, "有效") and (not r.categories or x.category in r.categories)]
         if not lics:
             raise Problem(422, "validation", detail="licences: 登记库未传来该企业的有效许可证，请填写许可证编号与有效期",

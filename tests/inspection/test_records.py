@@ -389,8 +389,17 @@ async def test_problem_summary_reaches_its_enterprise_and_no_other(svc):
     await sign_all(svc, rec["id"], refuse=True)
     sealed = (await seal(svc, rec["id"])).json()
     assert sealed["enterprise_confirmation"]["refused"] is True
+    # licences typed by the team are held against what the registry sent (attacker audit: a made-up expired
+    # licence reached the case, where 注销 on expiry rests on it)
+    made_up = await svc.client.post(f"/records/{rec['id']}/problem-summary", headers=svc.person(f.OFFICER1),
+                                    json={"licences": [{"number": "(晋)XK06-001-99999", "valid_until": "2020-01-01"}]})
+    assert made_up.status_code == 422 and made_up.json()["errors"] == [{"field": "licences.0.number", "message": "登记库中该企业没有此许可证编号"}]
+    wrong_date = await svc.client.post(f"/records/{rec['id']}/problem-summary", headers=svc.person(f.OFFICER1),
+                                       json={"licences": [{"number": "(晋)XK06-001-00001", "valid_until": "2020-01-01"}]})
+    assert wrong_date.status_code == 422 and wrong_date.json()["errors"][0]["field"] == "licences.0.valid_until"
     r = await svc.client.post(f"/records/{rec['id']}/problem-summary", headers=svc.person(f.OFFICER1), json={})
     assert r.status_code == 201, r.text
+    assert r.json()["licences"][0]["source"] == "registry"
     x = r.json()
     assert x["period"] == {"value": 30, "unit": "days", "label": "30日"}
     assert x["licences"][0]["number"] == "(晋)XK06-001-00001" and x["licences"][0]["valid_until"] == "2025-02-28"
