@@ -9,9 +9,10 @@ from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 
-# C0 control characters other than tab, line feed and carriage return: no one types them, XML (and so
-# every XLSX export and PDF text) cannot hold them, and a stored one broke region-wide exports
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Characters XML 1.0 cannot hold (C0 controls other than tab, line feed and carriage return, and the
+# non-characters U+FFFE/U+FFFF; lone surrogates never get past the JSON parser): no one types them,
+# every XLSX export is XML, and a stored one broke or corrupted region-wide exports
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def control_character_path(value: Any, path: tuple = ()) -> tuple | None:
@@ -45,7 +46,7 @@ class StrictModel(BaseModel):
         path = control_character_path(data)
         if path is not None:
             where = ".".join(str(x) for x in path) or "请求体"
-            raise PydanticCustomError("control_character", "{where} 含有控制字符（制表符、换行以外），请删除后重试", {"where": where})
+            raise PydanticCustomError("control_character", "{where} 含有控制字符或非法字符（制表符、换行以外），请删除后重试", {"where": where})
         return data
 
 

@@ -271,11 +271,16 @@ def _take_suggestion(r: Result, suggested: dict, source: str) -> None:
 def check_against_record(categories: list[str], suggested: dict | None) -> None:
     """What the sealed record (as amended, and as its rectification case closed) says bounds what may be
     published: no 未发现问题 for a record with findings or an enterprise not inspected (the rule
-    inspection applies to a record's own outcome). The bureau chooses among the rest; a wrong record is
+    inspection applies to a record's own outcome), no 未发现经营活动 for a record with findings; checked at
+    entry and again at approval (the record may be amended in between). The bureau chooses among the rest; a wrong record is
     corrected by the team's amendment, not over it here."""
     known = set((suggested or {}).get("categories") or [])
+    message = None
     if known and "no_problem" in categories and known != {"no_problem"}:
         message = "检查记录有问题或未实施检查，不能公示为未发现问题；记录有误请由检查组提出更正"
+    elif known & {"problem_pending", "problem_corrected"} and "no_activity" in categories:
+        message = "检查记录发现了问题，不能公示为未发现开展本次抽查涉及的经营活动"
+    if message:
         raise Problem(422, "outcome-contradicts-record", "检查结果与检查记录不符", detail=message,
                       errors=[{"field": "categories", "message": message}])
 
@@ -317,6 +322,7 @@ async def review(ctx, p: Principal, result_id: str, body, request) -> Result:
         check_outcome(r.categories, r.follow_up)
         if not r.categories or not r.follow_up:
             raise Problem(422, "validation", "结果不完整", errors=[{"field": "categories", "message": "公示前须录入检查结果和后续处置措施"}])
+        check_against_record(list(r.categories), r.suggested)  # the record may have changed since the entry (an amendment)
         r.reviewed_by, r.reviewed_at, r.review_note = p.sub, utcnow(), body.note
         r.status, r.needs_correction = "published", False
         r.version += 1
@@ -410,6 +416,7 @@ async def review_correction(ctx, p: Principal, result_id: str, body, request) ->
 
     async def approve(s: AsyncSession, r: Result) -> publication.Change:
         c = found["c"] = await pending(s, r)
+        check_against_record(list(c.categories), r.suggested)  # as at its entry: the record may have changed since
         c.status, c.reviewed_by, c.reviewed_at, c.review_note = "approved", p.sub, utcnow(), body.note
         c.published_version = r.published_version + 1
         r.categories, r.follow_up = list(c.categories), c.follow_up

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from shared.auth import Principal, PrincipalDep, require_roles
 from shared.contract import op
-from shared.errors import Problem, not_found
+from shared.errors import Problem, check_text, not_found
 from shared.etag import etag
 from shared.idempotency import idempotent_write
 from shared.pagination import PageParams, keyset, page_of
@@ -173,6 +173,11 @@ async def upload_evidence(
 ):
     if purpose not in PURPOSES:
         raise Problem(422, "validation", detail="purpose: 取值不在允许范围内", errors=[{"field": "purpose", "message": f"应为 {'/'.join(PURPOSES)}"}])
+    check_text("filename", filename)
+    check_text("note", note)
+    if item_code is not None and purpose not in ("item", "fix"):  # a file on an item is the item's evidence (and voids signatures)
+        raise Problem(422, "validation", detail="item_code: 只有检查项目证据或当场整改证据指明检查项目",
+                      errors=[{"field": "item_code", "message": f"{PURPOSES[purpose]}不指明检查项目"}])
     async with ctx.db.session() as s:  # who and where before a single byte is stored
         r = await records.get_record(s, p, record_id)
         from .scope import member_of

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 
 from shared.auth import Principal
 from shared.db import first_or_404, utcnow
-from shared.errors import Problem
+from shared.errors import Problem, check_text
 from shared.etag import require_if_match
 from shared.vocabulary import FOLLOW_UP_MEASURES, RESULT_CATEGORIES
 
@@ -226,8 +226,9 @@ async def add_evidence(ctx, principal: Principal, case_id: str, upload, store) -
         count = (await s.execute(select(func.count()).select_from(CaseEvidence).where(CaseEvidence.case_id == c.id))).scalar_one()
     if count >= MAX_CASE_EVIDENCE:
         raise Problem(409, "evidence-limit", "证据文件数量已达上限", detail=f"每个案件最多 {MAX_CASE_EVIDENCE} 个证据文件")
-    stored = await store.save_upload(upload)
     name = (getattr(upload, "filename", None) or "")[:200] or None
+    check_text("file", name)
+    stored = await store.save_upload(upload)
     side = "enterprise" if enterprise_view(principal) else "bureau"
     async with ctx.db.transaction() as s:
         existing = (await s.execute(select(CaseEvidence).where(CaseEvidence.case_id == c.id, CaseEvidence.sha256 == stored.sha256)

@@ -48,6 +48,7 @@ from shared.auth import region_covers, region_level
 from shared.canonical import digest
 from shared.db import new_id, utcnow
 from shared.errors import Problem
+from shared.schemas import CONTROL_CHARACTERS
 from shared import regions
 
 from . import validation as v
@@ -478,10 +479,20 @@ def _sites(report: Report, rownum: int, addr_text: str, code_text: str, address:
     return out
 
 
+def _check_characters(table: Table, report: Report) -> None:
+    """No cell may hold a character XML cannot (C0 controls other than tab and newlines, U+FFFE/U+FFFF):
+    an enterprise name with one corrupted every later XLSX it appeared in (a regression audit)."""
+    for rownum, row in table.rows:
+        for column, value in row.items():
+            if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+                report.add(rownum, column, "含有控制字符或非法字符，请删除后重新导入")
+
+
 def validate_enterprise_rows(table: Table, scope_region: str) -> EnterprisePlan:
     """Pure validation of the whole file (no database); raises 422 with the full report."""
     report = Report()
     _check_headers(table, ENTERPRISE_COLUMNS, ENTERPRISE_REQUIRED, report)
+    _check_characters(table, report)
     report.raise_if_any(len(table.rows))
     plan = EnterprisePlan()
     first_row: dict[str, tuple[int, dict]] = {}
@@ -666,6 +677,7 @@ def _split_specialties(text: str) -> list[str]:
 def validate_people_rows(table: Table, scope_region: str) -> list[dict]:
     report = Report()
     _check_headers(table, PEOPLE_COLUMNS, PEOPLE_REQUIRED, report)
+    _check_characters(table, report)
     report.raise_if_any(len(table.rows))
     people, ids = [], {}
     for rownum, row in table.rows:

@@ -327,3 +327,28 @@ async def test_public_dates_are_iso_only(db_url, keys, nats_url, events_prefix):
                 err = r.json()["errors"][0]
                 assert err["field"] == field and any("\u4e00" <= ch <= "\u9fff" for ch in err["message"]), err  # a Chinese message
         assert (await c.get("/public/results", params={"date_from": "2024-01-01", "date_to": "2024-12-31"})).status_code == 200
+
+
+async def test_a_clean_result_entered_before_the_record_was_amended_with_findings_is_not_published(db_url, keys, nats_url, events_prefix):
+    """Regression audit: 未发现问题 was checked at entry only; the team then amended the record with findings
+    and the reviewer's approval published the clean result anyway. The approval checks again."""
+    app = make_app(db_url, keys, nats_url, events_prefix)
+    async with running(app) as c:
+        ev = record_event(categories=["no_problem"], follow_up="none_needed")
+        assert await feed(app, ev)
+        res = await result_for(c, keys, ev["data"]["record_id"])
+        r = await c.put(f"/results/{res['id']}/entry", headers=H(keys, COUNTY, f'"v{res["version"]}"'),
+                        json={"categories": ["no_problem"], "follow_up": "none_needed"})
+        assert r.status_code == 200, r.text
+        amended = record_event(verb="amended", record_id=ev["data"]["record_id"], uscc=ev["data"]["uscc"], version=1,
+                               categories=["problem_pending"], follow_up="order_correction")
+        assert await feed(app, amended)
+        cur = await c.get(f"/results/{res['id']}", headers=H(keys, CITY))
+        assert cur.json()["needs_correction"] is True
+        r = await c.post(f"/results/{res['id']}/review", headers=H(keys, CITY, cur.headers["etag"]), json={"decision": "approve"})
+        assert r.status_code == 422 and r.json()["type"].endswith("outcome-contradicts-record")
+        assert (await c.get(f"/public/results/{res['id']}")).status_code == 404
+        # nor 未发现经营活动 for a record with findings
+        r = await c.put(f"/results/{res['id']}/entry", headers=H(keys, COUNTY, cur.headers["etag"]),
+                        json={"categories": ["no_activity"], "follow_up": "refer_daily"})
+        assert r.status_code == 422 and r.json()["type"].endswith("outcome-contradicts-record")

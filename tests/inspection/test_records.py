@@ -522,3 +522,20 @@ async def test_a_file_added_after_signing_asks_for_the_signatures_again(svc):
     assert r.status_code == 412  # a screen holding the signed state is told
     await sign_all(svc, rec["id"])
     assert (await seal(svc, rec["id"])).status_code == 200
+
+
+async def test_file_names_notes_and_item_codes_of_uploads_are_checked(svc):
+    """Regression audit: a control character or U+FFFF in an upload's file name or note was stored (query
+    parameters do not go through the body models), and a 'signature' upload naming an item could carry
+    an on-site fix's proof in after everyone signed without voiding the signatures."""
+    rec = (await arrive(svc)).json()
+    r = await upload(svc, rec["id"], f.JPEG, "a\u0001b.jpg", item_code="1.1")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "filename"
+    r = await upload(svc, rec["id"], f.JPEG, "ok.jpg", item_code="1.1", note="x\uffffy")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "note"
+    r = await upload(svc, rec["id"], f.png(), "sig.png", purpose="signature", item_code="1.1")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "item_code"
+    r = await upload(svc, rec["id"], f.JPEG, "停产.jpg", purpose="not_inspected", item_code="1.1")
+    assert r.status_code == 422
+    assert (await upload(svc, rec["id"], f.JPEG, "现场.jpg", item_code="1.1", note="第二批次")).status_code == 201
+    assert (await svc.client.get(f"/records/{rec['id']}", headers=svc.person(f.LEADER))).json()["evidence"][-1]["filename"] == "现场.jpg"

@@ -231,3 +231,15 @@ async def test_postgres_import_copies_inside_the_callers_transaction(registry, m
         summary = await imports.import_enterprises(s, Recorder("test"), "tester", table)
     assert summary["licences"] == len(rows)
     assert (await _state(registry))[1] == before[1] + len(rows)
+
+
+async def test_characters_xml_cannot_hold_are_refused_by_row_and_column(registry):
+    """Regression audit: an enterprise name with U+0001 and U+FFFF came in by CSV import (imports do not go
+    through the body models) and would have corrupted every later XLSX it appeared in."""
+    rows = _rows(5, seed=41)
+    rows[1] = {**rows[1], "企业名称": "审计\x01测试\uffff包装有限公司"}  # spreadsheet row 3
+    before = await _state(registry)
+    r = await _upload(registry, "/imports/enterprises", "bad-chars.csv", _csv(rows))
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"row": 3, "column": "企业名称", "field": "第3行·企业名称", "message": "含有控制字符或非法字符，请删除后重新导入"}]
+    assert await _state(registry) == before

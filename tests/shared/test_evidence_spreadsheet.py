@@ -84,16 +84,24 @@ async def test_control_characters_are_refused_in_bodies_and_never_break_an_expor
     assert (await c.post("/x", json={"note": "第一行\n第二行\t制表", "lines": [{"text": "正常"}]})).status_code == 200
     r = await c.post("/x", json={"note": "正常", "lines": [{"text": "ok"}, {"text": "坏\u0001"}]})
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
-    assert r.json()["errors"] == [{"field": "lines.1.text", "message": "含有控制字符（制表符、换行以外），请删除后重试", "code": "control_character"}]
+    assert r.json()["errors"] == [{"field": "lines.1.text", "message": "含有控制字符或非法字符（制表符、换行以外），请删除后重试", "code": "control_character"}]
     r = await c.post("/x", json={"note": "\u001b[31m"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "note"
+    r = await c.post("/x", json={"note": "正常\uffff"})  # a non-character: also not XML (a regression audit's corrupt export)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "note"
     assert control_character_path({"a": ["x", {"b\u0000": 1}]}) == ("a", 1, "b\u0000")
     assert control_character_path({"a": "\u007f and \u00a0 are not C0"}) is None
 
+    assert safe_cell("正常\ufffe\uffff") == "正常\ufffd\ufffd"
     assert safe_cell("正常\u0001") == "正常\ufffd" and safe_cell("=1+1\u0002") == "'=1+1\ufffd" and safe_cell(5) == 5
-    data = xlsx_bytes("导出", ["名称", "说明"], [["企业\u0001", "正常\u000b说明"], ["", None]])
-    ws = openpyxl.load_workbook(io.BytesIO(data)).active
-    assert [c.value for c in ws[2]] == ["企业\ufffd", "正常\ufffd说明"]
+    data = xlsx_bytes("导出", ["名称", "说明"], [["企业\u0001", "正常\u000b说明\uffff"], ["", None]])
+    ws = openpyxl.load_workbook(io.BytesIO(data)).active  # (U+FFFF made the sheet XML not well-formed)
+    assert [c.value for c in ws[2]] == ["企业\ufffd", "正常\ufffd说明\ufffd"]
+    from shared.errors import Problem, check_text
+    check_text("filename", "现场照片.png")
+    with pytest.raises(Problem) as e:
+        check_text("filename", "a\u0001b.png")
+    assert e.value.status == 422 and e.value.errors[0]["field"] == "filename"
 
 
 class _Line(StrictModel):
