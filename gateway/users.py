@@ -23,8 +23,11 @@ ADMIN_ROLES = ("province_admin", "city_admin", "county_admin")
 ADMIN_RANK = {"province_admin": 3, "city_admin": 2, "county_admin": 1}
 MACHINE_ROLES = ("gov_client", "credit_system")
 PERSON_ROLES = tuple(r for r in ROLES if r not in MACHINE_ROLES)
-# roles only the province administration grants or manages: 纪检 watches the administrations
-PROVINCE_ONLY_ROLES = ("discipline", "province_admin")
+# roles only the province administration grants or manages: 纪检 watches the administrations; inspectors and
+# experts are people of the province's directory (执法检查人员名录库), and a bureau that could create, rebind,
+# reset or reactivate their accounts could log in as a member of any team one of its people sits on
+# (a regression audit did: a county admin read and could write another city's team records)
+PROVINCE_ONLY_ROLES = ("discipline", "province_admin", "inspector", "expert")
 # an administrator role belongs to an administration of the same level
 ADMIN_LEVEL = {"province_admin": "province", "city_admin": "city", "county_admin": "county"}
 
@@ -156,7 +159,7 @@ def _check_may_manage(actor: Principal, target_roles: list[str]) -> None:
     if same_rank_admin(rank(actor.roles), target_roles):
         raise Problem(403, "role-same-rank", "同级管理员账号由上级管理", detail="市、县局管理员账号的修改、停用、重置密码由上一级管理员办理")
     if set(PROVINCE_ONLY_ROLES) & set(target_roles) and not actor.has("province_admin"):
-        raise Problem(403, "role-province-only", "该账号只能由省局管理", detail="驻局纪检监察组及省局账号只能由省局管理员管理")
+        raise Problem(403, "role-province-only", "该账号只能由省局管理", detail="驻局纪检监察组、省局及执法人员、技术专家账号只能由省局管理员管理")
 
 
 async def username_taken(session: AsyncSession, username: str) -> bool:

@@ -34,14 +34,17 @@ async def _usernames(client, headers, **params) -> list[str]:
 async def test_city_admin_is_confined_to_its_city_and_rank(gw):
     city = await auth_headers(gw.client, "demo_taiyuan")
 
-    other_city = await gw.client.post("/admin/users", headers=city, json=_new("dt_officer", region="140202"))
+    other_city = await gw.client.post("/admin/users", headers=city, json=_new("dt_officer", region="140202", roles=("county_admin",)))
     assert other_city.status_code == 403 and other_city.json()["errors"][0]["field"] == "region_code"
     province_role = await gw.client.post("/admin/users", headers=city, json=_new("ty_boss", region="140000", roles=("province_admin",)))
     assert province_role.status_code == 403 and province_role.json()["errors"][0]["field"] == "roles.0"
     machine_role = await gw.client.post("/admin/users", headers=city, json=_new("ty_machine", roles=("credit_system",)))
     assert machine_role.status_code == 422 and machine_role.headers["content-type"].startswith("application/problem+json")
 
-    created = await gw.client.post("/admin/users", headers=city, json=_new("xd_officer", region="140105"))
+    # inspectors and experts are the province's directory people: their accounts are the province's too
+    inspector = await gw.client.post("/admin/users", headers=city, json=_new("ty_inspector", region="140105"))
+    assert inspector.status_code == 403 and inspector.json()["errors"][0]["field"] == "roles.0"
+    created = await gw.client.post("/admin/users", headers=city, json=_new("xd_officer", region="140105", roles=("county_admin",)))
     assert created.status_code == 201, created.text
     assert created.json()["level"] == "county" and "password" not in created.json() and "password_hash" not in created.json()
 
@@ -121,13 +124,16 @@ async def test_idempotent_create_etag_patch_deactivate_reset_with_audit_and_even
     assert unchanged.json()["roles"] == ["expert", "inspector"]
 
     login = await token_for(gw.client, "idem_user", "Str0ng-passw0rd")
-    reset = await gw.client.post(f"/admin/users/{uid}/reset-password", headers={**city, "If-Match": unchanged.headers["etag"]}, json={})
+    # an inspector's account is the province's: a city resetting its password would hold a team member's login
+    taken = await gw.client.post(f"/admin/users/{uid}/reset-password", headers={**city, "If-Match": unchanged.headers["etag"]}, json={})
+    assert taken.status_code == 403 and taken.json()["type"].endswith("role-province-only")
+    reset = await gw.client.post(f"/admin/users/{uid}/reset-password", headers={**prov, "If-Match": unchanged.headers["etag"]}, json={})
     assert reset.status_code == 200 and len(reset.json()["new_password"]) >= 10
     old_refresh = await gw.client.post("/auth/token", data={"grant_type": "refresh_token", "refresh_token": login["refresh_token"]})
     assert old_refresh.status_code == 400
     await token_for(gw.client, "idem_user", reset.json()["new_password"])
 
-    deact = await gw.client.post(f"/admin/users/{uid}/deactivate", headers={**city, "If-Match": reset.headers["etag"]})
+    deact = await gw.client.post(f"/admin/users/{uid}/deactivate", headers={**prov, "If-Match": reset.headers["etag"]})
     assert deact.status_code == 200 and deact.json()["active"] is False
     refused = await gw.client.post("/auth/token", data={"grant_type": "password", "username": "idem_user", "password": reset.json()["new_password"]})
     assert refused.status_code == 400
@@ -186,8 +192,7 @@ async def test_one_namespace_of_subjects_and_one_active_account_per_person(gw):
     client and, deactivating it, revoked the client's tokens; a city admin gave itself a second working
     login of an inspector who had one."""
     prov = await auth_headers(gw.client, "demo_province")
-    xiaodian = await auth_headers(gw.client, "demo_xiaodian")
-    r = await gw.client.post("/admin/users", headers=xiaodian, json=_new("demo_credit_system"))
+    r = await gw.client.post("/admin/users", headers=await auth_headers(gw.client, "demo_taiyuan"), json=_new("demo_credit_system", roles=("county_admin",)))
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "username"
     r = await gw.client.post("/admin/clients", headers=prov, json={"client_id": "demo_taiyuan", "name": "与用户同名", "role": "gov_client", "region_code": "140100"})
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "client_id"
@@ -226,7 +231,7 @@ async def test_an_administrator_of_ones_own_rank_comes_from_the_level_above(gw):
     made = await gw.client.post("/admin/users", headers=city, json=_new("xd_by_city", roles=("county_admin",)))
     assert made.status_code == 201, made.text
     assert (await gw.client.post("/admin/users", headers=prov, json=_new("ty_by_prov", region="140100", roles=("city_admin",)))).status_code == 201
-    assert (await gw.client.post("/admin/users", headers=county, json=_new("xd_inspector", roles=("inspector",)))).status_code == 201
+    assert (await gw.client.post("/admin/users", headers=prov, json=_new("xd_inspector", roles=("inspector",)))).status_code == 201
     # nor can a county admin take over a fellow county admin's account (reset, deactivate, promote another user)
     etag = (await gw.client.get(f"/admin/users/{made.json()['id']}", headers=county)).headers["etag"]
     r = await gw.client.post(f"/admin/users/{made.json()['id']}/reset-password", headers={**county, "If-Match": etag}, json={})
