@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, Index
+from sqlalchemy import Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from shared.db import UTCDateTime, new_id, new_registry, utcnow
@@ -21,6 +21,10 @@ class User(Base, table=True):
     """A person's account (省/市/县局 staff, 执法人员, 技术专家, 纪检监察, 企业)."""
 
     __tablename__ = "user_account"
+    # one active account per directory person (the gateway checks first; this holds under concurrency)
+    __table_args__ = (Index("uq_user_account_active_person", "person_id", unique=True,
+                            postgresql_where=text("active AND person_id IS NOT NULL"),
+                            sqlite_where=text("active AND person_id IS NOT NULL")),)
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     username: str = Field(max_length=64, sa_column_kwargs={"unique": True}, nullable=False)

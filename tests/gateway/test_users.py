@@ -243,3 +243,17 @@ async def test_an_administrator_of_ones_own_rank_comes_from_the_level_above(gw):
     assert r.status_code == 403
     etag = (await gw.client.get(f"/admin/users/{made.json()['id']}", headers=city)).headers["etag"]
     assert (await gw.client.post(f"/admin/users/{made.json()['id']}/reset-password", headers={**city, "If-Match": etag}, json={})).status_code == 200
+
+
+async def test_concurrent_accounts_for_one_person_leave_one(gw):
+    """Six concurrent creations of an account for one directory person: one is created, five are refused
+    (the check alone lets several through on PostgreSQL under READ COMMITTED; the partial unique index
+    holds), and the person has exactly one active account."""
+    import asyncio
+
+    prov = await auth_headers(gw.client, "demo_province")
+    answers = await asyncio.gather(*[gw.client.post("/admin/users", headers=prov, json=_new(f"race_{k}", region="140100", person_id="insp-0042"))
+                                     for k in range(6)])
+    assert sorted(r.status_code for r in answers) == [201, 409, 409, 409, 409, 409], [r.text for r in answers]
+    users = (await gw.client.get("/admin/users", headers=prov, params={"limit": 200, "q": "race_"})).json()["items"]
+    assert [u["person_id"] for u in users if u["active"]] == ["insp-0042"]
