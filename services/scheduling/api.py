@@ -21,7 +21,7 @@ from . import amendments as amendment_domain
 from . import schemas as S
 from .models import Amendment, Assignment, NotInspected, Task, Team, Visit
 from .schemas import AcceptBody, AssignmentCreate, BureauInfo, ReportSubmit, SubstitutionCreate, TaskCancel, TaskOut, VisitOut
-from .scope import reads_all, task_filter, team_filter, today
+from .scope import enterprises_in_view, reads_all, task_filter, team_filter, today
 
 router = APIRouter(tags=["检查组与任务派发"])
 Page = Annotated[PageParams, Depends()]
@@ -121,8 +121,10 @@ async def list_teams(
         q = q.where(~(Team.report_submitted_at.is_(None) & (Team.report_date < on)))
     async with ctx.db.session() as s:
         rows = list((await s.execute(keyset(q, [Team.id], page))).scalars())
-    p = page_of(rows, page, lambda t: [t.id])
-    items = [{**team_domain.team_out(t), "report_missing": t.report_submitted_at is None and on > t.report_date} for t in p["rows"]]
+        p = page_of(rows, page, lambda t: [t.id])
+        visible = await enterprises_in_view(s, principal, p["rows"])
+    items = [{**team_domain.team_out(t), "enterprises": visible[t.id], "report_missing": t.report_submitted_at is None and on > t.report_date}
+             for t in p["rows"]]
     return json_response({"items": items, "next_cursor": p["next_cursor"], "limit": page.limit})
 
 
@@ -130,9 +132,10 @@ async def list_teams(
 async def get_team(team_id: str, ctx: CtxDep, principal: PrincipalDep, response: Response):
     async with ctx.db.session() as s:
         team, members = await team_domain.get_team(s, principal, team_id)
+        visible = await enterprises_in_view(s, principal, [team])
     set_etag(response, team.version)
     on = today(ctx)
-    return {**team_domain.team_out(team, members), "report_summary": team.report_summary,
+    return {**team_domain.team_out(team, members), "enterprises": visible[team.id], "report_summary": team.report_summary,
             "report_missing": team.report_submitted_at is None and on > team.report_date}
 
 

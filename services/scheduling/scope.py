@@ -64,3 +64,22 @@ def team_filter(p: Principal) -> ColumnElement:
     if not clauses:
         raise _forbidden()
     return or_(*clauses)
+
+
+async def enterprises_in_view(s, p: Principal, teams: list[Team]) -> dict[str, list[str]]:
+    """Each team's enterprises as the reader may see them: all of them for the province and the team's own
+    members; for a city or county bureau (or its discipline group) only those with a task in its region — a
+    team spans counties, and its list is which enterprises will be inspected there, unannounced."""
+    out = {t.id: list(t.enterprises or []) for t in teams}
+    if reads_all(p) or not teams:
+        return out
+    ids = [t.id for t in teams]
+    mine = set()
+    if p.has(*PEOPLE) and p.person_id:
+        mine = set((await s.execute(select(TeamMember.team_id).where(TeamMember.team_id.in_(ids), TeamMember.person_id == p.person_id))).scalars())
+    seen: dict[str, set[str]] = {}
+    if p.has(*REGION_READERS):
+        rows = (await s.execute(select(Task.team_id, Task.uscc).where(Task.team_id.in_(ids), Task.region_code.startswith(p.prefix)))).all()
+        for team_id, uscc in rows:
+            seen.setdefault(team_id, set()).add(uscc)
+    return {t.id: out[t.id] if t.id in mine else [u for u in out[t.id] if u in seen.get(t.id, ())] for t in teams}

@@ -114,3 +114,30 @@ async def test_parked_list_and_replay_over_http(svc, keys):
     assert await feed(app, committed(insp), DrawCommittedConsumer())
     r = await c.post("/plans/plan-9/assignments", json={"enterprise_draw_id": "ent-9"}, headers=prov)
     assert r.status_code == 201, r.text
+
+
+async def test_a_bureau_sees_only_its_own_enterprises_of_a_team(svc, keys):
+    """Regression audit: a county that may see a team read its whole enterprise list, i.e. which enterprises in
+    the other counties are about to be inspected. A bureau sees those with a task in its region; the province
+    and the team's members see all."""
+    app, c = svc
+    await feed_draws(app)
+    r = await c.post("/plans/plan-1/assignments", json={"enterprise_draw_id": "ent-1"}, headers=H(keys, **ADMIN))
+    assert r.status_code == 201, r.text
+    tasks = (await c.get("/tasks", params={"limit": 500}, headers=H(keys, **ADMIN))).json()["items"]
+    counties: dict[str, set[str]] = {}
+    for t in tasks:
+        counties.setdefault(t["team_id"], set()).add(t["region_code"])
+    team_id = next((tid for tid, cs in counties.items() if len(cs) > 1), None)
+    assert team_id is not None, counties  # the draw has teams spanning counties
+    full = (await c.get(f"/teams/{team_id}", headers=H(keys, **ADMIN))).json()
+    county = sorted(counties[team_id])[0]
+    own = {t["uscc"] for t in tasks if t["team_id"] == team_id and t["region_code"] == county}
+    bureau = H(keys, sub="cb", roles=["county_admin"], region=county)
+    mine = (await c.get(f"/teams/{team_id}", headers=bureau)).json()
+    assert set(mine["enterprises"]) == own and set(mine["enterprises"]) < set(full["enterprises"])
+    listed = next(t for t in (await c.get("/teams", params={"limit": 100}, headers=bureau)).json()["items"] if t["id"] == team_id)
+    assert set(listed["enterprises"]) == own
+    member = next(m for m in full["members"])
+    as_member = (await c.get(f"/teams/{team_id}", headers=H(keys, sub="m", roles=["inspector"], region="140000", person_id=member["person_id"]))).json()
+    assert as_member["enterprises"] == full["enterprises"]
