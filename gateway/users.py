@@ -173,7 +173,7 @@ async def username_taken(session: AsyncSession, username: str) -> bool:
     return (await session.execute(select(MachineClient.client_id).where(MachineClient.client_id == username))).first() is not None
 
 
-async def check_person_free(session: AsyncSession, person_id: str | None, except_user: int | None = None) -> None:
+async def check_person_free(session: AsyncSession, person_id: str | None, except_user: str | None = None) -> None:
     """One working account per directory person: a second active account bound to the same inspector
     or expert would let whoever holds it open, fill and sign that person's team records."""
     if not person_id:

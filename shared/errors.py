@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .schemas import CONTROL_CHARACTER_MESSAGE, CONTROL_CHARACTERS
+
 log = logging.getLogger("spotcheck.errors")
 
 PROBLEM_CT = "application/problem+json"
@@ -148,7 +150,7 @@ def validation_errors(exc_errors: list[dict]) -> list[dict[str, Any]]:
         if etype == "control_character":  # raised for the whole model: the string's own place in it
             where = str(err.get("ctx", {}).get("where", ""))
             field = where if field == "body" else f"{field}.{where}"
-            msg = "含有控制字符或非法字符（制表符、换行以外），请删除后重试"
+            msg = CONTROL_CHARACTER_MESSAGE
         out.append({"field": field, "message": msg, "code": etype})
     return out
 
@@ -156,11 +158,9 @@ def validation_errors(exc_errors: list[dict]) -> list[dict[str, Any]]:
 def check_text(field: str, value: str | None) -> None:
     """For text that does not come through a request model (query parameters kept with a file, cells of an
     import): the same refusal of characters XML cannot hold as ``StrictModel`` bodies get."""
-    from .schemas import CONTROL_CHARACTERS
-
     if value and CONTROL_CHARACTERS.search(value):
-        message = "含有控制字符或非法字符（制表符、换行以外），请删除后重试"
-        raise Problem(422, "validation", detail=f"{field}: {message}", errors=[{"field": field, "message": message}])
+        raise Problem(422, "validation", detail=f"{field}: {CONTROL_CHARACTER_MESSAGE}",
+                      errors=[{"field": field, "message": CONTROL_CHARACTER_MESSAGE}])
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -15,22 +15,29 @@ T = TypeVar("T")
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def control_character_path(value: Any, path: tuple = ()) -> tuple | None:
-    """Where in a request body (dicts, lists, strings) the first string with a control character is."""
-    if isinstance(value, str):
-        return path if CONTROL_CHARACTERS.search(value) else None
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, (list, tuple)):
-        items = enumerate(value)
-    else:
-        return None
-    for k, v in items:
-        if isinstance(k, str) and CONTROL_CHARACTERS.search(k):
-            return (*path, k)
-        found = control_character_path(v, (*path, k))
-        if found is not None:
-            return found
+CONTROL_CHARACTER_MESSAGE = "含有控制字符或非法字符（制表符、换行以外），请删除后重试"
+
+
+def control_character_path(value: Any) -> tuple | None:
+    """Where in a request body (dicts, lists, strings) the first string with a control character is,
+    walked without recursion (a body nested as deep as the JSON parser allows costs no Python stack)."""
+    stack: list[tuple[tuple, Any]] = [((), value)]
+    while stack:
+        path, v = stack.pop()
+        if isinstance(v, str):
+            if CONTROL_CHARACTERS.search(v):
+                return path
+            continue
+        if isinstance(v, dict):
+            items = list(v.items())
+        elif isinstance(v, (list, tuple)):
+            items = list(enumerate(v))
+        else:
+            continue
+        for k, _ in items:
+            if isinstance(k, str) and CONTROL_CHARACTERS.search(k):
+                return (*path, k)
+        stack.extend(((*path, k), x) for k, x in reversed(items))  # first item on top: the first bad one is found first
     return None
 
 
@@ -46,7 +53,7 @@ class StrictModel(BaseModel):
         path = control_character_path(data)
         if path is not None:
             where = ".".join(str(x) for x in path) or "请求体"
-            raise PydanticCustomError("control_character", "{where} 含有控制字符或非法字符（制表符、换行以外），请删除后重试", {"where": where})
+            raise PydanticCustomError("control_character", "{where} " + CONTROL_CHARACTER_MESSAGE, {"where": where})
         return data
 
 

@@ -91,6 +91,11 @@ async def test_control_characters_are_refused_in_bodies_and_never_break_an_expor
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "note"
     assert control_character_path({"a": ["x", {"b\u0000": 1}]}) == ("a", 1, "b\u0000")
     assert control_character_path({"a": "\u007f and \u00a0 are not C0"}) is None
+    deep: dict = {"x": "\u0001"}
+    for _ in range(5000):  # deeper than Python's recursion limit: the walk uses no stack
+        deep = {"a": [deep]}
+    path = control_character_path(deep)
+    assert path is not None and len(path) == 10001 and path[-1] == "x"
 
     assert safe_cell("正常\ufffe\uffff") == "正常\ufffd\ufffd"
     assert safe_cell("正常\u0001") == "正常\ufffd" and safe_cell("=1+1\u0002") == "'=1+1\ufffd" and safe_cell(5) == 5
