@@ -195,6 +195,9 @@ async def test_enterprise_upload_of_bytes_the_bureau_holds_confirms_nothing(svc)
     assert (await svc.client.get(f"/cases/{cid}/evidence/{sha}", headers=e)).status_code == 200
     full = (await svc.client.get(f"/cases/{cid}", headers=svc.city())).json()
     assert [x["uploaded_as"] for x in full["evidence"]] == ["both"] and full["evidence"][0]["filename"] == "内部.pdf"
+    # a file name with a character XML cannot hold is refused before a byte is stored (regression audit)
+    bad = await upload(svc, cid, PDF + b"other", e, name="a\uffffb.pdf")
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "file"
     # ... and the case shows it to the enterprise as its own file, without the bureau's name, uploader or time (attacker audit)
     mine = (await svc.client.get(f"/cases/{cid}", headers=e)).json()["evidence"]
     assert mine == [{"sha256": sha, "media_type": "application/pdf", "size": len(PDF + b"internal"), "filename": None,
